@@ -1,0 +1,166 @@
+#include "api/admin_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/time_proto.h"
+#include "core/queue.h"
+
+namespace jobq::api {
+namespace {
+
+using daemon::CoreContext;
+
+void FillQuantiles(const core::Histogram& h, v1::Quantiles* out) {
+  DurationToProto(h.Quantile(0.50), out->mutable_p50());
+  DurationToProto(h.Quantile(0.90), out->mutable_p90());
+  DurationToProto(h.Quantile(0.99), out->mutable_p99());
+  DurationToProto(h.Max(), out->mutable_max());
+  out->set_count(h.Count());
+}
+
+grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
+                               grpc::ServerUnaryReactor* reactor,
+                               daemon::CoreTask task) {
+  if (!ctx->core->Post(std::move(task))) reactor->Finish(Unavailable());
+  return reactor;
+}
+
+// The common shape of the queue controls: validate the name, change the
+// queue on the core, answer with its stats.
+grpc::ServerUnaryReactor* ChangeQueue(
+    ServiceContext* ctx, grpc::CallbackServerContext* context,
+    const std::string& queue, v1::QueueStats* response,
+    std::function<const core::Queue&(core::Scheduler&)> change) {
+  auto* reactor = context->DefaultReactor();
+  if (absl::Status s = ValidateQueueName(queue, "queue"); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  return Post(ctx, reactor,
+              [change = std::move(change), response,
+               reactor](CoreContext& core) {
+                FillQueueStats(change(core.scheduler), core.now, response);
+                reactor->Finish(grpc::Status::OK);
+              });
+}
+
+void Accumulate(const v1::QueueStats& q, v1::QueueStats* total) {
+  total->set_scheduled(total->scheduled() + q.scheduled());
+  total->set_ready(total->ready() + q.ready());
+  total->set_running(total->running() + q.running());
+  total->set_succeeded(total->succeeded() + q.succeeded());
+  total->set_dead(total->dead() + q.dead());
+  total->set_cancelled(total->cancelled() + q.cancelled());
+  total->set_submitted_total(total->submitted_total() + q.submitted_total());
+  total->set_completed_total(total->completed_total() + q.completed_total());
+  total->set_submit_rate(total->submit_rate() + q.submit_rate());
+  total->set_complete_rate(total->complete_rate() + q.complete_rate());
+}
+
+// Queues sorted by name, for stable output.
+std::vector<const core::Queue*> SortedQueues(const core::Scheduler& s) {
+  std::vector<const core::Queue*> out;
+  for (const auto& [name, q] : s.queues()) out.push_back(&q);
+  std::sort(out.begin(), out.end(),
+            [](auto* a, auto* b) { return a->name < b->name; });
+  return out;
+}
+
+}  // namespace
+
+void FillQueueStats(const core::Queue& q, TimeUs now, v1::QueueStats* out) {
+  out->set_name(q.name);
+  out->set_paused(q.paused);
+  out->set_max_concurrency(q.max_concurrency);
+  out->set_scheduled(q.by_state[v1::JOB_STATE_SCHEDULED]);
+  out->set_ready(q.by_state[v1::JOB_STATE_READY]);
+  out->set_running(q.by_state[v1::JOB_STATE_RUNNING]);
+  out->set_succeeded(q.by_state[v1::JOB_STATE_SUCCEEDED]);
+  out->set_dead(q.by_state[v1::JOB_STATE_DEAD]);
+  out->set_cancelled(q.by_state[v1::JOB_STATE_CANCELLED]);
+  out->set_submitted_total(q.submitted_total);
+  out->set_completed_total(q.completed_total);
+  out->set_submit_rate(q.submit_rate.PerSecond(now));
+  out->set_complete_rate(q.complete_rate.PerSecond(now));
+  FillQuantiles(q.queue_wait, out->mutable_queue_wait());
+  FillQuantiles(q.run_time, out->mutable_run_time());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
+    grpc::CallbackServerContext* context, const v1::GetStatsRequest* request,
+    v1::GetStatsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  ServiceContext* ctx = ctx_;
+  return Post(ctx_, reactor, [ctx, response, reactor](CoreContext& core) {
+    response->set_version(ctx->version);
+    DurationToProto(core.now - ctx->started_at, response->mutable_uptime());
+    response->set_storage(ctx->storage);
+    response->set_workers(ctx->workers);
+    response->set_open_streams(core.hub.size());
+    v1::QueueStats* total = response->mutable_total();
+    total->set_name("*");
+    core::Histogram wait, run;
+    for (const core::Queue* q : SortedQueues(core.scheduler)) {
+      v1::QueueStats* qs = response->add_queues();
+      FillQueueStats(*q, core.now, qs);
+      Accumulate(*qs, total);
+      wait.Merge(q->queue_wait);
+      run.Merge(q->run_time);
+    }
+    FillQuantiles(wait, total->mutable_queue_wait());
+    FillQuantiles(run, total->mutable_run_time());
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(
+    grpc::CallbackServerContext* context,
+    const v1::ListQueuesRequest* request, v1::ListQueuesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  return Post(ctx_, reactor, [response, reactor](CoreContext& core) {
+    for (const core::Queue* q : SortedQueues(core.scheduler)) {
+      FillQueueStats(*q, core.now, response->add_queues());
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PauseQueue(
+    grpc::CallbackServerContext* context, const v1::PauseQueueRequest* request,
+    v1::QueueStats* response) {
+  std::string name = request->queue();
+  return ChangeQueue(ctx_, context, name, response,
+                     [name](core::Scheduler& s) -> const core::Queue& {
+                       return s.PauseQueue(name, true);
+                     });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
+    grpc::CallbackServerContext* context,
+    const v1::ResumeQueueRequest* request, v1::QueueStats* response) {
+  std::string name = request->queue();
+  return ChangeQueue(ctx_, context, name, response,
+                     [name](core::Scheduler& s) -> const core::Queue& {
+                       return s.PauseQueue(name, false);
+                     });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
+    grpc::CallbackServerContext* context,
+    const v1::SetQueueLimitsRequest* request, v1::QueueStats* response) {
+  if (request->max_concurrency() < 0) {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "max_concurrency: must not be negative"));
+    return reactor;
+  }
+  std::string name = request->queue();
+  int32_t max = request->max_concurrency();
+  return ChangeQueue(ctx_, context, name, response,
+                     [name, max](core::Scheduler& s) -> const core::Queue& {
+                       return s.SetMaxConcurrency(name, max);
+                     });
+}
+
+}  // namespace jobq::api

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "api/service_context.h"
+#include "jobq/v1/jobq.grpc.pb.h"
+
+namespace jobq::core {
+struct Queue;
+}
+
+namespace jobq::api {
+
+// jobq.v1.AdminService: statistics and queue controls.
+// Thread: gRPC callback threads; the posted tasks run on the core.
+class AdminServiceImpl final : public v1::AdminService::CallbackService {
+ public:
+  explicit AdminServiceImpl(ServiceContext* ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const v1::GetStatsRequest* request,
+                                     v1::GetStatsResponse* response) override;
+  grpc::ServerUnaryReactor* ListQueues(
+      grpc::CallbackServerContext* context,
+      const v1::ListQueuesRequest* request,
+      v1::ListQueuesResponse* response) override;
+  grpc::ServerUnaryReactor* PauseQueue(grpc::CallbackServerContext* context,
+                                       const v1::PauseQueueRequest* request,
+                                       v1::QueueStats* response) override;
+  grpc::ServerUnaryReactor* ResumeQueue(grpc::CallbackServerContext* context,
+                                        const v1::ResumeQueueRequest* request,
+                                        v1::QueueStats* response) override;
+  grpc::ServerUnaryReactor* SetQueueLimits(
+      grpc::CallbackServerContext* context,
+      const v1::SetQueueLimitsRequest* request,
+      v1::QueueStats* response) override;
+
+ private:
+  ServiceContext* const ctx_;
+};
+
+// Fills `out` from a queue's counters. Thread: core.
+void FillQueueStats(const core::Queue& q, TimeUs now, v1::QueueStats* out);
+
+}  // namespace jobq::api

@@ -1,0 +1,280 @@
+#include "api/job_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "api/watch_reactor.h"
+#include "core/job.h"
+
+namespace jobq::api {
+namespace {
+
+using daemon::CoreContext;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+grpc::Status Invalid(std::string message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+}
+
+grpc::Status NotFound(uint64_t seq) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("job ", core::FormatJobId(seq),
+                                   " not found"));
+}
+
+// Parses a job id field, or explains what is wrong with it.
+bool ParseIdField(const std::string& id, absl::string_view field, uint64_t* seq,
+                  grpc::Status* error) {
+  if (core::ParseJobId(id, seq)) return true;
+  *error = Invalid(absl::StrCat(field, ": \"", id.substr(0, 40),
+                                "\" is not a job id (16 hex digits)"));
+  return false;
+}
+
+// Posts `task` to the core; if the core has stopped, finishes the call.
+grpc::ServerUnaryReactor* PostUnary(ServiceContext* ctx,
+                                    grpc::ServerUnaryReactor* reactor,
+                                    daemon::CoreTask task) {
+  if (ctx->shutting_down.load() || !ctx->core->Post(std::move(task))) {
+    reactor->Finish(Unavailable());
+  }
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* JobServiceImpl::Submit(
+    grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
+    v1::SubmitResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  v1::JobSpec spec = request->job();
+  if (absl::Status s = ValidateSpec(spec, ctx_->limits); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  return PostUnary(ctx_, reactor,
+                   [spec = std::move(spec), response,
+                    reactor](CoreContext& core) mutable {
+                     core::SubmitOutcome out =
+                         core.scheduler.Submit(std::move(spec), core.now);
+                     response->set_job_id(core::FormatJobId(out.seq));
+                     response->set_duplicate(out.duplicate);
+                     reactor->Finish(grpc::Status::OK);
+                   });
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
+    grpc::CallbackServerContext* context,
+    const v1::SubmitBatchRequest* request, v1::SubmitBatchResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (static_cast<size_t>(request->jobs_size()) > kMaxBatch) {
+    reactor->Finish(Invalid(absl::StrCat("jobs: ", request->jobs_size(),
+                                         " jobs exceed the batch limit of ",
+                                         kMaxBatch)));
+    return reactor;
+  }
+  // Validated here; the core fills in the ids of the valid ones.
+  std::vector<v1::JobSpec> specs(request->jobs().begin(),
+                                 request->jobs().end());
+  std::vector<bool> valid(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    v1::SubmitResult* result = response->add_results();
+    absl::Status s =
+        ValidateSpec(specs[i], ctx_->limits, absl::StrCat("jobs[", i, "]."));
+    valid[i] = s.ok();
+    if (!s.ok()) {
+      result->set_code(static_cast<int32_t>(s.code()));
+      result->set_message(std::string(s.message()));
+    }
+  }
+  return PostUnary(
+      ctx_, reactor,
+      [specs = std::move(specs), valid = std::move(valid), response,
+       reactor](CoreContext& core) mutable {
+        for (size_t i = 0; i < specs.size(); ++i) {
+          if (!valid[i]) continue;
+          core::SubmitOutcome out =
+              core.scheduler.Submit(std::move(specs[i]), core.now);
+          v1::SubmitResult* result = response->mutable_results(static_cast<int>(i));
+          result->set_job_id(core::FormatJobId(out.seq));
+          result->set_duplicate(out.duplicate);
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+}
+
+grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
+    grpc::CallbackServerContext* context, const v1::SubmitRequest* request) {
+  v1::JobSpec spec = request->job();
+  if (absl::Status s = ValidateSpec(spec, ctx_->limits); !s.ok()) {
+    return new WatchReactor(ctx_, ToGrpc(s));
+  }
+  if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
+  return new WatchReactor(
+      ctx_, [spec = std::move(spec)](CoreContext& core,
+                                     WatchReactor::Shared& shared) mutable {
+        core::SubmitOutcome out =
+            core.scheduler.Submit(std::move(spec), core.now);
+        shared.subscription = core.hub.Subscribe(shared.outbound);
+        core.hub.WatchJob(shared.subscription, *core.scheduler.Find(out.seq));
+        core.hub.CloseWhenDone(shared.subscription);
+      });
+}
+
+grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitStreamResponse>*
+JobServiceImpl::SubmitStream(grpc::CallbackServerContext* context) {
+  return new SubmitStreamReactor(ctx_);
+}
+
+grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  if (request->job_ids().empty() && request->queue().empty()) {
+    return new WatchReactor(
+        ctx_, Invalid("job_ids: give job ids or a queue to watch"));
+  }
+  if (!request->queue().empty()) {
+    if (absl::Status s = ValidateQueueName(request->queue(), "queue");
+        !s.ok()) {
+      return new WatchReactor(ctx_, ToGrpc(s));
+    }
+  }
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < request->job_ids_size(); ++i) {
+    uint64_t seq;
+    grpc::Status error;
+    if (!ParseIdField(request->job_ids(i), absl::StrCat("job_ids[", i, "]"),
+                      &seq, &error)) {
+      return new WatchReactor(ctx_, error);
+    }
+    seqs.push_back(seq);
+  }
+  if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
+  return new WatchReactor(
+      ctx_, [seqs = std::move(seqs), queue = request->queue()](
+                CoreContext& core, WatchReactor::Shared& shared) {
+        for (uint64_t seq : seqs) {
+          if (core.scheduler.Find(seq) == nullptr) {
+            shared.outbound->Close(NotFound(seq));
+            return;
+          }
+        }
+        shared.subscription = core.hub.Subscribe(shared.outbound);
+        for (uint64_t seq : seqs) {
+          core.hub.WatchJob(shared.subscription, *core.scheduler.Find(seq));
+        }
+        if (!queue.empty()) {
+          core.hub.WatchQueue(shared.subscription, queue, core.scheduler);
+        } else {
+          core.hub.CloseWhenDone(shared.subscription);
+        }
+      });
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
+    grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
+    v1::Job* response) {
+  auto* reactor = context->DefaultReactor();
+  uint64_t seq;
+  grpc::Status error;
+  if (!ParseIdField(request->job_id(), "job_id", &seq, &error)) {
+    reactor->Finish(error);
+    return reactor;
+  }
+  return PostUnary(ctx_, reactor, [seq, response, reactor](CoreContext& core) {
+    const core::Job* job = core.scheduler.Find(seq);
+    if (job == nullptr) {
+      reactor->Finish(NotFound(seq));
+      return;
+    }
+    core::ToProto(*job, response);
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
+    grpc::CallbackServerContext* context, const v1::CancelJobRequest* request,
+    v1::Job* response) {
+  auto* reactor = context->DefaultReactor();
+  uint64_t seq;
+  grpc::Status error;
+  if (!ParseIdField(request->job_id(), "job_id", &seq, &error)) {
+    reactor->Finish(error);
+    return reactor;
+  }
+  return PostUnary(ctx_, reactor, [seq, response, reactor](CoreContext& core) {
+    auto out = core.scheduler.Cancel(seq, core.now);
+    if (!out.ok()) {
+      reactor->Finish(ToGrpc(out.status()));
+      return;
+    }
+    if (out->running_attempt) core.dispatcher.Cancel(seq, *out->running_attempt);
+    core::ToProto(*out->job, response);
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
+    grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
+    v1::ListJobsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (!request->queue().empty()) {
+    if (absl::Status s = ValidateQueueName(request->queue(), "queue");
+        !s.ok()) {
+      reactor->Finish(ToGrpc(s));
+      return reactor;
+    }
+  }
+  if (!v1::JobState_IsValid(request->state())) {
+    reactor->Finish(Invalid(
+        absl::StrCat("state: ", request->state(), " is not a JobState")));
+    return reactor;
+  }
+  if (request->page_size() < 0) {
+    reactor->Finish(Invalid("page_size: must not be negative"));
+    return reactor;
+  }
+  uint64_t after = 0;
+  if (!request->page_token().empty() &&
+      !core::ParseJobId(request->page_token(), &after)) {
+    reactor->Finish(Invalid("page_token: not a token from ListJobs"));
+    return reactor;
+  }
+  int page_size = request->page_size() == 0
+                      ? kDefaultPageSize
+                      : std::min(request->page_size(), kMaxPageSize);
+  v1::ListJobsRequest filter = *request;
+  return PostUnary(
+      ctx_, reactor,
+      [filter = std::move(filter), after, page_size, response,
+       reactor](CoreContext& core) {
+        const auto& jobs = core.scheduler.jobs();
+        auto matches = [&filter](const core::Job& job) {
+          if (!filter.queue().empty() && job.spec.queue() != filter.queue()) {
+            return false;
+          }
+          if (filter.state() != v1::JOB_STATE_UNSPECIFIED &&
+              job.state != filter.state()) {
+            return false;
+          }
+          for (const auto& [k, v] : filter.labels()) {
+            auto it = job.spec.labels().find(k);
+            if (it == job.spec.labels().end() || it->second != v) return false;
+          }
+          return true;
+        };
+        uint64_t last = 0;
+        for (auto it = jobs.upper_bound(after); it != jobs.end(); ++it) {
+          if (!matches(it->second)) continue;
+          if (response->jobs_size() == page_size) {
+            // One more match exists: there is a next page.
+            response->set_next_page_token(core::FormatJobId(last));
+            break;
+          }
+          core::ToProto(it->second, response->add_jobs());
+          last = it->first;
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+}
+
+}  // namespace jobq::api

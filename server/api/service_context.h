@@ -1,0 +1,38 @@
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/status.h"
+#include "api/validation.h"
+#include "daemon/core_loop.h"
+#include "events/outbound.h"
+
+namespace jobq::api {
+
+// What every gRPC service of jobqd shares. Owned by the Daemon; outlives
+// the gRPC server.
+// Thread: read from gRPC threads; `shutting_down` is atomic.
+struct ServiceContext {
+  daemon::CoreLoop* core = nullptr;
+  ValidationLimits limits;
+  events::OutboundLimits outbound;
+  std::atomic<bool> shutting_down{false};
+  std::string version;
+  std::string storage = "memory";
+  int workers = 0;
+  TimeUs started_at = 0;
+};
+
+inline grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+inline grpc::Status Unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "jobqd is shutting down");
+}
+
+}  // namespace jobq::api

@@ -1,0 +1,164 @@
+#include "api/validation.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/time_proto.h"
+#include "core/backoff.h"
+
+namespace jobq::api {
+namespace {
+
+absl::Status Invalid(absl::string_view prefix, absl::string_view field,
+                     absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(prefix, field, ": ", what));
+}
+
+bool IsLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// A Duration is valid when its parts agree in sign and nanos are in range.
+bool IsWellFormed(const google::protobuf::Duration& d) {
+  if (d.nanos() <= -1'000'000'000 || d.nanos() >= 1'000'000'000) return false;
+  if ((d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0))
+    return false;
+  return d.seconds() >= -315'576'000'000LL && d.seconds() <= 315'576'000'000LL;
+}
+
+absl::Status CheckDuration(const google::protobuf::Duration& d,
+                           absl::string_view prefix, absl::string_view field,
+                           DurationUs max) {
+  if (!IsWellFormed(d)) return Invalid(prefix, field, "malformed duration");
+  DurationUs us = DurationFromProto(d);
+  if (us < 0) return Invalid(prefix, field, "must not be negative");
+  if (us > max) {
+    return Invalid(prefix, field,
+                   absl::StrCat("must be at most ",
+                                absl::FormatDuration(absl::Microseconds(max))));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsValidQueueName(absl::string_view name) {
+  if (name.empty() || name.size() > 64 || !IsLower(name[0])) return false;
+  return std::all_of(name.begin() + 1, name.end(), [](char c) {
+    return IsLower(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+absl::Status ValidateQueueName(absl::string_view name, absl::string_view field) {
+  if (IsValidQueueName(name)) return absl::OkStatus();
+  return Invalid("", field,
+                 absl::StrCat("\"", name.substr(0, 80),
+                              "\" does not match [a-z0-9][a-z0-9._-]{0,63}"));
+}
+
+bool ParseSleepPayload(absl::string_view payload, DurationUs* out) {
+  absl::Duration d;
+  if (payload.empty() || !absl::ParseDuration(payload, &d)) return false;
+  if (d < absl::ZeroDuration() || d > absl::Hours(24 * 366)) return false;
+  *out = absl::ToInt64Microseconds(d);
+  return true;
+}
+
+absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
+                          absl::string_view prefix) {
+  if (spec.queue().empty()) spec.set_queue("default");
+  if (!IsValidQueueName(spec.queue())) {
+    return Invalid(prefix, "queue",
+                   absl::StrCat("\"", spec.queue().substr(0, 80),
+                                "\" does not match [a-z0-9][a-z0-9._-]{0,63}"));
+  }
+  if (spec.kind().empty()) return Invalid(prefix, "kind", "must not be empty");
+  if (!std::binary_search(limits.kinds.begin(), limits.kinds.end(),
+                          spec.kind())) {
+    return Invalid(prefix, "kind",
+                   absl::StrCat("unknown kind \"", spec.kind().substr(0, 80),
+                                "\"; known kinds: ",
+                                absl::StrJoin(limits.kinds, ", ")));
+  }
+  if (spec.payload().size() > limits.max_payload) {
+    return Invalid(prefix, "payload",
+                   absl::StrCat(spec.payload().size(), " bytes exceeds the ",
+                                limits.max_payload, "-byte limit"));
+  }
+  DurationUs ignored;
+  if (spec.kind() == "sleep" && !ParseSleepPayload(spec.payload(), &ignored)) {
+    return Invalid(prefix, "payload",
+                   "sleep needs a duration such as \"250ms\" or \"2s\"");
+  }
+  if (spec.has_delay()) {
+    if (auto s = CheckDuration(spec.delay(), prefix, "delay", kMaxDelay);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (spec.has_run_at()) {
+    const auto& t = spec.run_at();
+    if (t.seconds() < 0 || t.seconds() > 253'402'300'799LL || t.nanos() < 0 ||
+        t.nanos() >= 1'000'000'000) {
+      return Invalid(prefix, "run_at", "malformed timestamp");
+    }
+  }
+  if (spec.has_timeout()) {
+    if (auto s = CheckDuration(spec.timeout(), prefix, "timeout", kMaxDelay);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (spec.has_retry()) {
+    const auto& r = spec.retry();
+    if (r.max_attempts() < 0 || r.max_attempts() > core::kMaxAttemptsLimit) {
+      return Invalid(prefix, "retry.max_attempts",
+                     absl::StrCat("must be between 0 and ",
+                                  core::kMaxAttemptsLimit));
+    }
+    if (r.has_initial_backoff()) {
+      if (auto s = CheckDuration(r.initial_backoff(), prefix,
+                                 "retry.initial_backoff", kMaxDelay);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (r.has_max_backoff()) {
+      if (auto s = CheckDuration(r.max_backoff(), prefix, "retry.max_backoff",
+                                 kMaxDelay);
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (r.multiplier() != 0 &&
+        (!std::isfinite(r.multiplier()) || r.multiplier() < 1.0 ||
+         r.multiplier() > 10.0)) {
+      return Invalid(prefix, "retry.multiplier", "must be between 1 and 10");
+    }
+  }
+  if (spec.idempotency_key().size() > kMaxIdempotencyKey) {
+    return Invalid(prefix, "idempotency_key",
+                   absl::StrCat("longer than ", kMaxIdempotencyKey, " bytes"));
+  }
+  if (spec.labels_size() > static_cast<int>(kMaxLabels)) {
+    return Invalid(prefix, "labels",
+                   absl::StrCat(spec.labels_size(), " labels exceed the limit of ",
+                                kMaxLabels));
+  }
+  for (const auto& [key, value] : spec.labels()) {
+    if (key.empty() || key.size() > kMaxLabelKey) {
+      return Invalid(prefix, "labels",
+                     absl::StrCat("key \"", key.substr(0, 80),
+                                  "\" must be 1 to ", kMaxLabelKey, " bytes"));
+    }
+    if (value.size() > kMaxLabelValue) {
+      return Invalid(prefix, "labels",
+                     absl::StrCat("value of \"", key, "\" is longer than ",
+                                  kMaxLabelValue, " bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace jobq::api

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "common/clock.h"
+#include "jobq/v1/jobq.pb.h"
+
+namespace jobq::api {
+
+inline constexpr size_t kMaxLabels = 32;
+inline constexpr size_t kMaxLabelKey = 63;
+inline constexpr size_t kMaxLabelValue = 255;
+inline constexpr size_t kMaxIdempotencyKey = 255;
+inline constexpr size_t kMaxBatch = 10'000;
+inline constexpr DurationUs kMaxDelay = 366LL * 24 * 3600 * kSecond;
+
+struct ValidationLimits {
+  size_t max_payload = 1 << 20;
+  // Every kind a handler serves, sorted; named in the error for an unknown
+  // kind.
+  std::vector<std::string> kinds;
+};
+
+bool IsValidQueueName(absl::string_view name);
+
+// Checks a queue name given on its own (admin calls, filters). `field` names
+// it in the error.
+[[nodiscard]] absl::Status ValidateQueueName(absl::string_view name,
+                                             absl::string_view field);
+
+// Checks every field of a submitted spec and fills in defaults (an empty
+// queue becomes "default"). Errors are INVALID_ARGUMENT naming the field,
+// prefixed by `prefix` (such as "jobs[3].").
+// Thread: any; `limits` is read only.
+[[nodiscard]] absl::Status ValidateSpec(v1::JobSpec& spec,
+                                        const ValidationLimits& limits,
+                                        absl::string_view prefix = "job.");
+
+// Parses a sleep payload such as "250ms", "2s" or "1m30s".
+[[nodiscard]] bool ParseSleepPayload(absl::string_view payload,
+                                     DurationUs* out);
+
+}  // namespace jobq::api

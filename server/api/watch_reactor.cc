@@ -1,0 +1,147 @@
+#include "api/watch_reactor.h"
+
+#include "core/job.h"
+
+namespace jobq::api {
+namespace {
+
+// Posts the end of a subscription to the core.
+template <typename Shared>
+void PostUnsubscribe(ServiceContext* ctx, const std::shared_ptr<Shared>& s) {
+  ctx->core->Post([s](daemon::CoreContext& core) {
+    if (s->subscription != 0) core.hub.Unsubscribe(s->subscription);
+    s->subscription = 0;
+  });
+}
+
+}  // namespace
+
+WatchReactor::WatchReactor(ServiceContext* ctx, Start start)
+    : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  std::shared_ptr<Shared> shared = shared_;
+  bool posted = ctx_->core->Post(
+      [shared, start = std::move(start)](daemon::CoreContext& core) mutable {
+        start(core, *shared);
+        shared->outbound->Flush();
+      });
+  if (!posted) shared_->outbound->Close(Unavailable());
+}
+
+WatchReactor::WatchReactor(ServiceContext* ctx, const grpc::Status& status)
+    : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  shared_->outbound->Close(status);
+}
+
+void WatchReactor::OnCancel() {
+  shared_->outbound->Close(
+      grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  PostUnsubscribe(ctx_, shared_);
+}
+
+void WatchReactor::OnDone() {
+  PostUnsubscribe(ctx_, shared_);
+  delete this;
+}
+
+SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx)
+    : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  std::shared_ptr<Shared> shared = shared_;
+  if (ctx_->shutting_down.load()) {
+    shared_->outbound->Close(Unavailable());
+    return;
+  }
+  if (!ctx_->core->Post([shared](daemon::CoreContext& core) {
+        shared->subscription = core.hub.Subscribe(shared->outbound);
+      })) {
+    shared_->outbound->Close(Unavailable());
+    return;
+  }
+  StartRead(&request_);
+}
+
+void SubmitStreamReactor::OnReadDone(bool ok) {
+  std::shared_ptr<Shared> shared = shared_;
+  if (!ok) {
+    // The client has sent everything: end once the acks are out and every
+    // watched job has ended.
+    {
+      std::lock_guard lock(read_mu_);
+      read_done_ = true;
+    }
+    ctx_->core->Post([shared](daemon::CoreContext& core) {
+      if (shared->subscription != 0) {
+        core.hub.CloseWhenDone(shared->subscription);
+      } else {
+        shared->outbound->Close(grpc::Status::OK);
+      }
+    });
+    return;
+  }
+  v1::SubmitAck ack;
+  ack.set_client_ref(request_.client_ref());
+  v1::JobSpec spec = std::move(*request_.mutable_job());
+  absl::Status valid = ValidateSpec(spec, ctx_->limits);
+  bool watch = request_.watch();
+  if (!valid.ok()) {
+    ack.mutable_result()->set_code(static_cast<int32_t>(valid.code()));
+    ack.mutable_result()->set_message(std::string(valid.message()));
+  } else if (ctx_->shutting_down.load()) {
+    ack.mutable_result()->set_code(grpc::StatusCode::UNAVAILABLE);
+    ack.mutable_result()->set_message("jobqd is shutting down");
+  }
+  bool submit = ack.result().code() == 0;
+  bool posted = ctx_->core->Post([shared, ack = std::move(ack), submit, watch,
+                                  spec = std::move(spec)](
+                                     daemon::CoreContext& core) mutable {
+    if (submit) {
+      core::SubmitOutcome out = core.scheduler.Submit(std::move(spec), core.now);
+      ack.mutable_result()->set_job_id(core::FormatJobId(out.seq));
+      ack.mutable_result()->set_duplicate(out.duplicate);
+      if (!shared->outbound->AddAck(ack)) return;
+      if (watch && shared->subscription != 0) {
+        core.hub.WatchJob(shared->subscription,
+                          *core.scheduler.Find(out.seq));
+      }
+    } else {
+      shared->outbound->AddAck(ack);
+    }
+    shared->outbound->Flush();
+  });
+  if (!posted) {
+    shared_->outbound->Close(Unavailable());
+    return;
+  }
+  bool read_more;
+  {
+    std::lock_guard lock(read_mu_);
+    read_more = ++unacked_ < kMaxUnacked;
+    read_paused_ = !read_more;
+  }
+  if (read_more) StartRead(&request_);
+}
+
+void SubmitStreamReactor::OnAcksWritten(size_t acks) {
+  bool resume = false;
+  {
+    std::lock_guard lock(read_mu_);
+    unacked_ -= static_cast<int>(acks);
+    if (read_paused_ && !read_done_ && unacked_ < kMaxUnacked / 2) {
+      read_paused_ = false;
+      resume = true;
+    }
+  }
+  if (resume) StartRead(&request_);
+}
+
+void SubmitStreamReactor::OnCancel() {
+  shared_->outbound->Close(
+      grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  PostUnsubscribe(ctx_, shared_);
+}
+
+void SubmitStreamReactor::OnDone() {
+  PostUnsubscribe(ctx_, shared_);
+  delete this;
+}
+
+}  // namespace jobq::api

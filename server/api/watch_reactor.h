@@ -1,0 +1,92 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "api/service_context.h"
+#include "events/outbound.h"
+#include "jobq/v1/jobq.pb.h"
+
+namespace jobq::api {
+
+// The stream state that core tasks hold. The reactor may be gone by the time
+// a task runs; the Outbound and the subscription id stay valid.
+template <typename Response>
+struct StreamShared {
+  explicit StreamShared(events::StreamWriter<Response>* writer,
+                        events::OutboundLimits limits)
+      : outbound(std::make_shared<events::Outbound<Response>>(writer,
+                                                              limits)) {}
+  std::shared_ptr<events::Outbound<Response>> outbound;
+  uint64_t subscription = 0;  // Core thread only; 0 until subscribed.
+};
+
+// A server-streaming reactor of job events, for Watch and SubmitAndWatch.
+// `start` runs on the core: it subscribes and may close the stream at once
+// (with an error, or with OK when nothing is left to watch).
+// Lifetime: deletes itself in OnDone; core tasks never touch it, only the
+// shared stream state.
+// Thread: reactions on gRPC threads; `start` on the core.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
+                           public events::StreamWriter<v1::WatchResponse> {
+ public:
+  using Shared = StreamShared<v1::WatchResponse>;
+  using Start = absl::AnyInvocable<void(daemon::CoreContext&, Shared&)>;
+
+  WatchReactor(ServiceContext* ctx, Start start);
+  // Ends at once with `status` (a request that failed validation).
+  WatchReactor(ServiceContext* ctx, const grpc::Status& status);
+
+  void WriteMessage(const v1::WatchResponse* response) override {
+    StartWrite(response);
+  }
+  void FinishStream(const grpc::Status& status) override { Finish(status); }
+
+  void OnWriteDone(bool ok) override { shared_->outbound->OnWriteDone(ok); }
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  ServiceContext* const ctx_;
+  std::shared_ptr<Shared> shared_;
+};
+
+// SubmitStream: reads requests one at a time and submits each on the core;
+// acks (and the events of jobs submitted with watch) go back packed. Reading
+// pauses while too many requests wait for their acks to be written, so a
+// client that sends but does not read is held back, not buffered.
+// Thread: reactions on gRPC threads.
+class SubmitStreamReactor final
+    : public grpc::ServerBidiReactor<v1::SubmitRequest,
+                                     v1::SubmitStreamResponse>,
+      public events::StreamWriter<v1::SubmitStreamResponse> {
+ public:
+  static constexpr int kMaxUnacked = 8192;
+
+  explicit SubmitStreamReactor(ServiceContext* ctx);
+
+  void WriteMessage(const v1::SubmitStreamResponse* response) override {
+    StartWrite(response);
+  }
+  void FinishStream(const grpc::Status& status) override { Finish(status); }
+  void OnAcksWritten(size_t acks) override;
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override { shared_->outbound->OnWriteDone(ok); }
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  using Shared = StreamShared<v1::SubmitStreamResponse>;
+
+  ServiceContext* const ctx_;
+  std::shared_ptr<Shared> shared_;
+  v1::SubmitRequest request_;
+  std::mutex read_mu_;
+  int unacked_ = 0;           // Guarded by read_mu_.
+  bool read_paused_ = false;  // Guarded by read_mu_.
+  bool read_done_ = false;    // Guarded by read_mu_.
+};
+
+}  // namespace jobq::api

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+
+namespace jobq::config {
+
+// A command kind, as the operator configured it. Clients name the kind; they
+// never send a program.
+struct CommandConfig {
+  std::string name;
+  std::vector<std::string> argv;  // argv[0] is the program (a path).
+  std::map<std::string, std::string> env;
+  std::string cwd;
+  DurationUs timeout = 0;  // 0: none, unless the job sets one.
+  size_t max_output = 1 << 20;
+};
+
+inline constexpr size_t kMaxCommandOutput = 4 << 20;
+
+// Everything jobqd can be told, with its defaults. Set from the YAML file
+// (--config), then from flags given on the command line.
+struct ServerConfig {
+  std::string listen = "127.0.0.1:7070";
+  int workers = 0;  // 0: one per core.
+  size_t max_payload = 1 << 20;
+  DurationUs retention = 3600 * kSecond;
+  size_t max_finished = 100'000;
+  DurationUs shutdown_grace = 30 * kSecond;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  // Events or acks waiting for one slow stream before it is cut off.
+  size_t stream_buffer = 10'000;
+  // Jobs running at once on the built-in handlers, all queues together.
+  size_t max_running = 100'000;
+  std::map<std::string, CommandConfig> commands;
+};
+
+// Reads YAML text into `config`, leaving unset keys alone. Unknown keys and
+// bad values are INVALID_ARGUMENT naming the key.
+[[nodiscard]] absl::Status ParseConfigYaml(const std::string& text,
+                                           ServerConfig* config);
+[[nodiscard]] absl::Status LoadConfigFile(const std::string& path,
+                                          ServerConfig* config);
+
+// Parses "30s", "250ms", "1h30m".
+[[nodiscard]] bool ParseDurationText(const std::string& text, DurationUs* out);
+// Parses "1048576", "64KiB", "1MiB".
+[[nodiscard]] bool ParseSizeText(const std::string& text, size_t* out);
+
+}  // namespace jobq::config

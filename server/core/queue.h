@@ -1,0 +1,61 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/btree_set.h"
+#include "common/clock.h"
+#include "core/histogram.h"
+#include "jobq/v1/jobq.pb.h"
+
+namespace jobq::core {
+
+// Events per second over a sliding window of whole seconds.
+// Thread: one owner.
+class RateWindow {
+ public:
+  static constexpr int kSeconds = 10;
+  void Add(TimeUs now, uint64_t n);
+  double PerSecond(TimeUs now) const;
+
+ private:
+  std::array<uint64_t, kSeconds> counts_{};
+  std::array<int64_t, kSeconds> second_{};
+};
+
+// Orders READY jobs: higher priority first, then submission order.
+struct ReadyKey {
+  int32_t priority;
+  uint64_t seq;
+  bool operator<(const ReadyKey& o) const {
+    return priority != o.priority ? priority > o.priority : seq < o.seq;
+  }
+};
+
+// One named queue: its settings, its READY jobs in run order, and its
+// counters. Owned by the Scheduler.
+struct Queue {
+  std::string name;
+  bool paused = false;
+  int32_t max_concurrency = 0;  // 0: unlimited.
+
+  absl::btree_set<ReadyKey> ready;
+  // Jobs held now, indexed by v1::JobState.
+  std::array<uint64_t, 8> by_state{};
+  uint64_t submitted_total = 0;
+  uint64_t completed_total = 0;
+  RateWindow submit_rate;
+  RateWindow complete_rate;
+  Histogram queue_wait;
+  Histogram run_time;
+
+  uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }
+  bool CanStart() const {
+    return !paused && !ready.empty() &&
+           (max_concurrency <= 0 ||
+            running() < static_cast<uint64_t>(max_concurrency));
+  }
+};
+
+}  // namespace jobq::core

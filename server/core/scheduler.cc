@@ -1,0 +1,368 @@
+#include "core/scheduler.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/time_proto.h"
+#include "core/backoff.h"
+
+namespace jobq::core {
+
+Scheduler::Scheduler(SchedulerOptions options, JobObserver* observer,
+                     TransitionLog* log)
+    : options_(std::move(options)), observer_(observer), log_(log) {
+  if (!options_.random) options_.random = [] { return 0.5; };
+}
+
+// ---- Commands: decide, record, apply. ----
+
+SubmitOutcome Scheduler::Submit(v1::JobSpec spec, TimeUs now) {
+  if (!spec.idempotency_key().empty()) {
+    auto it = idempotency_.find(spec.idempotency_key());
+    if (it != idempotency_.end()) return {it->second, true};
+  }
+  // Ids follow the clock (milliseconds in the high bits) so that they stay
+  // unique and ordered across restarts even without a log, and follow each
+  // other within a millisecond.
+  uint64_t seq = std::max(next_seq_, static_cast<uint64_t>(now / 1000) << 16);
+  TimeUs ready_at = now;
+  if (spec.has_delay()) {
+    ready_at = now + DurationFromProto(spec.delay());
+    spec.clear_delay();
+  } else if (spec.has_run_at()) {
+    ready_at = std::max(now, TimeFromProto(spec.run_at()));
+    spec.clear_run_at();
+  }
+  wal::v1::Transition t;
+  auto* e = t.mutable_enqueue();
+  e->set_seq(seq);
+  *e->mutable_spec() = std::move(spec);
+  e->set_created_at_us(now);
+  e->set_ready_at_us(ready_at);
+  Record(t);
+  return {seq, false};
+}
+
+absl::StatusOr<CancelOutcome> Scheduler::Cancel(uint64_t seq, TimeUs now) {
+  auto it = jobs_.find(seq);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("job ", FormatJobId(seq), " not found"));
+  }
+  if (IsTerminal(it->second.state)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", FormatJobId(seq), " has already ended (",
+        v1::JobState_Name(it->second.state), ")"));
+  }
+  CancelOutcome out;
+  if (it->second.state == v1::JOB_STATE_RUNNING) {
+    out.running_attempt = it->second.attempt;
+  }
+  wal::v1::Transition t;
+  t.mutable_cancel()->set_seq(seq);
+  t.mutable_cancel()->set_at_us(now);
+  Record(t);
+  out.job = Find(seq);
+  return out;
+}
+
+bool Scheduler::Finish(const RunResult& r, TimeUs now) {
+  const Job* job = Find(r.seq);
+  if (job == nullptr || job->state != v1::JOB_STATE_RUNNING ||
+      job->attempt != r.attempt) {
+    return false;
+  }
+  wal::v1::Transition t;
+  auto* f = t.mutable_finish();
+  f->set_seq(r.seq);
+  f->set_attempt(r.attempt);
+  f->set_success(r.success);
+  f->set_result(r.result);
+  f->set_error(r.error);
+  f->set_exit_code(r.exit_code);
+  f->set_at_us(now);
+  if (!r.success && r.attempt < MaxAttempts(job->spec.retry())) {
+    f->set_retry_at_us(
+        now + RetryBackoff(job->spec.retry(), r.attempt, options_.random()));
+  }
+  Record(t);
+  return true;
+}
+
+const Queue& Scheduler::PauseQueue(const std::string& name, bool paused) {
+  Queue& q = GetQueue(name);
+  wal::v1::Transition t;
+  auto* s = t.mutable_queue_settings();
+  s->set_queue(name);
+  s->set_paused(paused);
+  s->set_max_concurrency(q.max_concurrency);
+  Record(t);
+  return q;
+}
+
+const Queue& Scheduler::SetMaxConcurrency(const std::string& name,
+                                          int32_t max) {
+  Queue& q = GetQueue(name);
+  wal::v1::Transition t;
+  auto* s = t.mutable_queue_settings();
+  s->set_queue(name);
+  s->set_paused(q.paused);
+  s->set_max_concurrency(std::max(0, max));
+  Record(t);
+  return q;
+}
+
+TimeUs Scheduler::Tick(TimeUs now) {
+  // Promotion is derived from time, not recorded.
+  while (!scheduled_.empty() && scheduled_.begin()->first <= now) {
+    uint64_t seq = scheduled_.begin()->second;
+    scheduled_.erase(scheduled_.begin());
+    Job& job = jobs_.at(seq);
+    MakeReady(job, GetQueue(job.spec.queue()));
+  }
+  wal::v1::Transition t;
+  auto* forget = t.mutable_forget();
+  size_t excess = finished_.size() > options_.max_finished
+                      ? finished_.size() - options_.max_finished
+                      : 0;
+  for (auto it = finished_.begin(); it != finished_.end(); ++it) {
+    if (excess == 0 && it->first > now - options_.retention) break;
+    forget->add_seqs(it->second);
+    if (excess > 0) --excess;
+  }
+  if (forget->seqs_size() > 0) Record(t);
+
+  TimeUs next = 0;
+  if (!scheduled_.empty()) next = scheduled_.begin()->first;
+  if (!finished_.empty()) {
+    TimeUs expiry = finished_.begin()->first + options_.retention;
+    next = next == 0 ? expiry : std::min(next, expiry);
+  }
+  return next;
+}
+
+std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
+  std::vector<Assignment> out;
+  std::vector<Queue*> runnable;
+  for (auto& [name, q] : queues_) {
+    if (q.CanStart()) runnable.push_back(&q);
+  }
+  if (runnable.empty() || max == 0) return out;
+  // Sort for a stable rotation regardless of hash order.
+  std::sort(runnable.begin(), runnable.end(),
+            [](const Queue* a, const Queue* b) { return a->name < b->name; });
+  std::rotate(runnable.begin(),
+              runnable.begin() + (queue_turn_++ % runnable.size()),
+              runnable.end());
+  wal::v1::Transition t;
+  auto* start = t.mutable_start();
+  while (out.size() < max && !runnable.empty()) {
+    for (auto it = runnable.begin(); it != runnable.end() && out.size() < max;) {
+      Queue* q = *it;
+      uint64_t seq = q->ready.begin()->seq;
+      const Job& job = jobs_.at(seq);
+      start->set_seq(seq);
+      start->set_attempt(job.attempt + 1);
+      start->set_at_us(now);
+      Record(t);
+      out.push_back(Assignment{seq, job.attempt, job.spec.kind(),
+                               job.spec.payload(),
+                               job.spec.has_timeout()
+                                   ? DurationFromProto(job.spec.timeout())
+                                   : 0});
+      it = q->CanStart() ? it + 1 : runnable.erase(it);
+    }
+  }
+  return out;
+}
+
+// ---- State. ----
+
+const Job* Scheduler::Find(uint64_t seq) const {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+const Queue* Scheduler::FindQueue(const std::string& name) const {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : &it->second;
+}
+
+Queue& Scheduler::GetQueue(const std::string& name) {
+  auto [it, inserted] = queues_.try_emplace(name);
+  if (inserted) it->second.name = name;
+  return it->second;
+}
+
+void Scheduler::Record(const wal::v1::Transition& t) {
+  if (log_ != nullptr) log_->Append(t);
+  Apply(t);
+}
+
+void Scheduler::Emit(const Job& job, v1::JobState state) {
+  if (observer_ != nullptr) observer_->OnJobEvent(job, state);
+}
+
+void Scheduler::SetState(Job& job, Queue& q, v1::JobState state) {
+  if (job.state != v1::JOB_STATE_UNSPECIFIED) --q.by_state[job.state];
+  if (job.state == v1::JOB_STATE_RUNNING) --running_;
+  if (!IsTerminal(job.state) && job.state != v1::JOB_STATE_UNSPECIFIED &&
+      IsTerminal(state)) {
+    --live_;
+  }
+  job.state = state;
+  ++q.by_state[state];
+  if (state == v1::JOB_STATE_RUNNING) ++running_;
+}
+
+void Scheduler::MakeReady(Job& job, Queue& q) {
+  SetState(job, q, v1::JOB_STATE_READY);
+  q.ready.insert(ReadyKey{job.spec.priority(), job.seq});
+  Emit(job, v1::JOB_STATE_READY);
+}
+
+void Scheduler::Retire(Job& job, Queue& q, TimeUs at) {
+  job.finished_at = at;
+  finished_.insert({at, job.seq});
+  ++q.completed_total;
+  q.complete_rate.Add(at, 1);
+}
+
+void Scheduler::Apply(const wal::v1::Transition& t) {
+  switch (t.change_case()) {
+    case wal::v1::Transition::kEnqueue:
+      return ApplyEnqueue(t.enqueue());
+    case wal::v1::Transition::kStart:
+      return ApplyStart(t.start());
+    case wal::v1::Transition::kFinish:
+      return ApplyFinish(t.finish());
+    case wal::v1::Transition::kCancel:
+      return ApplyCancel(t.cancel());
+    case wal::v1::Transition::kQueueSettings:
+      return ApplyQueueSettings(t.queue_settings());
+    case wal::v1::Transition::kForget:
+      return ApplyForget(t.forget());
+    case wal::v1::Transition::CHANGE_NOT_SET:
+      break;
+  }
+}
+
+void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
+  auto [it, inserted] = jobs_.try_emplace(e.seq());
+  if (!inserted) return;  // Replayed twice: the first one stands.
+  Job& job = it->second;
+  job.seq = e.seq();
+  job.spec = e.spec();
+  job.created_at = e.created_at_us();
+  job.ready_at = e.ready_at_us();
+  next_seq_ = std::max(next_seq_, e.seq() + 1);
+  ++live_;
+  if (!job.spec.idempotency_key().empty()) {
+    idempotency_.emplace(job.spec.idempotency_key(), job.seq);
+  }
+  Queue& q = GetQueue(job.spec.queue());
+  ++q.submitted_total;
+  q.submit_rate.Add(job.created_at, 1);
+  if (job.ready_at > job.created_at) {
+    SetState(job, q, v1::JOB_STATE_SCHEDULED);
+    scheduled_.insert({job.ready_at, job.seq});
+    Emit(job, v1::JOB_STATE_SCHEDULED);
+  } else {
+    MakeReady(job, q);
+  }
+}
+
+void Scheduler::ApplyStart(const wal::v1::Start& s) {
+  auto it = jobs_.find(s.seq());
+  if (it == jobs_.end() || it->second.state != v1::JOB_STATE_READY) return;
+  Job& job = it->second;
+  Queue& q = GetQueue(job.spec.queue());
+  q.ready.erase(ReadyKey{job.spec.priority(), job.seq});
+  job.attempt = s.attempt();
+  job.started_at = s.at_us();
+  job.finished_at = 0;
+  job.result.clear();
+  job.error.clear();
+  job.exit_code = 0;
+  q.queue_wait.Record(job.started_at - job.ready_at);
+  SetState(job, q, v1::JOB_STATE_RUNNING);
+  Emit(job, v1::JOB_STATE_RUNNING);
+}
+
+void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
+  auto it = jobs_.find(f.seq());
+  if (it == jobs_.end() || it->second.state != v1::JOB_STATE_RUNNING ||
+      it->second.attempt != f.attempt()) {
+    return;
+  }
+  Job& job = it->second;
+  Queue& q = GetQueue(job.spec.queue());
+  job.finished_at = f.at_us();
+  job.result = f.result();
+  job.error = f.error();
+  job.exit_code = f.exit_code();
+  q.run_time.Record(job.finished_at - job.started_at);
+  if (f.success()) {
+    SetState(job, q, v1::JOB_STATE_SUCCEEDED);
+    Retire(job, q, f.at_us());
+    Emit(job, v1::JOB_STATE_SUCCEEDED);
+    return;
+  }
+  if (f.retry_at_us() > 0) {
+    // FAILED is an event, never a resting state: the job waits SCHEDULED.
+    job.ready_at = f.retry_at_us();
+    SetState(job, q, v1::JOB_STATE_SCHEDULED);
+    Emit(job, v1::JOB_STATE_FAILED);
+    scheduled_.insert({job.ready_at, job.seq});
+    Emit(job, v1::JOB_STATE_SCHEDULED);
+    return;
+  }
+  SetState(job, q, v1::JOB_STATE_DEAD);
+  Retire(job, q, f.at_us());
+  Emit(job, v1::JOB_STATE_FAILED);
+  Emit(job, v1::JOB_STATE_DEAD);
+}
+
+void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
+  auto it = jobs_.find(c.seq());
+  if (it == jobs_.end() || IsTerminal(it->second.state)) return;
+  Job& job = it->second;
+  Queue& q = GetQueue(job.spec.queue());
+  if (job.state == v1::JOB_STATE_READY) {
+    q.ready.erase(ReadyKey{job.spec.priority(), job.seq});
+  } else if (job.state == v1::JOB_STATE_SCHEDULED) {
+    scheduled_.erase({job.ready_at, job.seq});
+  }
+  job.error = "cancelled";
+  SetState(job, q, v1::JOB_STATE_CANCELLED);
+  Retire(job, q, c.at_us());
+  Emit(job, v1::JOB_STATE_CANCELLED);
+}
+
+void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
+  Queue& q = GetQueue(s.queue());
+  q.paused = s.paused();
+  q.max_concurrency = s.max_concurrency();
+}
+
+void Scheduler::ApplyForget(const wal::v1::Forget& f) {
+  for (uint64_t seq : f.seqs()) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end() || !IsTerminal(it->second.state)) continue;
+    Job& job = it->second;
+    Queue& q = GetQueue(job.spec.queue());
+    --q.by_state[job.state];
+    finished_.erase({job.finished_at, seq});
+    if (!job.spec.idempotency_key().empty()) {
+      auto key = idempotency_.find(job.spec.idempotency_key());
+      if (key != idempotency_.end() && key->second == seq) {
+        idempotency_.erase(key);
+      }
+    }
+    jobs_.erase(it);
+  }
+}
+
+}  // namespace jobq::core

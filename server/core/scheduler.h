@@ -1,0 +1,166 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "core/job.h"
+#include "core/queue.h"
+#include "jobq/v1/jobq.pb.h"
+#include "jobq/wal/v1/transition.pb.h"
+
+namespace jobq::core {
+
+// Told of every state change, after it is applied. Thread: core.
+class JobObserver {
+ public:
+  virtual ~JobObserver() = default;
+  // `job` is in its new state; `state` is the event's state, which differs
+  // from job.state only for the FAILED event that precedes SCHEDULED/DEAD.
+  virtual void OnJobEvent(const Job& job, v1::JobState state) = 0;
+};
+
+// Receives every transition before it is applied: the hook of the
+// write-ahead log. Thread: core.
+class TransitionLog {
+ public:
+  virtual ~TransitionLog() = default;
+  virtual void Append(const wal::v1::Transition& t) = 0;
+};
+
+// A job handed to a handler.
+struct Assignment {
+  uint64_t seq = 0;
+  int32_t attempt = 0;
+  std::string kind;
+  std::string payload;
+  DurationUs timeout = 0;  // 0: none.
+};
+
+// How a handler's run of (seq, attempt) ended.
+struct RunResult {
+  uint64_t seq = 0;
+  int32_t attempt = 0;
+  bool success = false;
+  std::string result;
+  std::string error;
+  int32_t exit_code = 0;
+};
+
+struct SubmitOutcome {
+  uint64_t seq = 0;
+  bool duplicate = false;
+};
+
+struct CancelOutcome {
+  const Job* job = nullptr;
+  // Set when the job was running: its handler must be stopped.
+  std::optional<int32_t> running_attempt;
+};
+
+struct SchedulerOptions {
+  DurationUs retention = 3600 * kSecond;
+  size_t max_finished = 100'000;
+  // Uniform in [0, 1): the jitter of retry backoff.
+  std::function<double()> random;
+};
+
+// All job state of the daemon: jobs by id, queues with their READY jobs in
+// run order, SCHEDULED jobs by due time, finished jobs awaiting retention.
+//
+// Every change is made by building a wal::v1::Transition (everything random
+// or clock-derived decided up front), handing it to the TransitionLog, and
+// applying it with Apply(), the only mutator; replaying the same transitions
+// into a fresh Scheduler yields the same state. Promotion of due SCHEDULED
+// jobs to READY is derived from time and is not a transition.
+//
+// No threads, no I/O, no clock: callers pass `now`.
+// Thread: one owner (the core loop).
+class Scheduler {
+ public:
+  Scheduler(SchedulerOptions options, JobObserver* observer,
+            TransitionLog* log = nullptr);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Accepts a validated spec (queue set). With an idempotency key that an
+  // existing job carries, returns that job with duplicate = true.
+  SubmitOutcome Submit(v1::JobSpec spec, TimeUs now);
+
+  // Cancels a non-terminal job. NOT_FOUND for an unknown job;
+  // FAILED_PRECONDITION when it has already ended.
+  absl::StatusOr<CancelOutcome> Cancel(uint64_t seq, TimeUs now);
+
+  // A handler's report. Ignored (returns false) unless (seq, attempt) is the
+  // job's current running attempt: late or duplicate reports are refused.
+  bool Finish(const RunResult& result, TimeUs now);
+
+  // Queue settings; the queue is created if new.
+  const Queue& PauseQueue(const std::string& name, bool paused);
+  const Queue& SetMaxConcurrency(const std::string& name, int32_t max);
+
+  // Promotes due SCHEDULED jobs and forgets finished jobs past retention.
+  // Returns the next time something is due, or 0 when nothing is.
+  TimeUs Tick(TimeUs now);
+
+  // Starts up to `max` READY jobs of unpaused queues within their limits,
+  // taking turns between queues.
+  std::vector<Assignment> TakeRunnable(TimeUs now, size_t max);
+
+  // The only mutator of job state. Public so that recovery can replay.
+  void Apply(const wal::v1::Transition& t);
+
+  const Job* Find(uint64_t seq) const;
+  const Queue* FindQueue(const std::string& name) const;
+  const absl::node_hash_map<std::string, Queue>& queues() const {
+    return queues_;
+  }
+  // Jobs in id order, starting after `after_seq`.
+  const absl::btree_map<uint64_t, Job>& jobs() const { return jobs_; }
+  size_t running() const { return running_; }
+  // Jobs not in a terminal state.
+  size_t live() const { return live_; }
+
+ private:
+  Queue& GetQueue(const std::string& name);
+  void Record(const wal::v1::Transition& t);
+  void SetState(Job& job, Queue& q, v1::JobState state);
+  void MakeReady(Job& job, Queue& q);
+  void Retire(Job& job, Queue& q, TimeUs at);
+  void Emit(const Job& job, v1::JobState state);
+
+  void ApplyEnqueue(const wal::v1::Enqueue& e);
+  void ApplyStart(const wal::v1::Start& s);
+  void ApplyFinish(const wal::v1::Finish& f);
+  void ApplyCancel(const wal::v1::Cancel& c);
+  void ApplyQueueSettings(const wal::v1::QueueSettings& s);
+  void ApplyForget(const wal::v1::Forget& f);
+
+  SchedulerOptions options_;
+  JobObserver* observer_;
+  TransitionLog* log_;
+
+  absl::btree_map<uint64_t, Job> jobs_;
+  absl::node_hash_map<std::string, Queue> queues_;
+  // SCHEDULED jobs by (ready_at, seq).
+  absl::btree_set<std::pair<TimeUs, uint64_t>> scheduled_;
+  // Terminal jobs by (finished_at, seq), oldest first.
+  absl::btree_set<std::pair<TimeUs, uint64_t>> finished_;
+  absl::flat_hash_map<std::string, uint64_t> idempotency_;
+  uint64_t next_seq_ = 1;
+  size_t running_ = 0;
+  size_t live_ = 0;
+  size_t queue_turn_ = 0;  // Rotates the first queue TakeRunnable serves.
+};
+
+}  // namespace jobq::core

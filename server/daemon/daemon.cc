@@ -1,0 +1,120 @@
+#include "daemon/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "version.h"
+
+namespace jobq::daemon {
+namespace {
+
+constexpr int kMaxMessageBytes = 64 << 20;
+
+}  // namespace
+
+Daemon::Daemon(config::ServerConfig config, const Clock* clock)
+    : config_(std::move(config)),
+      clock_(clock != nullptr ? clock : &system_clock_),
+      commands_(config_.commands.begin(), config_.commands.end()) {
+  if (config_.workers <= 0) {
+    config_.workers =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  ctx_.limits.max_payload = config_.max_payload;
+  ctx_.limits.kinds = {"noop", "sleep"};
+  for (const auto& [name, cmd] : commands_) ctx_.limits.kinds.push_back(name);
+  std::sort(ctx_.limits.kinds.begin(), ctx_.limits.kinds.end());
+  ctx_.outbound.max_items = config_.stream_buffer;
+  ctx_.version = kVersion;
+  ctx_.workers = config_.workers;
+
+  CoreLoop::Options core_options;
+  core_options.scheduler.retention = config_.retention;
+  core_options.scheduler.max_finished = config_.max_finished;
+  core_options.scheduler.random = [gen = std::make_shared<absl::BitGen>()] {
+    return absl::Uniform(*gen, 0.0, 1.0);
+  };
+  core_options.max_running = config_.max_running;
+  core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
+  ctx_.core = core_.get();
+  CoreLoop* core = core_.get();
+  pool_ = std::make_unique<exec::WorkerPool>(
+      config_.workers, &commands_,
+      [core](std::vector<core::RunResult>&& results) {
+        core->PostResults(std::move(results));
+      });
+}
+
+Daemon::~Daemon() { Shutdown(); }
+
+absl::Status Daemon::Start() {
+  for (const auto& kind : {"noop", "sleep"}) {
+    if (commands_.count(kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config: commands.", kind, ": the name of a built-in kind"));
+    }
+  }
+  ctx_.started_at = clock_->Now();
+  pool_->Start();
+  core_->Start(pool_.get());
+
+  job_service_ = std::make_unique<api::JobServiceImpl>(&ctx_);
+  admin_service_ = std::make_unique<api::AdminServiceImpl>(&ctx_);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.RegisterService(job_service_.get());
+  builder.RegisterService(admin_service_.get());
+  server_ = builder.BuildAndStart();
+  started_ = true;
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_.listen));
+  }
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+void Daemon::Shutdown() {
+  if (stopped_ || !started_) return;
+  stopped_ = true;
+  ctx_.shutting_down.store(true);
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  size_t left = core_->Drain(config_.shutdown_grace);
+  if (left > 0) {
+    spdlog::warn("shutdown: {} jobs still running after the grace period; "
+                 "stopping them",
+                 left);
+  }
+  // End every open stream, so that the server does not wait for them.
+  auto closed = std::make_shared<std::promise<void>>();
+  std::future<void> closed_future = closed->get_future();
+  if (core_->Post([closed](CoreContext& core) {
+        core.hub.CloseAll(api::Unavailable());
+        closed->set_value();
+      })) {
+    closed_future.wait();
+  }
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(2));
+  }
+  pool_->Stop();
+  core_->Stop();
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace jobq::daemon

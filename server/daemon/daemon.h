@@ -1,0 +1,52 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "api/admin_service.h"
+#include "api/job_service.h"
+#include "api/service_context.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "daemon/core_loop.h"
+#include "exec/worker_pool.h"
+
+namespace jobq::daemon {
+
+// jobqd assembled: the core loop, the worker pool and the gRPC server with
+// the job, admin, health and reflection services.
+// Thread: Start and Shutdown from one controlling thread.
+class Daemon {
+ public:
+  // `clock` must outlive the daemon; null means the system clock.
+  explicit Daemon(config::ServerConfig config, const Clock* clock = nullptr);
+  ~Daemon();
+
+  // Binds the listen address and starts serving.
+  [[nodiscard]] absl::Status Start();
+  // The port bound (useful with port 0).
+  int port() const { return port_; }
+
+  // Stops accepting work, lets running jobs finish within the grace period,
+  // ends open streams with UNAVAILABLE, stops the server and every loop.
+  void Shutdown();
+
+ private:
+  config::ServerConfig config_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  exec::CommandTable commands_;
+  api::ServiceContext ctx_;
+  std::unique_ptr<CoreLoop> core_;
+  std::unique_ptr<exec::WorkerPool> pool_;
+  std::unique_ptr<api::JobServiceImpl> job_service_;
+  std::unique_ptr<api::AdminServiceImpl> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace jobq::daemon

@@ -1,0 +1,151 @@
+#include "events/event_hub.h"
+
+#include <algorithm>
+
+namespace jobq::events {
+namespace {
+
+void EraseId(std::vector<EventHub::SubscriptionId>& v,
+             EventHub::SubscriptionId id) {
+  v.erase(std::remove(v.begin(), v.end(), id), v.end());
+}
+
+}  // namespace
+
+EventHub::SubscriptionId EventHub::Subscribe(
+    std::shared_ptr<EventStream> stream) {
+  SubscriptionId id = next_id_++;
+  subs_[id].stream = std::move(stream);
+  return id;
+}
+
+void EventHub::WatchJob(SubscriptionId id, const core::Job& job) {
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  v1::JobEvent event;
+  core::ToEvent(job, job.state, &event);
+  if (!core::IsTerminal(job.state) && it->second.jobs.insert(job.seq).second) {
+    by_job_[job.seq].push_back(id);
+  }
+  Deliver(id, it->second, event);
+  for (SubscriptionId d : doomed_) Drop(d);
+  doomed_.clear();
+}
+
+void EventHub::WatchQueue(SubscriptionId id, const std::string& queue,
+                          const core::Scheduler& scheduler) {
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  it->second.queue = queue;
+  by_queue_[queue].push_back(id);
+  v1::JobEvent event;
+  for (const auto& [seq, job] : scheduler.jobs()) {
+    if (job.spec.queue() != queue || core::IsTerminal(job.state)) continue;
+    event.Clear();
+    core::ToEvent(job, job.state, &event);
+    Deliver(id, it->second, event);
+    if (!doomed_.empty()) break;
+  }
+  for (SubscriptionId d : doomed_) Drop(d);
+  doomed_.clear();
+}
+
+void EventHub::CloseWhenDone(SubscriptionId id) {
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  Subscription& sub = it->second;
+  sub.close_when_done = true;
+  if (sub.close_when_done && sub.jobs.empty() && sub.queue.empty()) {
+    sub.stream->Close(grpc::Status::OK);
+    Drop(id);
+  }
+}
+
+void EventHub::Unsubscribe(SubscriptionId id) { Drop(id); }
+
+void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
+  auto by_job = by_job_.find(job.seq);
+  auto by_queue = by_queue_.find(job.spec.queue());
+  if (by_job == by_job_.end() && by_queue == by_queue_.end()) return;
+
+  v1::JobEvent event;
+  core::ToEvent(job, state, &event);
+  // Copies: delivery may drop subscriptions and so edit these lists.
+  std::vector<SubscriptionId> targets;
+  if (by_job != by_job_.end()) targets = by_job->second;
+  if (by_queue != by_queue_.end()) {
+    for (SubscriptionId id : by_queue->second) {
+      if (std::find(targets.begin(), targets.end(), id) == targets.end()) {
+        targets.push_back(id);
+      }
+    }
+  }
+  bool ended = core::IsTerminal(job.state) && state == job.state;
+  for (SubscriptionId id : targets) {
+    auto it = subs_.find(id);
+    if (it == subs_.end()) continue;
+    Deliver(id, it->second, event);
+    if (ended && it->second.jobs.erase(job.seq) > 0) {
+      if (it->second.close_when_done && it->second.jobs.empty() &&
+          it->second.queue.empty()) {
+        it->second.stream->Close(grpc::Status::OK);
+        doomed_.push_back(id);
+      }
+    }
+  }
+  if (ended) by_job_.erase(job.seq);
+  for (SubscriptionId d : doomed_) Drop(d);
+  doomed_.clear();
+}
+
+void EventHub::Deliver(SubscriptionId id, Subscription& sub,
+                       const v1::JobEvent& event) {
+  if (sub.stream->AddEvent(event)) {
+    dirty_.insert(id);
+  } else {
+    // Overflowed or ending: the stream finishes itself.
+    sub.stream->Flush();
+    doomed_.push_back(id);
+  }
+}
+
+void EventHub::Drop(SubscriptionId id) {
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  Subscription& sub = it->second;
+  for (uint64_t seq : sub.jobs) {
+    auto j = by_job_.find(seq);
+    if (j == by_job_.end()) continue;
+    EraseId(j->second, id);
+    if (j->second.empty()) by_job_.erase(j);
+  }
+  if (!sub.queue.empty()) {
+    auto q = by_queue_.find(sub.queue);
+    if (q != by_queue_.end()) {
+      EraseId(q->second, id);
+      if (q->second.empty()) by_queue_.erase(q);
+    }
+  }
+  // Flush so that a Close() requested earlier reaches the stream.
+  sub.stream->Flush();
+  dirty_.erase(id);
+  subs_.erase(it);
+}
+
+void EventHub::FlushAll() {
+  for (SubscriptionId id : dirty_) {
+    auto it = subs_.find(id);
+    if (it != subs_.end()) it->second.stream->Flush();
+  }
+  dirty_.clear();
+}
+
+void EventHub::CloseAll(const grpc::Status& status) {
+  for (auto& [id, sub] : subs_) sub.stream->Close(status);
+  subs_.clear();
+  by_job_.clear();
+  by_queue_.clear();
+  dirty_.clear();
+}
+
+}  // namespace jobq::events

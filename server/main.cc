@@ -1,0 +1,128 @@
+// jobqd: parses flags, sets up logging and signals, runs the Daemon.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "logging.h"
+#include "version.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "jobqd: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using jobq::config::ParseDurationText;
+  using jobq::config::ParseSizeText;
+
+  CLI::App app{"jobqd: the jobq job-queue server"};
+  app.set_version_flag("--version", std::string(jobq::kVersion));
+  std::string config_path, listen, log_level, log_format, max_payload,
+      retention, shutdown_grace;
+  int workers = 0;
+  size_t max_finished = 0, stream_buffer = 0, max_running = 0;
+  app.add_option("--config", config_path, "YAML configuration file");
+  auto* o_listen = app.add_option("--listen", listen,
+                                  "gRPC address (default 127.0.0.1:7070)");
+  auto* o_workers = app.add_option(
+      "--workers", workers, "worker event loops (default: one per core)");
+  auto* o_level = app.add_option("--log-level", log_level,
+                                 "trace|debug|info|warn|error (default info)");
+  auto* o_format =
+      app.add_option("--log-format", log_format, "text|json (default text)");
+  auto* o_payload = app.add_option("--max-payload", max_payload,
+                                   "largest job payload (default 1MiB)");
+  auto* o_retention = app.add_option(
+      "--retention", retention, "how long finished jobs are kept (default 1h)");
+  auto* o_finished = app.add_option(
+      "--max-finished", max_finished,
+      "finished jobs kept at most (default 100000)");
+  auto* o_grace = app.add_option(
+      "--shutdown-grace", shutdown_grace,
+      "time running jobs get to finish on SIGTERM (default 30s)");
+  auto* o_buffer = app.add_option(
+      "--stream-buffer", stream_buffer,
+      "events waiting for one stream before it is cut off (default 10000)");
+  auto* o_running = app.add_option(
+      "--max-running", max_running,
+      "jobs running at once on the built-in handlers (default 100000)");
+  CLI11_PARSE(app, argc, argv);
+
+  jobq::config::ServerConfig config;
+  if (!config_path.empty()) {
+    if (auto s = jobq::config::LoadConfigFile(config_path, &config); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+  }
+  // Flags given on the command line override the file.
+  if (o_listen->count()) config.listen = listen;
+  if (o_workers->count()) {
+    if (workers < 0 || workers > 256) return Fail("--workers: 0 to 256");
+    config.workers = workers;
+  }
+  if (o_level->count()) config.log_level = log_level;
+  if (o_format->count()) config.log_format = log_format;
+  if (o_payload->count() && !ParseSizeText(max_payload, &config.max_payload)) {
+    return Fail("--max-payload: a size such as 1048576 or 1MiB");
+  }
+  if (o_retention->count() &&
+      !ParseDurationText(retention, &config.retention)) {
+    return Fail("--retention: a duration such as 1h or 30m");
+  }
+  if (o_finished->count()) config.max_finished = max_finished;
+  if (o_grace->count() &&
+      !ParseDurationText(shutdown_grace, &config.shutdown_grace)) {
+    return Fail("--shutdown-grace: a duration such as 30s");
+  }
+  if (o_buffer->count()) config.stream_buffer = stream_buffer;
+  if (o_running->count()) config.max_running = max_running;
+  if (config.stream_buffer == 0) return Fail("--stream-buffer: at least 1");
+  if (config.max_running == 0) return Fail("--max-running: at least 1");
+
+  if (auto s = jobq::SetUpLogging(config.log_level, config.log_format);
+      !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+
+  // Signals are taken by sigwait below; every thread started from here on
+  // inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  jobq::daemon::Daemon daemon(config);
+  if (auto s = daemon.Start(); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  std::string listen_addr = config.listen;
+  if (auto colon = listen_addr.rfind(':'); colon != std::string::npos) {
+    listen_addr = listen_addr.substr(0, colon + 1) + std::to_string(daemon.port());
+  }
+  spdlog::info(
+      "jobqd {} listening on {}, {} workers, storage: memory (jobs are lost "
+      "when jobqd stops), {} command kinds",
+      jobq::kVersion, listen_addr,
+      config.workers > 0 ? config.workers
+                         : static_cast<int>(std::thread::hardware_concurrency()),
+      config.commands.size());
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  daemon.Shutdown();
+  spdlog::info("stopped");
+  return 0;
+}
