@@ -164,6 +164,7 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
         }
         if (!queue.empty()) {
           core.hub.WatchQueue(shared.subscription, queue, core.scheduler);
+          shared.outbound->AddOpening();
         } else {
           core.hub.CloseWhenDone(shared.subscription);
         }

@@ -66,6 +66,13 @@ class Outbound final : public EventStream {
     return true;
   }
 
+  // Makes sure a message goes out even if no event is queued: the first
+  // message of a watch tells the client that the watch is in place.
+  void AddOpening() {
+    std::lock_guard lock(mu_);
+    if (pending_.empty() && !finishing_) pending_.emplace_back();
+  }
+
   void Flush() override { StartNext(); }
 
   void Close(const grpc::Status& status) override {

@@ -1,0 +1,174 @@
+#include "client/client.h"
+
+#include <chrono>
+#include <cctype>
+
+namespace jobq::client {
+
+Client::Client(const std::string& address, ClientOptions options)
+    : options_(options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  channel_ = grpc::CreateCustomChannel(
+      address, grpc::InsecureChannelCredentials(), args);
+  jobs_ = v1::JobService::NewStub(channel_);
+  admin_ = v1::AdminService::NewStub(channel_);
+}
+
+absl::Status Client::FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
+}
+
+void Client::Prepare(grpc::ClientContext* ctx) const {
+  if (options_.timeout_ms > 0) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(options_.timeout_ms));
+  }
+}
+
+template <typename Response, typename Call>
+absl::StatusOr<Response> Client::Unary(Call call) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  Response response;
+  grpc::Status s = call(&ctx, &response);
+  if (!s.ok()) return FromGrpc(s);
+  return response;
+}
+
+absl::StatusOr<v1::SubmitResponse> Client::Submit(const v1::JobSpec& spec) {
+  v1::SubmitRequest req;
+  *req.mutable_job() = spec;
+  return Unary<v1::SubmitResponse>([&](auto* ctx, auto* resp) {
+    return jobs_->Submit(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::SubmitBatchResponse> Client::SubmitBatch(
+    const std::vector<v1::JobSpec>& specs) {
+  v1::SubmitBatchRequest req;
+  for (const auto& s : specs) *req.add_jobs() = s;
+  return Unary<v1::SubmitBatchResponse>([&](auto* ctx, auto* resp) {
+    return jobs_->SubmitBatch(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::Job> Client::GetJob(const std::string& id) {
+  v1::GetJobRequest req;
+  req.set_job_id(id);
+  return Unary<v1::Job>(
+      [&](auto* ctx, auto* resp) { return jobs_->GetJob(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::Job> Client::CancelJob(const std::string& id) {
+  v1::CancelJobRequest req;
+  req.set_job_id(id);
+  return Unary<v1::Job>(
+      [&](auto* ctx, auto* resp) { return jobs_->CancelJob(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::ListJobsResponse> Client::ListJobs(
+    const v1::ListJobsRequest& request) {
+  return Unary<v1::ListJobsResponse>([&](auto* ctx, auto* resp) {
+    return jobs_->ListJobs(ctx, request, resp);
+  });
+}
+
+namespace {
+
+template <typename Reader>
+absl::Status Drain(grpc::ClientContext& ctx, Reader& reader,
+                   const Client::EventHandler& on_event) {
+  v1::WatchResponse msg;
+  bool stopped = false;
+  while (!stopped && reader->Read(&msg)) {
+    for (const auto& e : msg.events()) {
+      if (!on_event(e)) {
+        stopped = true;
+        break;
+      }
+    }
+  }
+  if (stopped) {
+    ctx.TryCancel();
+    reader->Finish();
+    return absl::OkStatus();
+  }
+  return Client::FromGrpc(reader->Finish());
+}
+
+}  // namespace
+
+absl::Status Client::Watch(const v1::WatchRequest& request,
+                           const EventHandler& on_event) {
+  grpc::ClientContext ctx;
+  auto reader = jobs_->Watch(&ctx, request);
+  return Drain(ctx, reader, on_event);
+}
+
+absl::Status Client::SubmitAndWatch(const v1::JobSpec& spec,
+                                    const EventHandler& on_event) {
+  grpc::ClientContext ctx;
+  v1::SubmitRequest req;
+  *req.mutable_job() = spec;
+  auto reader = jobs_->SubmitAndWatch(&ctx, req);
+  return Drain(ctx, reader, on_event);
+}
+
+absl::StatusOr<v1::GetStatsResponse> Client::GetStats() {
+  v1::GetStatsRequest req;
+  return Unary<v1::GetStatsResponse>(
+      [&](auto* ctx, auto* resp) { return admin_->GetStats(ctx, req, resp); });
+}
+
+absl::StatusOr<v1::ListQueuesResponse> Client::ListQueues() {
+  v1::ListQueuesRequest req;
+  return Unary<v1::ListQueuesResponse>([&](auto* ctx, auto* resp) {
+    return admin_->ListQueues(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::QueueStats> Client::PauseQueue(const std::string& queue) {
+  v1::PauseQueueRequest req;
+  req.set_queue(queue);
+  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
+    return admin_->PauseQueue(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::QueueStats> Client::ResumeQueue(const std::string& queue) {
+  v1::ResumeQueueRequest req;
+  req.set_queue(queue);
+  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
+    return admin_->ResumeQueue(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
+    const std::string& queue, int32_t max_concurrency) {
+  v1::SetQueueLimitsRequest req;
+  req.set_queue(queue);
+  req.set_max_concurrency(max_concurrency);
+  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
+    return admin_->SetQueueLimits(ctx, req, resp);
+  });
+}
+
+std::string StateName(v1::JobState state) {
+  std::string name = v1::JobState_Name(state);
+  constexpr std::string_view kPrefix = "JOB_STATE_";
+  if (name.rfind(kPrefix, 0) == 0) name = name.substr(kPrefix.size());
+  return name;
+}
+
+bool ParseState(const std::string& text, v1::JobState* out) {
+  std::string upper;
+  for (char c : text) upper.push_back(static_cast<char>(std::toupper(c)));
+  if (upper.rfind("JOB_STATE_", 0) != 0) upper = "JOB_STATE_" + upper;
+  return v1::JobState_Parse(upper, out) && *out != v1::JOB_STATE_UNSPECIFIED;
+}
+
+}  // namespace jobq::client

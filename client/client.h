@@ -1,0 +1,76 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "jobq/v1/jobq.grpc.pb.h"
+
+namespace jobq::client {
+
+struct ClientOptions {
+  // Per-call deadline of unary calls; 0 for none.
+  int64_t timeout_ms = 30'000;
+};
+
+// A blocking C++ client of jobqd: one channel, the JobService and
+// AdminService stubs, gRPC errors as absl::Status (the codes are the same).
+// Thread: safe to share between threads, as gRPC stubs are.
+class Client {
+ public:
+  // Connects lazily: the first call dials `address` (host:port).
+  explicit Client(const std::string& address, ClientOptions options = {});
+
+  absl::StatusOr<v1::SubmitResponse> Submit(const v1::JobSpec& spec);
+  absl::StatusOr<v1::SubmitBatchResponse> SubmitBatch(
+      const std::vector<v1::JobSpec>& specs);
+  absl::StatusOr<v1::Job> GetJob(const std::string& id);
+  absl::StatusOr<v1::Job> CancelJob(const std::string& id);
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(
+      const v1::ListJobsRequest& request);
+
+  // Receives the events of a stream; return false to stop watching.
+  using EventHandler = std::function<bool(const v1::JobEvent&)>;
+  // Streams events until the server ends the stream, `on_event` returns
+  // false (then OK), or an error. Blocks.
+  absl::Status Watch(const v1::WatchRequest& request,
+                     const EventHandler& on_event);
+  // Submits and streams the job's events until it ends. Blocks.
+  absl::Status SubmitAndWatch(const v1::JobSpec& spec,
+                              const EventHandler& on_event);
+
+  absl::StatusOr<v1::GetStatsResponse> GetStats();
+  absl::StatusOr<v1::ListQueuesResponse> ListQueues();
+  absl::StatusOr<v1::QueueStats> PauseQueue(const std::string& queue);
+  absl::StatusOr<v1::QueueStats> ResumeQueue(const std::string& queue);
+  absl::StatusOr<v1::QueueStats> SetQueueLimits(const std::string& queue,
+                                                int32_t max_concurrency);
+
+  v1::JobService::Stub& jobs() { return *jobs_; }
+  v1::AdminService::Stub& admin() { return *admin_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  static absl::Status FromGrpc(const grpc::Status& s);
+
+ private:
+  void Prepare(grpc::ClientContext* ctx) const;
+  template <typename Response, typename Call>
+  absl::StatusOr<Response> Unary(Call call);
+
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::JobService::Stub> jobs_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+// Human-readable names: "READY" for JOB_STATE_READY.
+std::string StateName(v1::JobState state);
+// Parses "ready", "READY" or "JOB_STATE_READY".
+bool ParseState(const std::string& text, v1::JobState* out);
+
+}  // namespace jobq::client

@@ -1,0 +1,392 @@
+// jobqctl: the admin and scripting CLI of jobq.
+#include <google/protobuf/util/json_util.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+
+namespace {
+
+using jobq::client::Client;
+using jobq::client::StateName;
+namespace v1 = jobq::v1;
+
+struct Globals {
+  std::string addr;
+  bool json = false;
+  int64_t timeout_ms = 30'000;
+};
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "jobqctl: %s: %s\n",
+               absl::StatusCodeToString(s.code()).c_str(),
+               std::string(s.message()).c_str());
+  return 1;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "jobqctl: %s\n", message.c_str());
+  return 2;
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = true;
+  opts.always_print_primitive_fields = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+  return out;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  absl::Time at = absl::FromUnixSeconds(t.seconds()) +
+                  absl::Nanoseconds(t.nanos());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", at, absl::UTCTimeZone());
+}
+
+std::string FormatDuration(const google::protobuf::Duration& d) {
+  absl::Duration dur = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  // Microsecond resolution is plenty for people.
+  return absl::FormatDuration(absl::Trunc(dur, absl::Microseconds(1)));
+}
+
+bool ParseDurationFlag(const std::string& text, google::protobuf::Duration* out) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d)) return false;
+  out->set_seconds(absl::IDivDuration(d, absl::Seconds(1), &d));
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+  return true;
+}
+
+absl::Status ReadPayload(const std::string& arg, std::string* out) {
+  if (arg == "-") {
+    out->assign(std::istreambuf_iterator<char>(std::cin), {});
+    return absl::OkStatus();
+  }
+  if (!arg.empty() && arg[0] == '@') {
+    std::ifstream in(arg.substr(1), std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError("payload: cannot read " + arg.substr(1));
+    }
+    out->assign(std::istreambuf_iterator<char>(in), {});
+    return absl::OkStatus();
+  }
+  *out = arg;
+  return absl::OkStatus();
+}
+
+void PrintEvent(const v1::JobEvent& e, bool json, FILE* out) {
+  if (json) {
+    std::fprintf(out, "%s\n", Json(e).c_str());
+    return;
+  }
+  std::string line = absl::StrFormat("%s %s %-9s attempt=%d", FormatTime(e.at()),
+                                     e.job_id(), StateName(e.state()),
+                                     e.attempt());
+  if (e.has_timings() && e.timings().has_run_time()) {
+    line += " run_time=" + FormatDuration(e.timings().run_time());
+  }
+  if (!e.error().empty()) line += " error=\"" + e.error() + "\"";
+  std::fprintf(out, "%s\n", line.c_str());
+  std::fflush(out);
+}
+
+void PrintJob(const v1::Job& j) {
+  std::printf("id:          %s\n", j.id().c_str());
+  std::printf("queue:       %s\n", j.spec().queue().c_str());
+  std::printf("kind:        %s\n", j.spec().kind().c_str());
+  std::printf("state:       %s\n", StateName(j.state()).c_str());
+  std::printf("priority:    %d\n", j.spec().priority());
+  std::printf("attempt:     %d\n", j.attempt());
+  std::printf("created_at:  %s\n", FormatTime(j.created_at()).c_str());
+  std::printf("ready_at:    %s\n", FormatTime(j.ready_at()).c_str());
+  std::printf("started_at:  %s\n", FormatTime(j.started_at()).c_str());
+  std::printf("finished_at: %s\n", FormatTime(j.finished_at()).c_str());
+  if (j.has_timings()) {
+    std::printf("queue_wait:  %s\n",
+                FormatDuration(j.timings().queue_wait()).c_str());
+    std::printf("run_time:    %s\n",
+                FormatDuration(j.timings().run_time()).c_str());
+    std::printf("total:       %s\n", FormatDuration(j.timings().total()).c_str());
+  }
+  for (const auto& [k, v] : j.spec().labels()) {
+    std::printf("label:       %s=%s\n", k.c_str(), v.c_str());
+  }
+  if (!j.error().empty()) std::printf("error:       %s\n", j.error().c_str());
+  if (j.exit_code() != 0) std::printf("exit_code:   %d\n", j.exit_code());
+  std::printf("payload:     %zu bytes\n", j.spec().payload().size());
+  std::printf("result:      %s\n", j.result().c_str());
+}
+
+void PrintQueueTable(const google::protobuf::RepeatedPtrField<v1::QueueStats>& qs) {
+  std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s\n", "QUEUE",
+              "PAUSED", "LIMIT", "SCHEDULED", "READY", "RUNNING", "SUCCEEDED",
+              "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S");
+  for (const auto& q : qs) {
+    std::printf("%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f\n",
+                q.name().c_str(), q.paused() ? "yes" : "no",
+                q.max_concurrency(),
+                static_cast<unsigned long long>(q.scheduled()),
+                static_cast<unsigned long long>(q.ready()),
+                static_cast<unsigned long long>(q.running()),
+                static_cast<unsigned long long>(q.succeeded()),
+                static_cast<unsigned long long>(q.dead()),
+                static_cast<unsigned long long>(q.cancelled()),
+                q.submit_rate(), q.complete_rate());
+  }
+}
+
+void PrintQuantiles(const char* name, const v1::Quantiles& q) {
+  std::printf("%-11s p50 %s  p90 %s  p99 %s  max %s  (n=%llu)\n", name,
+              FormatDuration(q.p50()).c_str(), FormatDuration(q.p90()).c_str(),
+              FormatDuration(q.p99()).c_str(), FormatDuration(q.max()).c_str(),
+              static_cast<unsigned long long>(q.count()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"jobqctl: submit, watch and administer jobq"};
+  app.require_subcommand(1);
+  Globals g;
+  const char* env_addr = std::getenv("JOBQ_ADDR");
+  g.addr = env_addr != nullptr ? env_addr : "127.0.0.1:7070";
+  app.add_option("--addr", g.addr, "jobqd address (env JOBQ_ADDR)")
+      ->capture_default_str();
+  app.add_flag("--json", g.json, "JSON output for scripts");
+  app.add_option("--timeout-ms", g.timeout_ms, "deadline of each call")
+      ->capture_default_str();
+
+  // submit
+  auto* submit = app.add_subcommand("submit", "submit a job");
+  std::string queue, kind, delay, timeout, key, payload_arg, backoff;
+  int priority = 0, retries = 0;
+  std::vector<std::string> labels;
+  bool wait = false;
+  submit->add_option("--queue,-q", queue, "queue (default \"default\")");
+  submit->add_option("--kind,-k", kind, "handler kind")->required();
+  submit->add_option("--priority,-p", priority, "higher runs first");
+  submit->add_option("--delay", delay, "run after this long, e.g. 30s");
+  submit->add_option("--timeout", timeout, "fail a run that takes longer");
+  submit->add_option("--retries", retries, "attempts allowed in all");
+  submit->add_option("--backoff", backoff, "wait before the first retry");
+  submit->add_option("--idempotency-key", key, "deduplication key");
+  submit->add_option("--label,-l", labels, "k=v, repeatable");
+  submit->add_option("--payload", payload_arg, "TEXT, @FILE or - for stdin");
+  submit->add_flag("--wait,-w", wait,
+                   "stream the job's events; exit 0 only if it succeeds");
+
+  auto* watch = app.add_subcommand("watch", "stream job or queue events");
+  std::vector<std::string> watch_ids;
+  std::string watch_queue;
+  watch->add_option("ids", watch_ids, "job ids");
+  watch->add_option("--queue,-q", watch_queue, "watch a whole queue");
+
+  auto* get = app.add_subcommand("get", "show a job");
+  std::string job_id;
+  get->add_option("id", job_id, "job id")->required();
+
+  auto* cancel = app.add_subcommand("cancel", "cancel a job");
+  cancel->add_option("id", job_id, "job id")->required();
+
+  auto* list = app.add_subcommand("list", "list jobs");
+  std::string list_queue, list_state, page_token;
+  int limit = 100;
+  list->add_option("--queue,-q", list_queue, "only this queue");
+  list->add_option("--state,-s", list_state, "only this state, e.g. ready");
+  list->add_option("--limit,-n", limit, "page size")->capture_default_str();
+  list->add_option("--page-token", page_token, "continue a listing");
+
+  auto* stats = app.add_subcommand("stats", "server statistics");
+  auto* queues = app.add_subcommand("queues", "list queues");
+  auto* pause = app.add_subcommand("pause", "pause a queue");
+  std::string q_arg;
+  pause->add_option("queue", q_arg, "queue")->required();
+  auto* resume = app.add_subcommand("resume", "resume a queue");
+  resume->add_option("queue", q_arg, "queue")->required();
+  auto* limit_cmd = app.add_subcommand("limit", "set a queue's max concurrency");
+  int max_conc = 0;
+  limit_cmd->add_option("queue", q_arg, "queue")->required();
+  limit_cmd->add_option("max", max_conc, "jobs at once; 0: no limit")
+      ->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  jobq::client::ClientOptions opts;
+  opts.timeout_ms = g.timeout_ms;
+  Client client(g.addr, opts);
+
+  if (submit->parsed()) {
+    v1::JobSpec spec;
+    spec.set_queue(queue);
+    spec.set_kind(kind);
+    spec.set_priority(priority);
+    if (!delay.empty() && !ParseDurationFlag(delay, spec.mutable_delay())) {
+      return Usage("--delay: a duration such as 30s");
+    }
+    if (!timeout.empty() &&
+        !ParseDurationFlag(timeout, spec.mutable_timeout())) {
+      return Usage("--timeout: a duration such as 30s");
+    }
+    if (retries != 0) spec.mutable_retry()->set_max_attempts(retries);
+    if (!backoff.empty() &&
+        !ParseDurationFlag(backoff,
+                           spec.mutable_retry()->mutable_initial_backoff())) {
+      return Usage("--backoff: a duration such as 1s");
+    }
+    spec.set_idempotency_key(key);
+    for (const auto& l : labels) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(l, absl::MaxSplits('=', 1));
+      if (l.find('=') == std::string::npos) return Usage("--label: k=v");
+      (*spec.mutable_labels())[kv.first] = kv.second;
+    }
+    if (!payload_arg.empty()) {
+      if (auto s = ReadPayload(payload_arg, spec.mutable_payload()); !s.ok()) {
+        return Fail(s);
+      }
+    }
+    if (!wait) {
+      auto r = client.Submit(spec);
+      if (!r.ok()) return Fail(r.status());
+      if (g.json) {
+        std::printf("%s\n", Json(*r).c_str());
+      } else {
+        std::printf("%s%s\n", r->job_id().c_str(),
+                    r->duplicate() ? " (duplicate)" : "");
+      }
+      return 0;
+    }
+    v1::JobEvent last;
+    auto s = client.SubmitAndWatch(spec, [&](const v1::JobEvent& e) {
+      PrintEvent(e, g.json, g.json ? stdout : stderr);
+      last = e;
+      return true;
+    });
+    if (!s.ok()) return Fail(s);
+    if (!g.json && !last.result().empty()) {
+      std::fwrite(last.result().data(), 1, last.result().size(), stdout);
+    }
+    return last.state() == v1::JOB_STATE_SUCCEEDED ? 0 : 1;
+  }
+
+  if (watch->parsed()) {
+    if (watch_ids.empty() && watch_queue.empty()) {
+      return Usage("watch: give job ids or --queue");
+    }
+    v1::WatchRequest req;
+    for (const auto& id : watch_ids) req.add_job_ids(id);
+    req.set_queue(watch_queue);
+    auto s = client.Watch(req, [&](const v1::JobEvent& e) {
+      PrintEvent(e, g.json, stdout);
+      return true;
+    });
+    return s.ok() ? 0 : Fail(s);
+  }
+
+  if (get->parsed() || cancel->parsed()) {
+    auto r = get->parsed() ? client.GetJob(job_id) : client.CancelJob(job_id);
+    if (!r.ok()) return Fail(r.status());
+    if (g.json) {
+      std::printf("%s\n", Json(*r).c_str());
+    } else {
+      PrintJob(*r);
+    }
+    return 0;
+  }
+
+  if (list->parsed()) {
+    v1::ListJobsRequest req;
+    req.set_queue(list_queue);
+    if (!list_state.empty()) {
+      v1::JobState st;
+      if (!jobq::client::ParseState(list_state, &st)) {
+        return Usage("--state: one of scheduled, ready, running, succeeded, "
+                     "dead, cancelled");
+      }
+      req.set_state(st);
+    }
+    req.set_page_size(limit);
+    req.set_page_token(page_token);
+    auto r = client.ListJobs(req);
+    if (!r.ok()) return Fail(r.status());
+    if (g.json) {
+      std::printf("%s\n", Json(*r).c_str());
+      return 0;
+    }
+    std::printf("%-16s %-16s %-12s %-9s %8s %7s %s\n", "ID", "QUEUE", "KIND",
+                "STATE", "PRIORITY", "ATTEMPT", "CREATED");
+    for (const auto& j : r->jobs()) {
+      std::printf("%-16s %-16s %-12s %-9s %8d %7d %s\n", j.id().c_str(),
+                  j.spec().queue().c_str(), j.spec().kind().c_str(),
+                  StateName(j.state()).c_str(), j.spec().priority(),
+                  j.attempt(), FormatTime(j.created_at()).c_str());
+    }
+    if (!r->next_page_token().empty()) {
+      std::printf("more: --page-token %s\n", r->next_page_token().c_str());
+    }
+    return 0;
+  }
+
+  if (stats->parsed()) {
+    auto r = client.GetStats();
+    if (!r.ok()) return Fail(r.status());
+    if (g.json) {
+      std::printf("%s\n", Json(*r).c_str());
+      return 0;
+    }
+    std::printf("jobqd %s  up %s  storage %s  workers %d  streams %llu\n",
+                r->version().c_str(), FormatDuration(r->uptime()).c_str(),
+                r->storage().c_str(), r->workers(),
+                static_cast<unsigned long long>(r->open_streams()));
+    const auto& t = r->total();
+    std::printf("submitted %llu  completed %llu  submit/s %.1f  done/s %.1f\n",
+                static_cast<unsigned long long>(t.submitted_total()),
+                static_cast<unsigned long long>(t.completed_total()),
+                t.submit_rate(), t.complete_rate());
+    PrintQuantiles("queue_wait", t.queue_wait());
+    PrintQuantiles("run_time", t.run_time());
+    std::printf("\n");
+    PrintQueueTable(r->queues());
+    return 0;
+  }
+
+  if (queues->parsed()) {
+    auto r = client.ListQueues();
+    if (!r.ok()) return Fail(r.status());
+    if (g.json) {
+      std::printf("%s\n", Json(*r).c_str());
+    } else {
+      PrintQueueTable(r->queues());
+    }
+    return 0;
+  }
+
+  if (pause->parsed() || resume->parsed() || limit_cmd->parsed()) {
+    auto r = pause->parsed()    ? client.PauseQueue(q_arg)
+             : resume->parsed() ? client.ResumeQueue(q_arg)
+                                : client.SetQueueLimits(q_arg, max_conc);
+    if (!r.ok()) return Fail(r.status());
+    if (g.json) {
+      std::printf("%s\n", Json(*r).c_str());
+    } else {
+      google::protobuf::RepeatedPtrField<v1::QueueStats> one;
+      *one.Add() = *r;
+      PrintQueueTable(one);
+    }
+    return 0;
+  }
+  return 0;
+}

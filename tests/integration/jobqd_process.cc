@@ -1,0 +1,140 @@
+#include "tests/integration/jobqd_process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+
+extern char** environ;
+
+namespace jobq::testing {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<JobqdProcess> JobqdProcess::Start(
+    std::vector<std::string> args, const std::string& config_yaml) {
+  std::unique_ptr<JobqdProcess> p(new JobqdProcess);
+  std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0",
+                                   "--workers", "2"};
+  if (!config_yaml.empty()) {
+    p->config_path_ = TempPath("jobqd.yaml");
+    std::ofstream(p->config_path_) << config_yaml;
+    argv.push_back("--config");
+    argv.push_back(p->config_path_);
+  }
+  for (auto& a : args) argv.push_back(a);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return nullptr;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  int rc = posix_spawn(&p->pid_, cargv[0], &actions, nullptr, cargv.data(),
+                       environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    ADD_FAILURE() << "cannot start " << JOBQD_PATH;
+    return nullptr;
+  }
+  JobqdProcess* raw = p.get();
+  p->reader_ = std::thread([raw, fd = fds[0]] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+      std::lock_guard lock(raw->mu_);
+      raw->log_.append(buf, static_cast<size_t>(n));
+      raw->cv_.notify_all();
+    }
+    close(fd);
+    std::lock_guard lock(raw->mu_);
+    raw->eof_ = true;
+    raw->cv_.notify_all();
+  });
+  if (!p->WaitForPort()) {
+    ADD_FAILURE() << "jobqd did not start:\n" << p->Log();
+    return nullptr;
+  }
+  p->client_ = std::make_unique<client::Client>(p->address());
+  return p;
+}
+
+bool JobqdProcess::WaitForPort() {
+  static const std::regex kListening(R"(listening on [0-9.]+:([0-9]+))");
+  std::unique_lock lock(mu_);
+  std::smatch m;
+  cv_.wait_for(lock, 30s, [&] {
+    return eof_ || std::regex_search(log_, m, kListening);
+  });
+  if (!std::regex_search(log_, m, kListening)) return false;
+  port_ = std::stoi(m[1]);
+  return true;
+}
+
+std::string JobqdProcess::Log() {
+  std::lock_guard lock(mu_);
+  return log_;
+}
+
+int JobqdProcess::Stop(int sig) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+JobqdProcess::~JobqdProcess() {
+  client_.reset();
+  if (pid_ > 0) Stop(SIGKILL);
+  if (reader_.joinable()) reader_.join();
+  if (!config_path_.empty()) std::remove(config_path_.c_str());
+}
+
+v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue,
+                     const std::string& payload, int32_t priority) {
+  v1::JobSpec s;
+  s.set_kind(kind);
+  s.set_queue(queue);
+  s.set_payload(payload);
+  s.set_priority(priority);
+  return s;
+}
+
+std::string TempPath(const std::string& name) {
+  static int counter = 0;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return ::testing::TempDir() + "jobq_" +
+         (info != nullptr ? std::string(info->name()) : "test") + "_" +
+         std::to_string(getpid()) + "_" + std::to_string(++counter) + "_" +
+         name;
+}
+
+bool WaitProcessGone(pid_t pid) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    if (line.find(") Z") != std::string::npos) return true;
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+}  // namespace jobq::testing

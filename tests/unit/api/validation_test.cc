@@ -1,0 +1,140 @@
+#include "api/validation.h"
+
+// GCC 12 warns falsely about std::string assignment at -O2 (GCC bug 105329).
+#pragma GCC diagnostic ignored "-Wrestrict"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+
+#include <string>
+#include <vector>
+
+namespace jobq::api {
+namespace {
+
+class ValidationTest : public ::testing::Test {
+ protected:
+  ValidationTest() {
+    limits_.max_payload = 16;
+    limits_.kinds = {"echo", "noop", "sleep"};
+    spec_.set_kind("noop");
+  }
+  // Expects INVALID_ARGUMENT with a message that names `field`.
+  void ExpectInvalid(const std::string& field) {
+    absl::Status s = ValidateSpec(spec_, limits_);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(std::string(s.message()).rfind("job." + field + ":", 0), 0u)
+        << s.message();
+  }
+  ValidationLimits limits_;
+  v1::JobSpec spec_;
+};
+
+TEST_F(ValidationTest, MinimalSpecIsValidAndGetsTheDefaultQueue) {
+  ASSERT_TRUE(ValidateSpec(spec_, limits_).ok());
+  EXPECT_EQ(spec_.queue(), "default");
+}
+
+TEST_F(ValidationTest, QueueNamesFollowThePattern) {
+  for (const char* good : {"a", "emails", "q-1", "a.b_c", "0"}) {
+    spec_.set_queue(good);
+    EXPECT_TRUE(ValidateSpec(spec_, limits_).ok()) << good;
+  }
+  for (std::string bad : std::vector<std::string>{"A", "-q", ".q", "q q", "q/1", "ü",
+                          std::string(65, 'a')}) {
+    spec_.set_queue(bad);
+    ExpectInvalid("queue");
+  }
+  spec_.set_queue(std::string(64, 'a'));
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+}
+
+TEST_F(ValidationTest, KindMustBeKnownAndTheErrorListsKnownKinds) {
+  spec_.set_kind("");
+  ExpectInvalid("kind");
+  spec_.set_kind("rm");
+  absl::Status s = ValidateSpec(spec_, limits_);
+  EXPECT_NE(s.message().find("known kinds: echo, noop, sleep"),
+            std::string::npos)
+      << s;
+}
+
+TEST_F(ValidationTest, PayloadLargerThanTheLimitIsRejected) {
+  spec_.set_payload(std::string(16, 'x'));
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+  spec_.set_payload(std::string(17, 'x'));
+  ExpectInvalid("payload");
+}
+
+TEST_F(ValidationTest, SleepPayloadMustBeADuration) {
+  spec_.set_kind("sleep");
+  spec_.set_payload("250ms");
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+  for (const char* bad : {"", "soon", "-1s", "5"}) {
+    spec_.set_payload(bad);
+    ExpectInvalid("payload");
+  }
+}
+
+TEST_F(ValidationTest, NegativeOrMalformedDurationsAreRejected) {
+  spec_.mutable_delay()->set_seconds(-1);
+  ExpectInvalid("delay");
+  spec_.mutable_delay()->set_seconds(1);
+  spec_.mutable_delay()->set_nanos(-5);
+  ExpectInvalid("delay");
+  spec_.clear_delay();
+  spec_.mutable_timeout()->set_seconds(-3);
+  ExpectInvalid("timeout");
+  spec_.clear_timeout();
+  spec_.mutable_run_at()->set_seconds(-1);
+  ExpectInvalid("run_at");
+}
+
+TEST_F(ValidationTest, RetryValuesOutOfRangeAreRejected) {
+  spec_.mutable_retry()->set_max_attempts(-1);
+  ExpectInvalid("retry.max_attempts");
+  spec_.mutable_retry()->set_max_attempts(101);
+  ExpectInvalid("retry.max_attempts");
+  spec_.mutable_retry()->set_max_attempts(5);
+  spec_.mutable_retry()->set_multiplier(0.5);
+  ExpectInvalid("retry.multiplier");
+  spec_.mutable_retry()->set_multiplier(2);
+  spec_.mutable_retry()->mutable_initial_backoff()->set_seconds(-1);
+  ExpectInvalid("retry.initial_backoff");
+  spec_.mutable_retry()->clear_initial_backoff();
+  spec_.mutable_retry()->mutable_max_backoff()->set_seconds(-1);
+  ExpectInvalid("retry.max_backoff");
+  spec_.mutable_retry()->clear_max_backoff();
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+}
+
+TEST_F(ValidationTest, TooManyOrTooLongLabelsAreRejected) {
+  for (int i = 0; i < 33; ++i) {
+    (*spec_.mutable_labels())[absl::StrCat("k", i)] = "v";
+  }
+  ExpectInvalid("labels");
+  spec_.clear_labels();
+  (*spec_.mutable_labels())[std::string(64, 'k')] = "v";
+  ExpectInvalid("labels");
+  spec_.clear_labels();
+  (*spec_.mutable_labels())["k"] = std::string(256, 'v');
+  ExpectInvalid("labels");
+  spec_.clear_labels();
+  (*spec_.mutable_labels())[""] = "v";
+  ExpectInvalid("labels");
+}
+
+TEST_F(ValidationTest, OverlongIdempotencyKeyIsRejected) {
+  spec_.set_idempotency_key(std::string(256, 'k'));
+  ExpectInvalid("idempotency_key");
+}
+
+TEST_F(ValidationTest, BatchPrefixNamesTheJob) {
+  spec_.set_kind("");
+  absl::Status s = ValidateSpec(spec_, limits_, "jobs[7].");
+  EXPECT_EQ(std::string(s.message()).rfind("jobs[7].kind:", 0), 0u) << s;
+}
+
+}  // namespace
+}  // namespace jobq::api

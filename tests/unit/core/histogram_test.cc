@@ -1,0 +1,52 @@
+#include "core/histogram.h"
+
+#include <gtest/gtest.h>
+
+namespace jobq::core {
+namespace {
+
+TEST(HistogramTest, EmptyHistogramReportsZero) {
+  Histogram h;
+  EXPECT_EQ(h.Quantile(0.5), 0);
+  EXPECT_EQ(h.Max(), 0);
+  EXPECT_EQ(h.Count(), 0u);
+}
+
+TEST(HistogramTest, SmallValuesAreExact) {
+  Histogram h;
+  for (int v = 1; v <= 10; ++v) h.Record(v);
+  EXPECT_EQ(h.Quantile(0.5), 5);
+  EXPECT_EQ(h.Quantile(1.0), 10);
+  EXPECT_EQ(h.Max(), 10);
+}
+
+TEST(HistogramTest, QuantilesAreWithinOneSixteenth) {
+  Histogram h;
+  for (int64_t v = 1; v <= 100'000; ++v) h.Record(v);
+  for (double q : {0.5, 0.9, 0.99}) {
+    double want = q * 100'000;
+    double got = static_cast<double>(h.Quantile(q));
+    EXPECT_GE(got, want) << q;
+    EXPECT_LE(got, want * (1 + 1.0 / 16)) << q;
+  }
+  EXPECT_EQ(h.Max(), 100'000);
+}
+
+TEST(HistogramTest, MergeAddsCounts) {
+  Histogram a, b;
+  a.Record(10);
+  b.Record(1'000'000);
+  a.Merge(b);
+  EXPECT_EQ(a.Count(), 2u);
+  EXPECT_EQ(a.Max(), 1'000'000);
+  EXPECT_EQ(a.Quantile(0.5), 10);
+}
+
+TEST(HistogramTest, NegativeValuesCountAsZero) {
+  Histogram h;
+  h.Record(-5);
+  EXPECT_EQ(h.Quantile(1.0), 0);
+}
+
+}  // namespace
+}  // namespace jobq::core

@@ -1,0 +1,318 @@
+#include "core/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace jobq::core {
+namespace {
+
+using ::testing::ElementsAre;
+
+constexpr TimeUs kT0 = 1'700'000'000 * kSecond;
+
+struct Recorder : JobObserver, TransitionLog {
+  void OnJobEvent(const Job& job, v1::JobState state) override {
+    events.emplace_back(job.seq, state);
+  }
+  void Append(const wal::v1::Transition& t) override { log.push_back(t); }
+  std::vector<v1::JobState> StatesOf(uint64_t seq) const {
+    std::vector<v1::JobState> out;
+    for (auto& [s, st] : events) {
+      if (s == seq) out.push_back(st);
+    }
+    return out;
+  }
+  std::vector<std::pair<uint64_t, v1::JobState>> events;
+  std::vector<wal::v1::Transition> log;
+};
+
+v1::JobSpec Spec(std::string queue = "q", int32_t priority = 0) {
+  v1::JobSpec s;
+  s.set_queue(std::move(queue));
+  s.set_kind("noop");
+  s.set_priority(priority);
+  return s;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerOptions Options() {
+    SchedulerOptions o;
+    o.random = [] { return 0.0; };  // No jitter: exact backoff.
+    return o;
+  }
+  Recorder rec_;
+  Scheduler s_{Options(), &rec_, &rec_};
+};
+
+TEST_F(SchedulerTest, HigherPriorityRunsFirstAndTiesRunInSubmissionOrder) {
+  uint64_t low = s_.Submit(Spec("q", 1), kT0).seq;
+  uint64_t high1 = s_.Submit(Spec("q", 9), kT0).seq;
+  uint64_t mid = s_.Submit(Spec("q", 5), kT0).seq;
+  uint64_t high2 = s_.Submit(Spec("q", 9), kT0).seq;
+  auto run = s_.TakeRunnable(kT0, 100);
+  std::vector<uint64_t> order;
+  for (auto& a : run) order.push_back(a.seq);
+  EXPECT_THAT(order, ElementsAre(high1, high2, mid, low));
+}
+
+TEST_F(SchedulerTest, IdsIncreaseWithSubmissionEvenWithinOneMillisecond) {
+  uint64_t a = s_.Submit(Spec(), kT0).seq;
+  uint64_t b = s_.Submit(Spec(), kT0).seq;
+  uint64_t c = s_.Submit(Spec(), kT0 + 5 * kMillisecond).seq;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_LT(FormatJobId(a), FormatJobId(b));
+}
+
+TEST_F(SchedulerTest, DelayedJobWaitsScheduledUntilItsTime) {
+  v1::JobSpec spec = Spec();
+  spec.mutable_delay()->set_seconds(10);
+  uint64_t seq = s_.Submit(spec, kT0).seq;
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_SCHEDULED);
+  EXPECT_EQ(s_.Tick(kT0), kT0 + 10 * kSecond);
+  EXPECT_TRUE(s_.TakeRunnable(kT0 + 9 * kSecond, 10).empty());
+  s_.Tick(kT0 + 10 * kSecond);
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_READY);
+  ASSERT_EQ(s_.TakeRunnable(kT0 + 10 * kSecond, 10).size(), 1u);
+  EXPECT_THAT(rec_.StatesOf(seq),
+              ElementsAre(v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY,
+                          v1::JOB_STATE_RUNNING));
+}
+
+TEST_F(SchedulerTest, PromotedDelayedJobsJoinByPriority) {
+  v1::JobSpec delayed = Spec("q", 7);
+  delayed.mutable_delay()->set_seconds(1);
+  uint64_t d = s_.Submit(delayed, kT0).seq;
+  uint64_t now_low = s_.Submit(Spec("q", 1), kT0).seq;
+  s_.Tick(kT0 + kSecond);
+  auto run = s_.TakeRunnable(kT0 + kSecond, 10);
+  ASSERT_EQ(run.size(), 2u);
+  EXPECT_EQ(run[0].seq, d);
+  EXPECT_EQ(run[1].seq, now_low);
+}
+
+TEST_F(SchedulerTest, RunAtInThePastIsReadyAtOnce) {
+  v1::JobSpec spec = Spec();
+  spec.mutable_run_at()->set_seconds(1000);
+  uint64_t seq = s_.Submit(spec, kT0).seq;
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_READY);
+}
+
+TEST_F(SchedulerTest, SuccessfulRunEndsSucceededWithTimings) {
+  uint64_t seq = s_.Submit(Spec(), kT0).seq;
+  auto run = s_.TakeRunnable(kT0 + 2 * kMillisecond, 10);
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_EQ(run[0].attempt, 1);
+  EXPECT_TRUE(s_.Finish({seq, 1, true, "out", "", 0}, kT0 + 7 * kMillisecond));
+  const Job* job = s_.Find(seq);
+  EXPECT_EQ(job->state, v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job->result, "out");
+  v1::Job proto;
+  ToProto(*job, &proto);
+  EXPECT_EQ(proto.timings().queue_wait().nanos(), 2'000'000);
+  EXPECT_EQ(proto.timings().run_time().nanos(), 5'000'000);
+  EXPECT_EQ(proto.timings().total().nanos(), 7'000'000);
+  EXPECT_EQ(s_.FindQueue("q")->run_time.Count(), 1u);
+}
+
+TEST_F(SchedulerTest, FailedRunIsRetriedWithBackoffThenDead) {
+  v1::JobSpec spec = Spec();
+  spec.mutable_retry()->set_max_attempts(3);
+  spec.mutable_retry()->mutable_initial_backoff()->set_seconds(1);
+  spec.mutable_retry()->set_multiplier(2);
+  uint64_t seq = s_.Submit(spec, kT0).seq;
+
+  TimeUs now = kT0;
+  ASSERT_EQ(s_.TakeRunnable(now, 10).size(), 1u);
+  ASSERT_TRUE(s_.Finish({seq, 1, false, "", "boom", 1}, now));
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_SCHEDULED);
+  EXPECT_EQ(s_.Tick(now), now + 1 * kSecond);  // First backoff: 1s.
+  EXPECT_TRUE(s_.TakeRunnable(now + kSecond - 1, 10).empty());
+
+  now += kSecond;
+  s_.Tick(now);
+  auto run = s_.TakeRunnable(now, 10);
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_EQ(run[0].attempt, 2);
+  ASSERT_TRUE(s_.Finish({seq, 2, false, "", "boom", 1}, now));
+  EXPECT_EQ(s_.Tick(now), now + 2 * kSecond);  // Doubled.
+
+  now += 2 * kSecond;
+  s_.Tick(now);
+  ASSERT_EQ(s_.TakeRunnable(now, 10).size(), 1u);
+  ASSERT_TRUE(s_.Finish({seq, 3, false, "", "boom", 1}, now));
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_DEAD);
+  EXPECT_EQ(s_.Find(seq)->attempt, 3);
+  EXPECT_THAT(
+      rec_.StatesOf(seq),
+      ElementsAre(v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+                  v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
+                  v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+                  v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
+                  v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+                  v1::JOB_STATE_FAILED, v1::JOB_STATE_DEAD));
+}
+
+TEST_F(SchedulerTest, LateOrDuplicateResultsAreRefused) {
+  uint64_t seq = s_.Submit(Spec(), kT0).seq;
+  s_.TakeRunnable(kT0, 10);
+  EXPECT_FALSE(s_.Finish({seq, 2, true, "", "", 0}, kT0));  // Wrong attempt.
+  EXPECT_TRUE(s_.Finish({seq, 1, true, "", "", 0}, kT0));
+  EXPECT_FALSE(s_.Finish({seq, 1, false, "", "late", 0}, kT0));
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_SUCCEEDED);
+  EXPECT_FALSE(s_.Finish({12345, 1, true, "", "", 0}, kT0));
+}
+
+TEST_F(SchedulerTest, CancelWorksInEveryNonTerminalState) {
+  v1::JobSpec delayed = Spec();
+  delayed.mutable_delay()->set_seconds(5);
+  uint64_t scheduled = s_.Submit(delayed, kT0).seq;
+  uint64_t running = s_.Submit(Spec("q", 10), kT0).seq;
+  ASSERT_EQ(s_.TakeRunnable(kT0, 1).size(), 1u);
+  uint64_t ready = s_.Submit(Spec(), kT0).seq;
+
+  auto c1 = s_.Cancel(scheduled, kT0);
+  ASSERT_TRUE(c1.ok());
+  EXPECT_FALSE(c1->running_attempt.has_value());
+  auto c2 = s_.Cancel(running, kT0);
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ(c2->running_attempt, 1);
+  auto c3 = s_.Cancel(ready, kT0);
+  ASSERT_TRUE(c3.ok());
+  for (uint64_t seq : {scheduled, running, ready}) {
+    EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_CANCELLED);
+  }
+  // Nothing is left to run or promote, and the running job's result is
+  // refused.
+  EXPECT_TRUE(s_.TakeRunnable(kT0 + 10 * kSecond, 10).empty());
+  EXPECT_FALSE(s_.Finish({running, 1, true, "", "", 0}, kT0));
+  EXPECT_EQ(s_.running(), 0u);
+  EXPECT_EQ(s_.Cancel(ready, kT0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s_.Cancel(999, kT0).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, IdempotencyKeyReturnsTheFirstJob) {
+  v1::JobSpec spec = Spec();
+  spec.set_idempotency_key("order-42");
+  SubmitOutcome first = s_.Submit(spec, kT0);
+  SubmitOutcome second = s_.Submit(spec, kT0 + kSecond);
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_TRUE(second.duplicate);
+  EXPECT_EQ(first.seq, second.seq);
+  EXPECT_EQ(s_.jobs().size(), 1u);
+}
+
+TEST_F(SchedulerTest, PausedQueueStartsNothingUntilResumed) {
+  s_.PauseQueue("q", true);
+  s_.Submit(Spec(), kT0);
+  EXPECT_TRUE(s_.TakeRunnable(kT0, 10).empty());
+  s_.PauseQueue("q", false);
+  EXPECT_EQ(s_.TakeRunnable(kT0, 10).size(), 1u);
+}
+
+TEST_F(SchedulerTest, MaxConcurrencyLimitsRunningJobsOfAQueue) {
+  s_.SetMaxConcurrency("q", 2);
+  for (int i = 0; i < 5; ++i) s_.Submit(Spec(), kT0);
+  s_.Submit(Spec("other"), kT0);
+  auto run = s_.TakeRunnable(kT0, 100);
+  EXPECT_EQ(run.size(), 3u);  // Two of q, one of other.
+  EXPECT_EQ(s_.FindQueue("q")->running(), 2u);
+  EXPECT_TRUE(s_.TakeRunnable(kT0, 100).empty());
+  auto of_q = std::find_if(run.begin(), run.end(), [&](const Assignment& a) {
+    return s_.Find(a.seq)->spec.queue() == "q";
+  });
+  ASSERT_TRUE(s_.Finish({of_q->seq, 1, true, "", "", 0}, kT0));
+  EXPECT_EQ(s_.TakeRunnable(kT0, 100).size(), 1u);
+}
+
+TEST_F(SchedulerTest, TakeRunnableTakesTurnsBetweenQueues) {
+  for (int i = 0; i < 3; ++i) s_.Submit(Spec("a"), kT0);
+  for (int i = 0; i < 3; ++i) s_.Submit(Spec("b"), kT0);
+  auto run = s_.TakeRunnable(kT0, 2);
+  ASSERT_EQ(run.size(), 2u);
+  EXPECT_NE(s_.Find(run[0].seq)->spec.queue(),
+            s_.Find(run[1].seq)->spec.queue());
+}
+
+TEST_F(SchedulerTest, FinishedJobsAreForgottenAfterRetention) {
+  SchedulerOptions o = Options();
+  o.retention = 60 * kSecond;
+  Recorder rec;
+  Scheduler s(o, &rec);
+  v1::JobSpec spec = Spec();
+  spec.set_idempotency_key("k");
+  uint64_t seq = s.Submit(spec, kT0).seq;
+  s.TakeRunnable(kT0, 1);
+  s.Finish({seq, 1, true, "", "", 0}, kT0);
+  EXPECT_EQ(s.Tick(kT0 + 59 * kSecond), kT0 + 60 * kSecond);
+  EXPECT_NE(s.Find(seq), nullptr);
+  s.Tick(kT0 + 60 * kSecond);
+  EXPECT_EQ(s.Find(seq), nullptr);
+  EXPECT_EQ(s.FindQueue("q")->by_state[v1::JOB_STATE_SUCCEEDED], 0u);
+  // The key is free again.
+  EXPECT_FALSE(s.Submit(spec, kT0 + 61 * kSecond).duplicate);
+}
+
+TEST_F(SchedulerTest, AtMostMaxFinishedJobsAreKept) {
+  SchedulerOptions o = Options();
+  o.max_finished = 3;
+  Scheduler s(o, nullptr);
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < 5; ++i) {
+    uint64_t seq = s.Submit(Spec(), kT0 + i).seq;
+    seqs.push_back(seq);
+    s.TakeRunnable(kT0 + i, 1);
+    s.Finish({seq, 1, true, "", "", 0}, kT0 + i);
+  }
+  s.Tick(kT0 + 10);
+  EXPECT_EQ(s.jobs().size(), 3u);
+  EXPECT_EQ(s.Find(seqs[0]), nullptr);
+  EXPECT_EQ(s.Find(seqs[1]), nullptr);
+  EXPECT_NE(s.Find(seqs[4]), nullptr);
+}
+
+TEST_F(SchedulerTest, ReplayingTheTransitionsRebuildsTheSameState) {
+  std::mt19937 rng(7);
+  TimeUs now = kT0;
+  s_.SetMaxConcurrency("b", 1);
+  for (int i = 0; i < 200; ++i) {
+    now += static_cast<TimeUs>(rng() % 1000);
+    v1::JobSpec spec = Spec(rng() % 2 ? "a" : "b",
+                            static_cast<int32_t>(rng() % 5));
+    if (rng() % 4 == 0) spec.mutable_delay()->set_nanos(500'000'000);
+    spec.mutable_retry()->set_max_attempts(2);
+    s_.Submit(spec, now);
+    s_.Tick(now);
+    for (auto& a : s_.TakeRunnable(now, rng() % 3)) {
+      s_.Finish({a.seq, a.attempt, rng() % 3 != 0, "r", "e", 0}, now);
+    }
+    if (rng() % 10 == 0 && !s_.jobs().empty()) {
+      (void)s_.Cancel(s_.jobs().rbegin()->first, now);
+    }
+  }
+  Scheduler replica(Options(), nullptr);
+  for (const auto& t : rec_.log) replica.Apply(t);
+  replica.Tick(now);
+  s_.Tick(now);
+  ASSERT_EQ(replica.jobs().size(), s_.jobs().size());
+  for (const auto& [seq, job] : s_.jobs()) {
+    const Job* r = replica.Find(seq);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->state, job.state) << seq;
+    EXPECT_EQ(r->attempt, job.attempt);
+    EXPECT_EQ(r->ready_at, job.ready_at);
+    EXPECT_EQ(r->finished_at, job.finished_at);
+  }
+  for (const auto& [name, q] : s_.queues()) {
+    EXPECT_EQ(replica.FindQueue(name)->by_state, q.by_state) << name;
+    EXPECT_EQ(replica.FindQueue(name)->max_concurrency, q.max_concurrency);
+  }
+}
+
+}  // namespace
+}  // namespace jobq::core
