@@ -1,7 +1,7 @@
 #include "client/client.h"
 
-#include <chrono>
 #include <cctype>
+#include <chrono>
 
 namespace jobq::client {
 
@@ -42,9 +42,8 @@ absl::StatusOr<Response> Client::Unary(Call call) {
 absl::StatusOr<v1::SubmitResponse> Client::Submit(const v1::JobSpec& spec) {
   v1::SubmitRequest req;
   *req.mutable_job() = spec;
-  return Unary<v1::SubmitResponse>([&](auto* ctx, auto* resp) {
-    return jobs_->Submit(ctx, req, resp);
-  });
+  return Unary<v1::SubmitResponse>(
+      [&](auto* ctx, auto* resp) { return jobs_->Submit(ctx, req, resp); });
 }
 
 absl::StatusOr<v1::SubmitBatchResponse> Client::SubmitBatch(
@@ -147,8 +146,8 @@ absl::StatusOr<v1::QueueStats> Client::ResumeQueue(const std::string& queue) {
   });
 }
 
-absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
-    const std::string& queue, int32_t max_concurrency) {
+absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(const std::string& queue,
+                                                      int32_t max_concurrency) {
   v1::SetQueueLimitsRequest req;
   req.set_queue(queue);
   req.set_max_concurrency(max_concurrency);

@@ -52,18 +52,20 @@ std::string Json(const google::protobuf::Message& m) {
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  absl::Time at = absl::FromUnixSeconds(t.seconds()) +
-                  absl::Nanoseconds(t.nanos());
+  absl::Time at =
+      absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", at, absl::UTCTimeZone());
 }
 
 std::string FormatDuration(const google::protobuf::Duration& d) {
-  absl::Duration dur = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  absl::Duration dur =
+      absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
   // Microsecond resolution is plenty for people.
   return absl::FormatDuration(absl::Trunc(dur, absl::Microseconds(1)));
 }
 
-bool ParseDurationFlag(const std::string& text, google::protobuf::Duration* out) {
+bool ParseDurationFlag(const std::string& text,
+                       google::protobuf::Duration* out) {
   absl::Duration d;
   if (!absl::ParseDuration(text, &d)) return false;
   out->set_seconds(absl::IDivDuration(d, absl::Seconds(1), &d));
@@ -93,9 +95,9 @@ void PrintEvent(const v1::JobEvent& e, bool json, FILE* out) {
     std::fprintf(out, "%s\n", Json(e).c_str());
     return;
   }
-  std::string line = absl::StrFormat("%s %s %-9s attempt=%d", FormatTime(e.at()),
-                                     e.job_id(), StateName(e.state()),
-                                     e.attempt());
+  std::string line =
+      absl::StrFormat("%s %s %-9s attempt=%d", FormatTime(e.at()), e.job_id(),
+                      StateName(e.state()), e.attempt());
   if (e.has_timings() && e.timings().has_run_time()) {
     line += " run_time=" + FormatDuration(e.timings().run_time());
   }
@@ -120,7 +122,8 @@ void PrintJob(const v1::Job& j) {
                 FormatDuration(j.timings().queue_wait()).c_str());
     std::printf("run_time:    %s\n",
                 FormatDuration(j.timings().run_time()).c_str());
-    std::printf("total:       %s\n", FormatDuration(j.timings().total()).c_str());
+    std::printf("total:       %s\n",
+                FormatDuration(j.timings().total()).c_str());
   }
   for (const auto& [k, v] : j.spec().labels()) {
     std::printf("label:       %s=%s\n", k.c_str(), v.c_str());
@@ -131,21 +134,22 @@ void PrintJob(const v1::Job& j) {
   std::printf("result:      %s\n", j.result().c_str());
 }
 
-void PrintQueueTable(const google::protobuf::RepeatedPtrField<v1::QueueStats>& qs) {
+void PrintQueueTable(
+    const google::protobuf::RepeatedPtrField<v1::QueueStats>& qs) {
   std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s\n", "QUEUE",
               "PAUSED", "LIMIT", "SCHEDULED", "READY", "RUNNING", "SUCCEEDED",
               "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S");
   for (const auto& q : qs) {
-    std::printf("%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f\n",
-                q.name().c_str(), q.paused() ? "yes" : "no",
-                q.max_concurrency(),
-                static_cast<unsigned long long>(q.scheduled()),
-                static_cast<unsigned long long>(q.ready()),
-                static_cast<unsigned long long>(q.running()),
-                static_cast<unsigned long long>(q.succeeded()),
-                static_cast<unsigned long long>(q.dead()),
-                static_cast<unsigned long long>(q.cancelled()),
-                q.submit_rate(), q.complete_rate());
+    std::printf(
+        "%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f\n",
+        q.name().c_str(), q.paused() ? "yes" : "no", q.max_concurrency(),
+        static_cast<unsigned long long>(q.scheduled()),
+        static_cast<unsigned long long>(q.ready()),
+        static_cast<unsigned long long>(q.running()),
+        static_cast<unsigned long long>(q.succeeded()),
+        static_cast<unsigned long long>(q.dead()),
+        static_cast<unsigned long long>(q.cancelled()), q.submit_rate(),
+        q.complete_rate());
   }
 }
 
@@ -217,7 +221,8 @@ int main(int argc, char** argv) {
   pause->add_option("queue", q_arg, "queue")->required();
   auto* resume = app.add_subcommand("resume", "resume a queue");
   resume->add_option("queue", q_arg, "queue")->required();
-  auto* limit_cmd = app.add_subcommand("limit", "set a queue's max concurrency");
+  auto* limit_cmd =
+      app.add_subcommand("limit", "set a queue's max concurrency");
   int max_conc = 0;
   limit_cmd->add_option("queue", q_arg, "queue")->required();
   limit_cmd->add_option("max", max_conc, "jobs at once; 0: no limit")
@@ -249,7 +254,8 @@ int main(int argc, char** argv) {
     }
     spec.set_idempotency_key(key);
     for (const auto& l : labels) {
-      std::pair<std::string, std::string> kv = absl::StrSplit(l, absl::MaxSplits('=', 1));
+      std::pair<std::string, std::string> kv =
+          absl::StrSplit(l, absl::MaxSplits('=', 1));
       if (l.find('=') == std::string::npos) return Usage("--label: k=v");
       (*spec.mutable_labels())[kv.first] = kv.second;
     }
@@ -313,8 +319,9 @@ int main(int argc, char** argv) {
     if (!list_state.empty()) {
       v1::JobState st;
       if (!jobq::client::ParseState(list_state, &st)) {
-        return Usage("--state: one of scheduled, ready, running, succeeded, "
-                     "dead, cancelled");
+        return Usage(
+            "--state: one of scheduled, ready, running, succeeded, "
+            "dead, cancelled");
       }
       req.set_state(st);
     }

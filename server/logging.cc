@@ -30,7 +30,7 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
           break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
-            char esc[6] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf],
+            char esc[6] = {'\\',         'u', '0', '0', kHex[(c >> 4) & 0xf],
                            kHex[c & 0xf]};
             dest.append(std::string_view(esc, 6));
           } else {

@@ -43,9 +43,9 @@ int main(int argc, char** argv) {
                                    "largest job payload (default 1MiB)");
   auto* o_retention = app.add_option(
       "--retention", retention, "how long finished jobs are kept (default 1h)");
-  auto* o_finished = app.add_option(
-      "--max-finished", max_finished,
-      "finished jobs kept at most (default 100000)");
+  auto* o_finished =
+      app.add_option("--max-finished", max_finished,
+                     "finished jobs kept at most (default 100000)");
   auto* o_grace = app.add_option(
       "--shutdown-grace", shutdown_grace,
       "time running jobs get to finish on SIGTERM (default 30s)");
@@ -109,19 +109,22 @@ int main(int argc, char** argv) {
   }
   std::string listen_addr = config.listen;
   if (auto colon = listen_addr.rfind(':'); colon != std::string::npos) {
-    listen_addr = listen_addr.substr(0, colon + 1) + std::to_string(daemon.port());
+    listen_addr =
+        listen_addr.substr(0, colon + 1) + std::to_string(daemon.port());
   }
   spdlog::info(
       "jobqd {} listening on {}, {} workers, storage: memory (jobs are lost "
       "when jobqd stops), {} command kinds",
       jobq::kVersion, listen_addr,
-      config.workers > 0 ? config.workers
-                         : static_cast<int>(std::thread::hardware_concurrency()),
+      config.workers > 0
+          ? config.workers
+          : static_cast<int>(std::thread::hardware_concurrency()),
       config.commands.size());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("received {}, shutting down",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
   daemon.Shutdown();
   spdlog::info("stopped");
   return 0;

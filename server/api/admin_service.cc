@@ -37,12 +37,12 @@ grpc::ServerUnaryReactor* ChangeQueue(
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
-  return Post(ctx, reactor,
-              [change = std::move(change), response,
-               reactor](CoreContext& core) {
-                FillQueueStats(change(core.scheduler), core.now, response);
-                reactor->Finish(grpc::Status::OK);
-              });
+  return Post(
+      ctx, reactor,
+      [change = std::move(change), response, reactor](CoreContext& core) {
+        FillQueueStats(change(core.scheduler), core.now, response);
+        reactor->Finish(grpc::Status::OK);
+      });
 }
 
 void Accumulate(const v1::QueueStats& q, v1::QueueStats* total) {
@@ -115,8 +115,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(
-    grpc::CallbackServerContext* context,
-    const v1::ListQueuesRequest* request, v1::ListQueuesResponse* response) {
+    grpc::CallbackServerContext* context, const v1::ListQueuesRequest* request,
+    v1::ListQueuesResponse* response) {
   auto* reactor = context->DefaultReactor();
   return Post(ctx_, reactor, [response, reactor](CoreContext& core) {
     for (const core::Queue* q : SortedQueues(core.scheduler)) {
@@ -137,8 +137,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PauseQueue(
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
-    grpc::CallbackServerContext* context,
-    const v1::ResumeQueueRequest* request, v1::QueueStats* response) {
+    grpc::CallbackServerContext* context, const v1::ResumeQueueRequest* request,
+    v1::QueueStats* response) {
   std::string name = request->queue();
   return ChangeQueue(ctx_, context, name, response,
                      [name](core::Scheduler& s) -> const core::Queue& {

@@ -17,9 +17,9 @@ grpc::Status Invalid(std::string message) {
 }
 
 grpc::Status NotFound(uint64_t seq) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      absl::StrCat("job ", core::FormatJobId(seq),
-                                   " not found"));
+  return grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      absl::StrCat("job ", core::FormatJobId(seq), " not found"));
 }
 
 // Parses a job id field, or explains what is wrong with it.
@@ -52,25 +52,25 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
-  return PostUnary(ctx_, reactor,
-                   [spec = std::move(spec), response,
-                    reactor](CoreContext& core) mutable {
-                     core::SubmitOutcome out =
-                         core.scheduler.Submit(std::move(spec), core.now);
-                     response->set_job_id(core::FormatJobId(out.seq));
-                     response->set_duplicate(out.duplicate);
-                     reactor->Finish(grpc::Status::OK);
-                   });
+  return PostUnary(
+      ctx_, reactor,
+      [spec = std::move(spec), response, reactor](CoreContext& core) mutable {
+        core::SubmitOutcome out =
+            core.scheduler.Submit(std::move(spec), core.now);
+        response->set_job_id(core::FormatJobId(out.seq));
+        response->set_duplicate(out.duplicate);
+        reactor->Finish(grpc::Status::OK);
+      });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
-    grpc::CallbackServerContext* context,
-    const v1::SubmitBatchRequest* request, v1::SubmitBatchResponse* response) {
+    grpc::CallbackServerContext* context, const v1::SubmitBatchRequest* request,
+    v1::SubmitBatchResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (static_cast<size_t>(request->jobs_size()) > kMaxBatch) {
-    reactor->Finish(Invalid(absl::StrCat("jobs: ", request->jobs_size(),
-                                         " jobs exceed the batch limit of ",
-                                         kMaxBatch)));
+    reactor->Finish(
+        Invalid(absl::StrCat("jobs: ", request->jobs_size(),
+                             " jobs exceed the batch limit of ", kMaxBatch)));
     return reactor;
   }
   // Validated here; the core fills in the ids of the valid ones.
@@ -87,20 +87,20 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
       result->set_message(std::string(s.message()));
     }
   }
-  return PostUnary(
-      ctx_, reactor,
-      [specs = std::move(specs), valid = std::move(valid), response,
-       reactor](CoreContext& core) mutable {
-        for (size_t i = 0; i < specs.size(); ++i) {
-          if (!valid[i]) continue;
-          core::SubmitOutcome out =
-              core.scheduler.Submit(std::move(specs[i]), core.now);
-          v1::SubmitResult* result = response->mutable_results(static_cast<int>(i));
-          result->set_job_id(core::FormatJobId(out.seq));
-          result->set_duplicate(out.duplicate);
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  return PostUnary(ctx_, reactor,
+                   [specs = std::move(specs), valid = std::move(valid),
+                    response, reactor](CoreContext& core) mutable {
+                     for (size_t i = 0; i < specs.size(); ++i) {
+                       if (!valid[i]) continue;
+                       core::SubmitOutcome out =
+                           core.scheduler.Submit(std::move(specs[i]), core.now);
+                       v1::SubmitResult* result =
+                           response->mutable_results(static_cast<int>(i));
+                       result->set_job_id(core::FormatJobId(out.seq));
+                       result->set_duplicate(out.duplicate);
+                     }
+                     reactor->Finish(grpc::Status::OK);
+                   });
 }
 
 grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
@@ -110,15 +110,14 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
     return new WatchReactor(ctx_, ToGrpc(s));
   }
   if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
-  return new WatchReactor(
-      ctx_, [spec = std::move(spec)](CoreContext& core,
-                                     WatchReactor::Shared& shared) mutable {
-        core::SubmitOutcome out =
-            core.scheduler.Submit(std::move(spec), core.now);
-        shared.subscription = core.hub.Subscribe(shared.outbound);
-        core.hub.WatchJob(shared.subscription, *core.scheduler.Find(out.seq));
-        core.hub.CloseWhenDone(shared.subscription);
-      });
+  return new WatchReactor(ctx_, [spec = std::move(spec)](
+                                    CoreContext& core,
+                                    WatchReactor::Shared& shared) mutable {
+    core::SubmitOutcome out = core.scheduler.Submit(std::move(spec), core.now);
+    shared.subscription = core.hub.Subscribe(shared.outbound);
+    core.hub.WatchJob(shared.subscription, *core.scheduler.Find(out.seq));
+    core.hub.CloseWhenDone(shared.subscription);
+  });
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitStreamResponse>*
@@ -208,7 +207,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
       reactor->Finish(ToGrpc(out.status()));
       return;
     }
-    if (out->running_attempt) core.dispatcher.Cancel(seq, *out->running_attempt);
+    if (out->running_attempt)
+      core.dispatcher.Cancel(seq, *out->running_attempt);
     core::ToProto(*out->job, response);
     reactor->Finish(grpc::Status::OK);
   });

@@ -17,7 +17,9 @@ absl::Status Invalid(absl::string_view prefix, absl::string_view field,
   return absl::InvalidArgumentError(absl::StrCat(prefix, field, ": ", what));
 }
 
-bool IsLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsLower(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // A Duration is valid when its parts agree in sign and nanos are in range.
 bool IsWellFormed(const google::protobuf::Duration& d) {
@@ -50,7 +52,8 @@ bool IsValidQueueName(absl::string_view name) {
   });
 }
 
-absl::Status ValidateQueueName(absl::string_view name, absl::string_view field) {
+absl::Status ValidateQueueName(absl::string_view name,
+                               absl::string_view field) {
   if (IsValidQueueName(name)) return absl::OkStatus();
   return Invalid("", field,
                  absl::StrCat("\"", name.substr(0, 80),
@@ -76,10 +79,10 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
   if (spec.kind().empty()) return Invalid(prefix, "kind", "must not be empty");
   if (!std::binary_search(limits.kinds.begin(), limits.kinds.end(),
                           spec.kind())) {
-    return Invalid(prefix, "kind",
-                   absl::StrCat("unknown kind \"", spec.kind().substr(0, 80),
-                                "\"; known kinds: ",
-                                absl::StrJoin(limits.kinds, ", ")));
+    return Invalid(
+        prefix, "kind",
+        absl::StrCat("unknown kind \"", spec.kind().substr(0, 80),
+                     "\"; known kinds: ", absl::StrJoin(limits.kinds, ", ")));
   }
   if (spec.payload().size() > limits.max_payload) {
     return Invalid(prefix, "payload",
@@ -113,9 +116,9 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
   if (spec.has_retry()) {
     const auto& r = spec.retry();
     if (r.max_attempts() < 0 || r.max_attempts() > core::kMaxAttemptsLimit) {
-      return Invalid(prefix, "retry.max_attempts",
-                     absl::StrCat("must be between 0 and ",
-                                  core::kMaxAttemptsLimit));
+      return Invalid(
+          prefix, "retry.max_attempts",
+          absl::StrCat("must be between 0 and ", core::kMaxAttemptsLimit));
     }
     if (r.has_initial_backoff()) {
       if (auto s = CheckDuration(r.initial_backoff(), prefix,
@@ -143,8 +146,8 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
   }
   if (spec.labels_size() > static_cast<int>(kMaxLabels)) {
     return Invalid(prefix, "labels",
-                   absl::StrCat(spec.labels_size(), " labels exceed the limit of ",
-                                kMaxLabels));
+                   absl::StrCat(spec.labels_size(),
+                                " labels exceed the limit of ", kMaxLabels));
   }
   for (const auto& [key, value] : spec.labels()) {
     if (key.empty() || key.size() > kMaxLabelKey) {

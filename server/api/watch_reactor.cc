@@ -94,13 +94,13 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
                                   spec = std::move(spec)](
                                      daemon::CoreContext& core) mutable {
     if (submit) {
-      core::SubmitOutcome out = core.scheduler.Submit(std::move(spec), core.now);
+      core::SubmitOutcome out =
+          core.scheduler.Submit(std::move(spec), core.now);
       ack.mutable_result()->set_job_id(core::FormatJobId(out.seq));
       ack.mutable_result()->set_duplicate(out.duplicate);
       if (!shared->outbound->AddAck(ack)) return;
       if (watch && shared->subscription != 0) {
-        core.hub.WatchJob(shared->subscription,
-                          *core.scheduler.Find(out.seq));
+        core.hub.WatchJob(shared->subscription, *core.scheduler.Find(out.seq));
       }
     } else {
       shared->outbound->AddAck(ack);

@@ -16,8 +16,8 @@ template <typename Response>
 struct StreamShared {
   explicit StreamShared(events::StreamWriter<Response>* writer,
                         events::OutboundLimits limits)
-      : outbound(std::make_shared<events::Outbound<Response>>(writer,
-                                                              limits)) {}
+      : outbound(std::make_shared<events::Outbound<Response>>(writer, limits)) {
+  }
   std::shared_ptr<events::Outbound<Response>> outbound;
   uint64_t subscription = 0;  // Core thread only; 0 until subscribed.
 };

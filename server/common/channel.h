@@ -83,8 +83,8 @@ class Channel {
   Handler handler_;
   uv_async_t async_;
   std::mutex mu_;
-  bool closed_ = false;       // Guarded by mu_.
-  std::vector<T> pending_;    // Guarded by mu_.
+  bool closed_ = false;     // Guarded by mu_.
+  std::vector<T> pending_;  // Guarded by mu_.
 };
 
 }  // namespace jobq

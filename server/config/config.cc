@@ -32,8 +32,7 @@ absl::Status GetDuration(const YAML::Node& n, const std::string& key,
   return absl::OkStatus();
 }
 
-absl::Status GetSize(const YAML::Node& n, const std::string& key,
-                     size_t* out) {
+absl::Status GetSize(const YAML::Node& n, const std::string& key, size_t* out) {
   if (!n.IsScalar() || !ParseSizeText(n.Scalar(), out)) {
     return Bad(key, "must be a size such as 1048576 or 1MiB");
   }
@@ -151,8 +150,10 @@ bool ParseDurationText(const std::string& text, DurationUs* out) {
 
 bool ParseSizeText(const std::string& text, size_t* out) {
   static const std::pair<const char*, size_t> kUnits[] = {
-      {"KiB", size_t{1} << 10}, {"MiB", size_t{1} << 20},
-      {"GiB", size_t{1} << 30}, {"", 1}};
+      {"KiB", size_t{1} << 10},
+      {"MiB", size_t{1} << 20},
+      {"GiB", size_t{1} << 30},
+      {"", 1}};
   for (const auto& [suffix, mult] : kUnits) {
     absl::string_view sv(text);
     absl::string_view suf(suffix);

@@ -16,8 +16,9 @@ DurationUs RetryBackoff(const v1::RetryPolicy& policy, int failed_attempt,
   DurationUs initial = policy.has_initial_backoff()
                            ? DurationFromProto(policy.initial_backoff())
                            : kDefaultInitialBackoff;
-  DurationUs max = policy.has_max_backoff() ? DurationFromProto(policy.max_backoff())
-                                            : kDefaultMaxBackoff;
+  DurationUs max = policy.has_max_backoff()
+                       ? DurationFromProto(policy.max_backoff())
+                       : kDefaultMaxBackoff;
   double multiplier =
       policy.multiplier() > 0 ? policy.multiplier() : kDefaultMultiplier;
   max = std::max(max, initial);

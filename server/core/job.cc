@@ -59,8 +59,10 @@ void ToProto(const Job& job, v1::Job* out) {
   out->set_attempt(job.attempt);
   TimeToProto(job.created_at, out->mutable_created_at());
   TimeToProto(job.ready_at, out->mutable_ready_at());
-  if (job.started_at > 0) TimeToProto(job.started_at, out->mutable_started_at());
-  if (job.finished_at > 0) TimeToProto(job.finished_at, out->mutable_finished_at());
+  if (job.started_at > 0)
+    TimeToProto(job.started_at, out->mutable_started_at());
+  if (job.finished_at > 0)
+    TimeToProto(job.finished_at, out->mutable_finished_at());
   out->set_result(job.result);
   out->set_error(job.error);
   out->set_exit_code(job.exit_code);

@@ -52,9 +52,9 @@ absl::StatusOr<CancelOutcome> Scheduler::Cancel(uint64_t seq, TimeUs now) {
         absl::StrCat("job ", FormatJobId(seq), " not found"));
   }
   if (IsTerminal(it->second.state)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", FormatJobId(seq), " has already ended (",
-        v1::JobState_Name(it->second.state), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", FormatJobId(seq), " has already ended (",
+                     v1::JobState_Name(it->second.state), ")"));
   }
   CancelOutcome out;
   if (it->second.state == v1::JOB_STATE_RUNNING) {
@@ -159,7 +159,8 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
   wal::v1::Transition t;
   auto* start = t.mutable_start();
   while (out.size() < max && !runnable.empty()) {
-    for (auto it = runnable.begin(); it != runnable.end() && out.size() < max;) {
+    for (auto it = runnable.begin();
+         it != runnable.end() && out.size() < max;) {
       Queue* q = *it;
       uint64_t seq = q->ready.begin()->seq;
       const Job& job = jobs_.at(seq);
@@ -167,11 +168,9 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
       start->set_attempt(job.attempt + 1);
       start->set_at_us(now);
       Record(t);
-      out.push_back(Assignment{seq, job.attempt, job.spec.kind(),
-                               job.spec.payload(),
-                               job.spec.has_timeout()
-                                   ? DurationFromProto(job.spec.timeout())
-                                   : 0});
+      out.push_back(Assignment{
+          seq, job.attempt, job.spec.kind(), job.spec.payload(),
+          job.spec.has_timeout() ? DurationFromProto(job.spec.timeout()) : 0});
       it = q->CanStart() ? it + 1 : runnable.erase(it);
     }
   }

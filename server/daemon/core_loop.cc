@@ -66,11 +66,11 @@ void CoreLoop::Pump() {
   }
   hub_.FlushAll();
   if (next > 0) {
-    uint64_t ms = next > now ? static_cast<uint64_t>((next - now + 999) / 1000)
-                             : 0;
+    uint64_t ms =
+        next > now ? static_cast<uint64_t>((next - now + 999) / 1000) : 0;
     uv_timer_start(
-        &timer_,
-        [](uv_timer_t* t) { static_cast<CoreLoop*>(t->data)->Pump(); }, ms, 0);
+        &timer_, [](uv_timer_t* t) { static_cast<CoreLoop*>(t->data)->Pump(); },
+        ms, 0);
   } else {
     uv_timer_stop(&timer_);
   }

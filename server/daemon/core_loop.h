@@ -81,9 +81,9 @@ class CoreLoop {
   std::unique_ptr<Channel<CoreTask>> tasks_;
   std::unique_ptr<Channel<core::RunResult>> results_;
   std::thread thread_;
-  bool draining_ = false;  // Loop thread.
+  bool draining_ = false;          // Loop thread.
   std::function<void()> on_idle_;  // Loop thread: drain waiter.
-  bool closing_ = false;  // Loop thread.
+  bool closing_ = false;           // Loop thread.
   bool stopped_ = false;
 };
 

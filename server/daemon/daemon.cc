@@ -95,9 +95,10 @@ void Daemon::Shutdown() {
   }
   size_t left = core_->Drain(config_.shutdown_grace);
   if (left > 0) {
-    spdlog::warn("shutdown: {} jobs still running after the grace period; "
-                 "stopping them",
-                 left);
+    spdlog::warn(
+        "shutdown: {} jobs still running after the grace period; "
+        "stopping them",
+        left);
   }
   // End every open stream, so that the server does not wait for them.
   auto closed = std::make_shared<std::promise<void>>();

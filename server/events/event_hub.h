@@ -52,8 +52,7 @@ class EventHub final : public core::JobObserver {
     std::string queue;                   // Watched queue, if any.
   };
 
-  void Deliver(SubscriptionId id, Subscription& sub,
-               const v1::JobEvent& event);
+  void Deliver(SubscriptionId id, Subscription& sub, const v1::JobEvent& event);
   void Drop(SubscriptionId id);
 
   absl::flat_hash_map<SubscriptionId, Subscription> subs_;

@@ -46,8 +46,7 @@ struct WorkerLoop::Running {
   int term_signal = 0;
 };
 
-WorkerLoop::WorkerLoop(int index, const CommandTable* commands,
-                       ResultSink sink)
+WorkerLoop::WorkerLoop(int index, const CommandTable* commands, ResultSink sink)
     : index_(index), commands_(commands), sink_(std::move(sink)) {
   uv_loop_init(&loop_);
   inbox_ = std::make_unique<Channel<Message>>(
@@ -165,8 +164,7 @@ void WorkerLoop::StartJob(core::Assignment&& job) {
   }
   auto cmd = commands_->find(job.kind);
   if (!is_sleep && cmd == commands_->end()) {
-    Report(r, false, absl::StrCat("no handler for kind \"", job.kind, "\""),
-           0);
+    Report(r, false, absl::StrCat("no handler for kind \"", job.kind, "\""), 0);
     CloseRunning(r);
     return;
   }
@@ -261,8 +259,8 @@ void WorkerLoop::StartCommand(Running* r, const config::CommandConfig& cmd,
     uv_close(reinterpret_cast<uv_handle_t*>(&r->in), &OnHandleClosed);
   } else {
     r->input = payload;
-    uv_buf_t buf = uv_buf_init(r->input.data(),
-                               static_cast<unsigned>(r->input.size()));
+    uv_buf_t buf =
+        uv_buf_init(r->input.data(), static_cast<unsigned>(r->input.size()));
     r->write_req.data = r;
     uv_write(&r->write_req, reinterpret_cast<uv_stream_t*>(&r->in), &buf, 1,
              &WorkerLoop::OnWritten);
@@ -285,8 +283,8 @@ void WorkerLoop::OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   bool is_out = s == reinterpret_cast<uv_stream_t*>(&r->out);
   if (n > 0) {
     if (is_out) {
-      size_t room = r->cmd->max_output - std::min(r->cmd->max_output,
-                                                   r->stdout_buf.size());
+      size_t room = r->cmd->max_output -
+                    std::min(r->cmd->max_output, r->stdout_buf.size());
       size_t take = std::min(room, static_cast<size_t>(n));
       r->stdout_buf.append(buf->base, take);
       if (take < static_cast<size_t>(n)) r->truncated = true;
@@ -322,11 +320,11 @@ void WorkerLoop::OnTimer(uv_timer_t* t) {
   if (r->cmd == nullptr) {
     // A sleep: it ended, or its timeout came first.
     if (r->timed_out) {
-      self->Report(r, false,
-                   absl::StrCat("timed out after ",
-                                absl::FormatDuration(
-                                    absl::Microseconds(r->timeout))),
-                   0);
+      self->Report(
+          r, false,
+          absl::StrCat("timed out after ",
+                       absl::FormatDuration(absl::Microseconds(r->timeout))),
+          0);
     } else {
       self->Report(r, true, "", 0);
     }
@@ -353,13 +351,12 @@ void WorkerLoop::MaybeFinishCommand(Running* r) {
                           "; process group killed"),
              -1);
     } else if (r->term_signal != 0) {
-      Report(r, false, absl::StrCat("killed by signal ", r->term_signal),
-             -1);
+      Report(r, false, absl::StrCat("killed by signal ", r->term_signal), -1);
     } else if (r->exit_status != 0) {
-      std::string tail = r->stderr_buf.size() > kStderrTail
-                             ? r->stderr_buf.substr(r->stderr_buf.size() -
-                                                    kStderrTail)
-                             : r->stderr_buf;
+      std::string tail =
+          r->stderr_buf.size() > kStderrTail
+              ? r->stderr_buf.substr(r->stderr_buf.size() - kStderrTail)
+              : r->stderr_buf;
       while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) {
         tail.pop_back();
       }

@@ -90,10 +90,9 @@ TEST_F(ApiTest, WatchByIdStartsWithTheCurrentStateAndEndsWithTheJob) {
 }
 
 TEST_F(ApiTest, SubmitBatchAnswersEveryJobInOrderAndABadJobFailsAlone) {
-  std::vector<v1::JobSpec> specs = {MakeSpec("noop", "b"),
-                                    MakeSpec("nope", "b"),
-                                    MakeSpec("noop", "B A D"),
-                                    MakeSpec("noop", "b")};
+  std::vector<v1::JobSpec> specs = {
+      MakeSpec("noop", "b"), MakeSpec("nope", "b"), MakeSpec("noop", "B A D"),
+      MakeSpec("noop", "b")};
   auto r = c().SubmitBatch(specs);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->results_size(), 4);
@@ -179,7 +178,8 @@ TEST_F(ApiTest, QueueControlsAndStatsReflectTheQueue) {
   int ready = 0, done = 0;
   absl::Status watched = c().Watch(watch, [&](const v1::JobEvent& e) {
     if (e.state() == v1::JOB_STATE_READY && ++ready == 5) {
-      resume = std::thread([&] { EXPECT_TRUE(c().ResumeQueue("reports").ok()); });
+      resume =
+          std::thread([&] { EXPECT_TRUE(c().ResumeQueue("reports").ok()); });
     }
     if (e.state() == v1::JOB_STATE_SUCCEEDED) ++done;
     return done < 5;
@@ -218,8 +218,7 @@ TEST_F(ApiTest, EveryBadInputGetsItsStatusCodeAndTheDaemonKeepsServing) {
   EXPECT_EQ(code_of(c().GetJob("not-an-id").status()), C::kInvalidArgument);
   EXPECT_EQ(code_of(c().CancelJob("").status()), C::kInvalidArgument);
   EXPECT_EQ(code_of(c().PauseQueue("").status()), C::kInvalidArgument);
-  EXPECT_EQ(code_of(c().SetQueueLimits("q", -1).status()),
-            C::kInvalidArgument);
+  EXPECT_EQ(code_of(c().SetQueueLimits("q", -1).status()), C::kInvalidArgument);
   v1::ListJobsRequest list;
   list.set_page_token("garbage");
   EXPECT_EQ(code_of(c().ListJobs(list).status()), C::kInvalidArgument);
@@ -232,9 +231,9 @@ TEST_F(ApiTest, EveryBadInputGetsItsStatusCodeAndTheDaemonKeepsServing) {
   watch.add_job_ids("00000000000000aa");
   EXPECT_EQ(code_of(c().Watch(watch, [](auto&) { return true; })),
             C::kNotFound);
-  EXPECT_EQ(code_of(c().SubmitAndWatch(MakeSpec("nope"),
-                                       [](auto&) { return true; })),
-            C::kInvalidArgument);
+  EXPECT_EQ(
+      code_of(c().SubmitAndWatch(MakeSpec("nope"), [](auto&) { return true; })),
+      C::kInvalidArgument);
 
   // Still serving, and nothing bad was accepted.
   auto stats = c().GetStats();
@@ -258,7 +257,8 @@ TEST_F(ApiTest, SubmitStreamAcksEveryRequestAndStreamsWatchedJobs) {
         if (ack.result().code() != 0) ++errors;
       }
       for (const auto& e : resp.events()) {
-        if (e.state() == v1::JOB_STATE_SUCCEEDED) watched_done.insert(e.job_id());
+        if (e.state() == v1::JOB_STATE_SUCCEEDED)
+          watched_done.insert(e.job_id());
       }
     }
   });

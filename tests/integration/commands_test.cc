@@ -20,10 +20,12 @@ commands:
   flaky:
     argv: ["/bin/sh", "-c", "echo \"attempt $JOBQ_ATTEMPT failed\" >&2; exit 7"]
   stuck:
-    argv: ["/bin/sh", "-c", "sleep 300 & echo $! > )" + pidfile_ + R"(; wait"]
+    argv: ["/bin/sh", "-c", "sleep 300 & echo $! > )" +
+                                         pidfile_ + R"(; wait"]
     timeout: 500ms
   longrun:
-    argv: ["/bin/sh", "-c", "sleep 300 & echo $! > )" + pidfile_ + R"(; wait"]
+    argv: ["/bin/sh", "-c", "sleep 300 & echo $! > )" +
+                                         pidfile_ + R"(; wait"]
 )");
     ASSERT_NE(jobqd_, nullptr);
   }
@@ -67,13 +69,13 @@ TEST_F(CommandsTest, AFailingCommandIsRetriedThenDead) {
   std::vector<v1::JobState> states;
   for (auto& e : events) states.push_back(e.state());
   using S = v1::JobState;
-  EXPECT_EQ(states,
-            (std::vector<S>{v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-                            v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
-                            v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-                            v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
-                            v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-                            v1::JOB_STATE_FAILED, v1::JOB_STATE_DEAD}));
+  EXPECT_EQ(
+      states,
+      (std::vector<S>{
+          v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING, v1::JOB_STATE_FAILED,
+          v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+          v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY,
+          v1::JOB_STATE_RUNNING, v1::JOB_STATE_FAILED, v1::JOB_STATE_DEAD}));
   EXPECT_EQ(events.back().attempt(), 3);
   EXPECT_EQ(events.back().exit_code(), 7);
   EXPECT_EQ(events.back().error(), "exit status 7: attempt 3 failed");
@@ -98,7 +100,8 @@ TEST_F(CommandsTest, CancellingARunningCommandKillsIt) {
     states.push_back(e.state());
     if (e.state() == v1::JOB_STATE_RUNNING) {
       // The command writes its child's pid at once; wait for the file.
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(10);
       while ((child = ReadPid()) == 0 &&
              std::chrono::steady_clock::now() < deadline) {
         std::this_thread::yield();

@@ -50,8 +50,9 @@ TEST_F(JobqctlTest, SubmitWaitExitsNonZeroWhenTheJobDoesNotSucceed) {
 }
 
 TEST_F(JobqctlTest, GetShowsTheJobAndJsonIsParseable) {
-  CtlRun submitted = Ctl("submit --kind noop --queue ctl --priority 3 "
-                      "--delay 1h --label team=infra --payload hello");
+  CtlRun submitted =
+      Ctl("submit --kind noop --queue ctl --priority 3 "
+          "--delay 1h --label team=infra --payload hello");
   ASSERT_EQ(submitted.exit_code, 0) << submitted.out;
   std::string id = submitted.out.substr(0, 16);
   CtlRun got = Ctl("get " + id);
@@ -76,8 +77,8 @@ TEST_F(JobqctlTest, StatsQueuesAndQueueControlsWork) {
   CtlRun stats = Ctl("stats");
   EXPECT_EQ(stats.exit_code, 0) << stats.out;
   EXPECT_NE(stats.out.find("storage memory"), std::string::npos) << stats.out;
-  EXPECT_TRUE(std::regex_search(
-      stats.out, std::regex(R"(ctl\s+yes\s+4\s+0\s+1\s)")))
+  EXPECT_TRUE(
+      std::regex_search(stats.out, std::regex(R"(ctl\s+yes\s+4\s+0\s+1\s)")))
       << stats.out;
   CtlRun queues = Ctl("queues");
   EXPECT_NE(queues.out.find("ctl"), std::string::npos);

@@ -1,8 +1,8 @@
 #include "tests/integration/jobqd_process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,8 +39,8 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  int rc = posix_spawn(&p->pid_, cargv[0], &actions, nullptr, cargv.data(),
-                       environ);
+  int rc =
+      posix_spawn(&p->pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   if (rc != 0) {
@@ -74,9 +74,8 @@ bool JobqdProcess::WaitForPort() {
   static const std::regex kListening(R"(listening on [0-9.]+:([0-9]+))");
   std::unique_lock lock(mu_);
   std::smatch m;
-  cv_.wait_for(lock, 30s, [&] {
-    return eof_ || std::regex_search(log_, m, kListening);
-  });
+  cv_.wait_for(lock, 30s,
+               [&] { return eof_ || std::regex_search(log_, m, kListening); });
   if (!std::regex_search(log_, m, kListening)) return false;
   port_ = std::stoi(m[1]);
   return true;

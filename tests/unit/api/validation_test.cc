@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include "absl/strings/str_cat.h"
-
 #include <string>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace jobq::api {
 namespace {
@@ -41,8 +41,8 @@ TEST_F(ValidationTest, QueueNamesFollowThePattern) {
     spec_.set_queue(good);
     EXPECT_TRUE(ValidateSpec(spec_, limits_).ok()) << good;
   }
-  for (std::string bad : std::vector<std::string>{"A", "-q", ".q", "q q", "q/1", "ü",
-                          std::string(65, 'a')}) {
+  for (std::string bad : std::vector<std::string>{"A", "-q", ".q", "q q", "q/1",
+                                                  "ü", std::string(65, 'a')}) {
     spec_.set_queue(bad);
     ExpectInvalid("queue");
   }

@@ -147,14 +147,13 @@ TEST_F(SchedulerTest, FailedRunIsRetriedWithBackoffThenDead) {
   ASSERT_TRUE(s_.Finish({seq, 3, false, "", "boom", 1}, now));
   EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_DEAD);
   EXPECT_EQ(s_.Find(seq)->attempt, 3);
-  EXPECT_THAT(
-      rec_.StatesOf(seq),
-      ElementsAre(v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-                  v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
-                  v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-                  v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
-                  v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-                  v1::JOB_STATE_FAILED, v1::JOB_STATE_DEAD));
+  EXPECT_THAT(rec_.StatesOf(seq),
+              ElementsAre(v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+                          v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
+                          v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+                          v1::JOB_STATE_FAILED, v1::JOB_STATE_SCHEDULED,
+                          v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+                          v1::JOB_STATE_FAILED, v1::JOB_STATE_DEAD));
 }
 
 TEST_F(SchedulerTest, LateOrDuplicateResultsAreRefused) {
@@ -282,8 +281,8 @@ TEST_F(SchedulerTest, ReplayingTheTransitionsRebuildsTheSameState) {
   s_.SetMaxConcurrency("b", 1);
   for (int i = 0; i < 200; ++i) {
     now += static_cast<TimeUs>(rng() % 1000);
-    v1::JobSpec spec = Spec(rng() % 2 ? "a" : "b",
-                            static_cast<int32_t>(rng() % 5));
+    v1::JobSpec spec =
+        Spec(rng() % 2 ? "a" : "b", static_cast<int32_t>(rng() % 5));
     if (rng() % 4 == 0) spec.mutable_delay()->set_nanos(500'000'000);
     spec.mutable_retry()->set_max_attempts(2);
     s_.Submit(spec, now);

@@ -69,7 +69,8 @@ class WorkerLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
     commands_["cat"] = Command({"/bin/cat"});
-    commands_["fail"] = Command({"/bin/sh", "-c", "echo bad input >&2; exit 4"});
+    commands_["fail"] =
+        Command({"/bin/sh", "-c", "echo bad input >&2; exit 4"});
     commands_["pid"] =
         Command({"/bin/sh", "-c", "sleep 100 & echo $! > \"$1\"; wait", "sh",
                  pidfile_});
