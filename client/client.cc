@@ -3,6 +3,8 @@
 #include <cctype>
 #include <chrono>
 
+#include "grpc/health/v1/health.grpc.pb.h"
+
 namespace jobq::client {
 
 Client::Client(const std::string& address, ClientOptions options)
@@ -153,6 +155,17 @@ absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(const std::string& queue,
   req.set_max_concurrency(max_concurrency);
   return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
     return admin_->SetQueueLimits(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<bool> Client::Healthy() {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest req;
+  return Unary<bool>([&](auto* ctx, bool* healthy) {
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = stub->Check(ctx, req, &resp);
+    *healthy = resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+    return s;
   });
 }
 

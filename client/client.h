@@ -50,6 +50,8 @@ class Client {
   absl::StatusOr<v1::QueueStats> ResumeQueue(const std::string& queue);
   absl::StatusOr<v1::QueueStats> SetQueueLimits(const std::string& queue,
                                                 int32_t max_concurrency);
+  // grpc.health.v1: true when the server reports SERVING.
+  absl::StatusOr<bool> Healthy();
 
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }

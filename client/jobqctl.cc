@@ -214,6 +214,8 @@ int main(int argc, char** argv) {
   list->add_option("--limit,-n", limit, "page size")->capture_default_str();
   list->add_option("--page-token", page_token, "continue a listing");
 
+  auto* health =
+      app.add_subcommand("health", "exit 0 only when jobqd reports SERVING");
   auto* stats = app.add_subcommand("stats", "server statistics");
   auto* queues = app.add_subcommand("queues", "list queues");
   auto* pause = app.add_subcommand("pause", "pause a queue");
@@ -345,6 +347,13 @@ int main(int argc, char** argv) {
       std::printf("more: --page-token %s\n", r->next_page_token().c_str());
     }
     return 0;
+  }
+
+  if (health->parsed()) {
+    auto r = client.Healthy();
+    if (!r.ok()) return Fail(r.status());
+    std::printf("%s\n", *r ? "SERVING" : "NOT_SERVING");
+    return *r ? 0 : 1;
   }
 
   if (stats->parsed()) {

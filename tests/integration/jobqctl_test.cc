@@ -85,6 +85,9 @@ TEST_F(JobqctlTest, StatsQueuesAndQueueControlsWork) {
   CtlRun list = Ctl("list --queue ctl --state ready");
   EXPECT_NE(list.out.find("READY"), std::string::npos) << list.out;
   ASSERT_EQ(Ctl("resume ctl").exit_code, 0);
+  CtlRun health = Ctl("health");
+  EXPECT_EQ(health.exit_code, 0);
+  EXPECT_EQ(health.out, "SERVING\n");
 }
 
 TEST_F(JobqctlTest, ErrorsAreOneLineOnStderrWithANonZeroExit) {
