@@ -62,7 +62,7 @@ TEST(StreamsTest, ASlowWatcherIsCutOffWhileOthersContinue) {
 
   // And the daemon serves on.
   EXPECT_TRUE(c.Submit(MakeSpec("noop")).ok());
-  EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
+  EXPECT_EQ(jobqd->Stop(SIGTERM), 0) << jobqd->Log();
 }
 
 TEST(StreamsTest, SigtermLetsRunningJobsFinishAndExitsZero) {

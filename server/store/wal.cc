@@ -1,0 +1,295 @@
+#include "store/wal.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "store/log_format.h"
+#include "store/log_reader.h"
+
+namespace jobq::store {
+
+absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(WalOptions options) {
+  std::unique_ptr<Wal> wal(new Wal(std::move(options)));
+  wal->env_ = wal->options_.env != nullptr ? wal->options_.env : Env::Posix();
+  if (auto s = wal->env_->CreateDir(wal->options_.dir); !s.ok()) return s;
+  auto lock = wal->env_->LockFile(wal->options_.dir + "/LOCK");
+  if (!lock.ok()) return lock.status();
+  wal->lock_ = std::move(*lock);
+  wal->stats_.dir = wal->options_.dir;
+  wal->stats_.sync = wal->options_.sync;
+  return wal;
+}
+
+Wal::~Wal() { Stop(); }
+
+std::string Wal::PathOf(uint64_t segment) const {
+  return options_.dir + "/" + log::SegmentName(segment);
+}
+
+absl::StatusOr<RecoveryStats> Wal::Recover(
+    const std::function<void(const wal::v1::Transition&)>& apply) {
+  auto names = env_->ListDir(options_.dir);
+  if (!names.ok()) return names.status();
+  std::vector<uint64_t> numbers;
+  for (const auto& name : *names) {
+    uint64_t n;
+    if (log::ParseSegmentName(name, &n)) numbers.push_back(n);
+  }
+  std::sort(numbers.begin(), numbers.end());
+  RecoveryStats stats;
+  std::string data;
+  wal::v1::Transition t;
+  for (uint64_t n : numbers) {
+    const std::string path = PathOf(n);
+    if (auto s = env_->ReadFile(path, &data); !s.ok()) return s;
+    ++stats.segments;
+    stats.bytes += data.size();
+    LogReader reader(data);
+    absl::Status header = reader.ReadHeader();
+    if (!header.ok()) {
+      if (!options_.skip_corrupt) {
+        return absl::Status(header.code(),
+                            absl::StrCat(path, ": ", header.message()));
+      }
+      spdlog::warn("recovery: skipping {}: {}", path, header.message());
+      stats.skipped_bytes += data.size();
+      continue;
+    }
+    log::RecordType type;
+    absl::string_view body;
+    LogReader::Result r;
+    absl::Status corrupt;
+    while ((r = reader.Next(&type, &body)) == LogReader::kRecord) {
+      if (type != log::kTransition ||
+          !t.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+        corrupt = absl::DataLossError(absl::StrCat(
+            "undecodable record (type ", static_cast<int>(type),
+            ") ending at offset ", reader.valid_end()));
+        break;
+      }
+      apply(t);
+      ++stats.records;
+    }
+    if (r == LogReader::kCorrupt) corrupt = reader.status();
+    if (!corrupt.ok()) {
+      if (!options_.skip_corrupt) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": ", corrupt.message(),
+            "; start with --recover=skip-corrupt to skip the rest of this "
+            "segment"));
+      }
+      uint64_t skipped = data.size() - reader.valid_end();
+      spdlog::warn("recovery: {}: {}; skipping {} bytes", path,
+                   corrupt.message(), skipped);
+      stats.skipped_bytes += skipped;
+    } else if (reader.torn()) {
+      uint64_t cut = data.size() - reader.valid_end();
+      spdlog::warn("recovery: {}: torn write at offset {}; cutting {} bytes",
+                   path, reader.valid_end(), cut);
+      if (auto s = env_->TruncateFile(path, reader.valid_end()); !s.ok()) {
+        return s;
+      }
+      stats.torn_bytes += cut;
+    }
+    std::lock_guard lock(mu_);
+    segments_[n] = std::min<uint64_t>(data.size(), reader.valid_end());
+    segment_ = std::max(segment_, n);
+  }
+  return stats;
+}
+
+absl::Status Wal::Start(CommitCallback on_commit) {
+  on_commit_ = std::move(on_commit);
+  if (auto s = OpenSegment(); !s.ok()) return s;
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "jobq-wal");
+    WriterLoop();
+  });
+  return absl::OkStatus();
+}
+
+void Wal::Stop() {
+  if (!writer_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+absl::Status Wal::OpenSegment() {
+  uint64_t number = segment_ + 1;
+  const std::string path = PathOf(number);
+  auto file = env_->NewWritableFile(path);
+  if (!file.ok()) return file.status();
+  absl::Status s = (*file)->Append(log::SegmentHeader());
+  if (s.ok()) s = (*file)->Sync();
+  // The new file's directory entry must be durable before records in it are
+  // acknowledged.
+  if (s.ok()) s = env_->SyncDir(options_.dir);
+  if (!s.ok()) return s;
+  file_ = std::move(*file);
+  segment_ = number;
+  std::lock_guard lock(mu_);
+  segments_[number] = file_->size();
+  return absl::OkStatus();
+}
+
+void Wal::Append(const wal::v1::Transition& t) {
+  scratch_.clear();
+  t.AppendToString(&scratch_);
+  log::AppendRecord(&open_.data, log::kTransition, scratch_);
+  ++open_.records;
+}
+
+uint64_t Wal::Commit() {
+  if (open_.records == 0 && !drop_next_) return 0;
+  open_.id = ++last_commit_;
+  open_.rotate = rotate_next_;
+  open_.drop_old = drop_next_;
+  rotate_next_ = drop_next_ = false;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(open_));
+  }
+  cv_.notify_one();
+  open_ = Batch{};
+  return last_commit_;
+}
+
+void Wal::WriterLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) break;  // Stopping, and everything is written.
+    std::deque<Batch> batches;
+    batches.swap(queue_);
+    lock.unlock();
+    WriteBatches(batches);
+    lock.lock();
+  }
+}
+
+void Wal::WriteBatches(std::deque<Batch>& batches) {
+  std::string group;
+  size_t i = 0;
+  while (i < batches.size()) {
+    absl::Status s;
+    if (batches[i].rotate) {
+      s = OpenSegment();
+      if (!s.ok()) Stick(s);
+    }
+    // The group: this batch and the following ones up to the next rotation.
+    size_t j = i + 1;
+    while (j < batches.size() && !batches[j].rotate) ++j;
+    group.clear();
+    uint32_t records = 0;
+    bool drop = false;
+    for (size_t k = i; k < j; ++k) {
+      group += batches[k].data;
+      records += batches[k].records;
+      drop = drop || batches[k].drop_old;
+    }
+    s = WriteGroup(group, records);
+    if (s.ok() && drop) DropOldSegments();
+    on_commit_(batches[j - 1].id, s);
+    i = j;
+  }
+}
+
+absl::Status Wal::WriteGroup(const std::string& data, uint32_t records) {
+  {
+    std::lock_guard lock(mu_);
+    if (!sticky_.ok()) return sticky_;
+  }
+  if (data.empty()) return absl::OkStatus();
+  uint64_t before = file_->size();
+  absl::Status s = file_->Append(data);
+  if (!s.ok()) {
+    // Undo the partial write so that the next record starts clean.
+    if (absl::Status t = file_->Truncate(before); !t.ok()) {
+      Stick(absl::UnavailableError(absl::StrCat(
+          "write-ahead log: cannot undo a failed write (", t.message(),
+          "); the log accepts no more writes")));
+    }
+    return absl::Status(s.code(),
+                        absl::StrCat("write-ahead log: ", s.message(),
+                                     "; the job was not stored"));
+  }
+  int64_t fsync_us = -1;
+  if (options_.sync) {
+    auto t0 = std::chrono::steady_clock::now();
+    s = file_->Sync();
+    fsync_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count();
+    if (!s.ok()) {
+      // Never retried: after a failed fsync the kernel may have dropped the
+      // dirty pages, so a later success would prove nothing.
+      Stick(absl::UnavailableError(
+          absl::StrCat("write-ahead log: ", s.message(),
+                       "; the log accepts no more writes")));
+      std::lock_guard lock(mu_);
+      return sticky_;
+    }
+  }
+  std::lock_guard lock(mu_);
+  segments_[segment_] = file_->size();
+  stats_.records_written += records;
+  ++stats_.batches_written;
+  stats_.group_records.Record(records);
+  if (fsync_us >= 0) {
+    ++stats_.fsyncs;
+    stats_.fsync_us.Record(fsync_us);
+  }
+  return absl::OkStatus();
+}
+
+void Wal::DropOldSegments() {
+  std::vector<uint64_t> old;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [n, size] : segments_) {
+      if (n < segment_) old.push_back(n);
+    }
+  }
+  for (uint64_t n : old) {
+    absl::Status s = env_->RemoveFile(PathOf(n));
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      spdlog::warn("compaction: cannot remove {}: {}", PathOf(n), s.message());
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    segments_.erase(n);
+  }
+  (void)env_->SyncDir(options_.dir);
+}
+
+void Wal::Stick(absl::Status s) {
+  std::lock_guard lock(mu_);
+  if (!sticky_.ok()) return;
+  spdlog::error("{}", s.ToString());
+  sticky_ = s;
+  stats_.failure = std::string(s.message());
+}
+
+uint64_t Wal::log_bytes() const {
+  std::lock_guard lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [n, size] : segments_) total += size;
+  return total;
+}
+
+WalStats Wal::Stats() const {
+  std::lock_guard lock(mu_);
+  WalStats s = stats_;
+  s.segments = segments_.size();
+  for (const auto& [n, size] : segments_) s.log_bytes += size;
+  return s;
+}
+
+}  // namespace jobq::store

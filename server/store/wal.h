@@ -1,0 +1,146 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/histogram.h"
+#include "jobq/wal/v1/transition.pb.h"
+#include "store/env.h"
+
+namespace jobq::store {
+
+struct WalOptions {
+  std::string dir;
+  // fdatasync after every group of batches (--sync=fsync); false acknowledges
+  // after write(2) (--sync=none).
+  bool sync = true;
+  // Recovery skips the rest of a segment past a corrupt record instead of
+  // refusing to start (--recover=skip-corrupt).
+  bool skip_corrupt = false;
+  Env* env = nullptr;  // Null: the POSIX file system.
+};
+
+struct RecoveryStats {
+  uint64_t segments = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t torn_bytes = 0;     // Cut from torn tails.
+  uint64_t skipped_bytes = 0;  // Skipped past corruption (skip-corrupt).
+};
+
+struct WalStats {
+  std::string dir;
+  bool sync = true;
+  uint64_t segments = 0;
+  uint64_t log_bytes = 0;
+  uint64_t records_written = 0;
+  uint64_t batches_written = 0;  // Writes: one per group of batches.
+  uint64_t fsyncs = 0;
+  core::Histogram group_records;  // Records per write.
+  core::Histogram fsync_us;       // fdatasync latency.
+  std::string failure;            // The sticky failure, if any.
+};
+
+// Batches up to and including `batch` are durable (OK), or were not stored
+// (the error). Called on the writer thread, in batch order.
+using CommitCallback = std::function<void(uint64_t batch, absl::Status)>;
+
+// The write-ahead log of the core's transitions: a directory of segment
+// files (docs/wal-format.md) and a writer thread.
+//
+// Group commit: the core appends the records of one loop turn and commits
+// them as one batch; the writer takes every batch committed since its last
+// write and stores them with one write(2) and one fdatasync, then reports.
+// A failed write is undone (the file is cut back) and reported; the log
+// goes on. A failed fdatasync is sticky: the state of the page cache is then
+// unknown, so the log refuses every later batch (it never retries an fsync).
+//
+// Thread: Open, Recover, Start, Stop by the owner; Append, Commit and the
+// segment controls by the core thread only; Stats from any thread.
+class Wal {
+ public:
+  // Creates the directory if needed and locks it (FAILED_PRECONDITION when
+  // another jobqd holds it).
+  static absl::StatusOr<std::unique_ptr<Wal>> Open(WalOptions options);
+  ~Wal();
+
+  // Before Start: replays every record of every segment, oldest first. A
+  // torn tail is cut; a corrupt record stops recovery with DATA_LOSS naming
+  // the file and offset, unless skip_corrupt.
+  absl::StatusOr<RecoveryStats> Recover(
+      const std::function<void(const wal::v1::Transition&)>& apply);
+
+  // Opens a fresh segment and starts the writer thread.
+  [[nodiscard]] absl::Status Start(CommitCallback on_commit);
+  // Writes every committed batch, reports it, stops the writer.
+  void Stop();
+
+  // Core thread.
+  void Append(const wal::v1::Transition& t);
+  // Hands the records appended since the last commit to the writer.
+  // Returns the batch id, or 0 when nothing was appended.
+  uint64_t Commit();
+  uint64_t last_commit() const { return last_commit_; }
+  // The next committed batch goes to a new segment.
+  void RotateAtNextCommit() { rotate_next_ = true; }
+  // Once the next committed batch is durable, the segments before the
+  // current one are deleted.
+  void DropOldSegmentsAtNextCommit() { drop_next_ = true; }
+
+  uint64_t log_bytes() const;
+  WalStats Stats() const;
+
+ private:
+  struct Batch {
+    uint64_t id = 0;
+    std::string data;
+    uint32_t records = 0;
+    bool rotate = false;
+    bool drop_old = false;
+  };
+
+  explicit Wal(WalOptions options) : options_(std::move(options)) {}
+  std::string PathOf(uint64_t segment) const;
+  absl::Status OpenSegment();
+  void WriterLoop();
+  void WriteBatches(std::deque<Batch>& batches);
+  absl::Status WriteGroup(const std::string& data, uint32_t records);
+  void DropOldSegments();
+  void Stick(absl::Status s);
+
+  WalOptions options_;
+  Env* env_ = nullptr;
+  std::unique_ptr<FileLock> lock_;
+  CommitCallback on_commit_;
+
+  // Core thread.
+  Batch open_;
+  std::string scratch_;
+  uint64_t last_commit_ = 0;
+  bool rotate_next_ = false;
+  bool drop_next_ = false;
+
+  // Writer thread (and Start before it runs).
+  std::unique_ptr<WritableFile> file_;
+  uint64_t segment_ = 0;  // The current segment number.
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;               // Guarded by mu_.
+  bool stopping_ = false;                 // Guarded by mu_.
+  absl::Status sticky_;                   // Guarded by mu_.
+  std::map<uint64_t, uint64_t> segments_;  // Number -> bytes. Guarded by mu_.
+  WalStats stats_;                        // Guarded by mu_.
+  std::thread writer_;
+};
+
+}  // namespace jobq::store
