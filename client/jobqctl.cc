@@ -374,6 +374,30 @@ int main(int argc, char** argv) {
                 t.submit_rate(), t.complete_rate());
     PrintQuantiles("queue_wait", t.queue_wait());
     PrintQuantiles("run_time", t.run_time());
+    if (r->has_storage_stats()) {
+      const auto& w = r->storage_stats();
+      std::printf(
+          "wal         %s  sync=%s  segments %llu  bytes %llu (live %llu, "
+          "dead %llu)\n",
+          w.data_dir().c_str(), w.sync() ? "fsync" : "none",
+          static_cast<unsigned long long>(w.segments()),
+          static_cast<unsigned long long>(w.log_bytes()),
+          static_cast<unsigned long long>(w.live_bytes()),
+          static_cast<unsigned long long>(w.dead_bytes()));
+      std::printf(
+          "            records %llu  writes %llu  fsyncs %llu  records/write "
+          "p50 %llu p99 %llu max %llu\n",
+          static_cast<unsigned long long>(w.records_written()),
+          static_cast<unsigned long long>(w.writes()),
+          static_cast<unsigned long long>(w.fsyncs()),
+          static_cast<unsigned long long>(w.group_records().p50()),
+          static_cast<unsigned long long>(w.group_records().p99()),
+          static_cast<unsigned long long>(w.group_records().max()));
+      PrintQuantiles("fsync", w.fsync_latency());
+      if (!w.failure().empty()) {
+        std::printf("FAILED      %s\n", w.failure().c_str());
+      }
+    }
     std::printf("\n");
     PrintQueueTable(r->queues());
     return 0;

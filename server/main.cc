@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   CLI::App app{"jobqd: the jobq job-queue server"};
   app.set_version_flag("--version", std::string(jobq::kVersion));
   std::string config_path, listen, log_level, log_format, max_payload,
-      retention, shutdown_grace;
+      retention, shutdown_grace, data_dir, sync, recover, compact_min;
   int workers = 0;
   size_t max_finished = 0, stream_buffer = 0, max_running = 0;
   app.add_option("--config", config_path, "YAML configuration file");
@@ -55,6 +55,18 @@ int main(int argc, char** argv) {
   auto* o_running = app.add_option(
       "--max-running", max_running,
       "jobs running at once on the built-in handlers (default 100000)");
+  auto* o_data = app.add_option(
+      "--data-dir", data_dir,
+      "write-ahead log directory (default: none, jobs in memory only)");
+  auto* o_sync =
+      app.add_option("--sync", sync,
+                     "fsync: ack after fdatasync (default); none: after write");
+  auto* o_recover = app.add_option(
+      "--recover", recover,
+      "strict (default): stop at a corrupt record; skip-corrupt: skip it");
+  auto* o_compact = app.add_option(
+      "--compact-min", compact_min,
+      "compact the log once it is larger than this (default 64MiB)");
   CLI11_PARSE(app, argc, argv);
 
   jobq::config::ServerConfig config;
@@ -85,6 +97,19 @@ int main(int argc, char** argv) {
   }
   if (o_buffer->count()) config.stream_buffer = stream_buffer;
   if (o_running->count()) config.max_running = max_running;
+  if (o_data->count()) config.data_dir = data_dir;
+  if (o_sync->count()) config.sync = sync;
+  if (o_recover->count()) config.recover = recover;
+  if (o_compact->count() &&
+      !ParseSizeText(compact_min, &config.compact_min_bytes)) {
+    return Fail("--compact-min: a size such as 64MiB");
+  }
+  if (config.sync != "fsync" && config.sync != "none") {
+    return Fail("--sync: fsync or none");
+  }
+  if (config.recover != "strict" && config.recover != "skip-corrupt") {
+    return Fail("--recover: strict or skip-corrupt");
+  }
   if (config.stream_buffer == 0) return Fail("--stream-buffer: at least 1");
   if (config.max_running == 0) return Fail("--max-running: at least 1");
 
@@ -112,14 +137,18 @@ int main(int argc, char** argv) {
     listen_addr =
         listen_addr.substr(0, colon + 1) + std::to_string(daemon.port());
   }
+  std::string storage =
+      config.data_dir.empty()
+          ? std::string("memory (jobs are lost when jobqd stops)")
+          : "write-ahead log in " + config.data_dir + " (sync=" + config.sync +
+                ")";
   spdlog::info(
-      "jobqd {} listening on {}, {} workers, storage: memory (jobs are lost "
-      "when jobqd stops), {} command kinds",
+      "jobqd {} listening on {}, {} workers, storage: {}, {} command kinds",
       jobq::kVersion, listen_addr,
       config.workers > 0
           ? config.workers
           : static_cast<int>(std::thread::hardware_concurrency()),
-      config.commands.size());
+      storage, config.commands.size());
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -19,6 +19,27 @@ void FillQuantiles(const core::Histogram& h, v1::Quantiles* out) {
   out->set_count(h.Count());
 }
 
+void FillStorageStats(const store::WalStats& w, uint64_t live_bytes,
+                      v1::StorageStats* out) {
+  out->set_data_dir(w.dir);
+  out->set_sync(w.sync);
+  out->set_segments(w.segments);
+  out->set_log_bytes(w.log_bytes);
+  out->set_live_bytes(std::min(live_bytes, w.log_bytes));
+  out->set_dead_bytes(w.log_bytes - std::min(live_bytes, w.log_bytes));
+  out->set_records_written(w.records_written);
+  out->set_writes(w.batches_written);
+  out->set_fsyncs(w.fsyncs);
+  auto* g = out->mutable_group_records();
+  g->set_p50(static_cast<uint64_t>(w.group_records.Quantile(0.5)));
+  g->set_p90(static_cast<uint64_t>(w.group_records.Quantile(0.9)));
+  g->set_p99(static_cast<uint64_t>(w.group_records.Quantile(0.99)));
+  g->set_max(static_cast<uint64_t>(w.group_records.Max()));
+  g->set_count(w.group_records.Count());
+  FillQuantiles(w.fsync_us, out->mutable_fsync_latency());
+  out->set_failure(w.failure);
+}
+
 grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
                                grpc::ServerUnaryReactor* reactor,
                                daemon::CoreTask task) {
@@ -110,6 +131,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     }
     FillQuantiles(wait, total->mutable_queue_wait());
     FillQuantiles(run, total->mutable_run_time());
+    if (ctx->wal != nullptr) {
+      FillStorageStats(ctx->wal->Stats(), core.scheduler.retained_bytes(),
+                       response->mutable_storage_stats());
+    }
     reactor->Finish(grpc::Status::OK);
   });
 }

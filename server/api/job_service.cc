@@ -55,11 +55,21 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
   return PostUnary(
       ctx_, reactor,
       [spec = std::move(spec), response, reactor](CoreContext& core) mutable {
-        core::SubmitOutcome out =
-            core.scheduler.Submit(std::move(spec), core.now);
-        response->set_job_id(core::FormatJobId(out.seq));
-        response->set_duplicate(out.duplicate);
-        reactor->Finish(grpc::Status::OK);
+        std::vector<v1::JobSpec> specs;
+        specs.push_back(std::move(spec));
+        // Answered once the job is durable.
+        core.loop.Submit(
+            std::move(specs), core.now,
+            [response, reactor](CoreContext&, const absl::Status& s,
+                                const std::vector<core::SubmitOutcome>& out) {
+              if (!s.ok()) {
+                reactor->Finish(ToGrpc(s));
+                return;
+              }
+              response->set_job_id(core::FormatJobId(out[0].seq));
+              response->set_duplicate(out[0].duplicate);
+              reactor->Finish(grpc::Status::OK);
+            });
       });
 }
 
@@ -73,33 +83,44 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
                              " jobs exceed the batch limit of ", kMaxBatch)));
     return reactor;
   }
-  // Validated here; the core fills in the ids of the valid ones.
-  std::vector<v1::JobSpec> specs(request->jobs().begin(),
-                                 request->jobs().end());
-  std::vector<bool> valid(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
+  // Validated here; the core answers for the valid ones once they are
+  // durable.
+  std::vector<v1::JobSpec> accepted;
+  std::vector<int> index;  // Of each accepted spec in the request.
+  for (int i = 0; i < request->jobs_size(); ++i) {
     v1::SubmitResult* result = response->add_results();
+    v1::JobSpec spec = request->jobs(i);
     absl::Status s =
-        ValidateSpec(specs[i], ctx_->limits, absl::StrCat("jobs[", i, "]."));
-    valid[i] = s.ok();
+        ValidateSpec(spec, ctx_->limits, absl::StrCat("jobs[", i, "]."));
     if (!s.ok()) {
       result->set_code(static_cast<int32_t>(s.code()));
       result->set_message(std::string(s.message()));
+      continue;
     }
+    accepted.push_back(std::move(spec));
+    index.push_back(i);
   }
   return PostUnary(ctx_, reactor,
-                   [specs = std::move(specs), valid = std::move(valid),
+                   [accepted = std::move(accepted), index = std::move(index),
                     response, reactor](CoreContext& core) mutable {
-                     for (size_t i = 0; i < specs.size(); ++i) {
-                       if (!valid[i]) continue;
-                       core::SubmitOutcome out =
-                           core.scheduler.Submit(std::move(specs[i]), core.now);
-                       v1::SubmitResult* result =
-                           response->mutable_results(static_cast<int>(i));
-                       result->set_job_id(core::FormatJobId(out.seq));
-                       result->set_duplicate(out.duplicate);
-                     }
-                     reactor->Finish(grpc::Status::OK);
+                     core.loop.Submit(
+                         std::move(accepted), core.now,
+                         [index = std::move(index), response, reactor](
+                             CoreContext&, const absl::Status& s,
+                             const std::vector<core::SubmitOutcome>& out) {
+                           for (size_t k = 0; k < index.size(); ++k) {
+                             v1::SubmitResult* result =
+                                 response->mutable_results(index[k]);
+                             if (!s.ok()) {
+                               result->set_code(static_cast<int32_t>(s.code()));
+                               result->set_message(std::string(s.message()));
+                               continue;
+                             }
+                             result->set_job_id(core::FormatJobId(out[k].seq));
+                             result->set_duplicate(out[k].duplicate);
+                           }
+                           reactor->Finish(grpc::Status::OK);
+                         });
                    });
 }
 
@@ -110,14 +131,29 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
     return new WatchReactor(ctx_, ToGrpc(s));
   }
   if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
-  return new WatchReactor(ctx_, [spec = std::move(spec)](
-                                    CoreContext& core,
-                                    WatchReactor::Shared& shared) mutable {
-    core::SubmitOutcome out = core.scheduler.Submit(std::move(spec), core.now);
-    shared.subscription = core.hub.Subscribe(shared.outbound);
-    core.hub.WatchJob(shared.subscription, *core.scheduler.Find(out.seq));
-    core.hub.CloseWhenDone(shared.subscription);
-  });
+  return new WatchReactor(
+      ctx_, [spec = std::move(spec)](
+                CoreContext& core,
+                const std::shared_ptr<WatchReactor::Shared>& shared) mutable {
+        std::vector<v1::JobSpec> specs;
+        specs.push_back(std::move(spec));
+        // The watch starts once the job is durable, with its first state.
+        core.loop.Submit(
+            std::move(specs), core.now,
+            [shared](CoreContext& core, const absl::Status& s,
+                     const std::vector<core::SubmitOutcome>& out) {
+              const core::Job* job = core.scheduler.Find(out[0].seq);
+              if (!s.ok() || job == nullptr) {
+                shared->outbound->Close(s.ok() ? NotFound(out[0].seq)
+                                               : ToGrpc(s));
+                return;
+              }
+              shared->subscription = core.hub.Subscribe(shared->outbound);
+              core.hub.WatchJob(shared->subscription, *job);
+              core.hub.CloseWhenDone(shared->subscription);
+              shared->outbound->Flush();
+            });
+      });
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitStreamResponse>*
@@ -150,7 +186,9 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
   if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
   return new WatchReactor(
       ctx_, [seqs = std::move(seqs), queue = request->queue()](
-                CoreContext& core, WatchReactor::Shared& shared) {
+                CoreContext& core,
+                const std::shared_ptr<WatchReactor::Shared>& shared_ptr) {
+        WatchReactor::Shared& shared = *shared_ptr;
         for (uint64_t seq : seqs) {
           if (core.scheduler.Find(seq) == nullptr) {
             shared.outbound->Close(NotFound(seq));

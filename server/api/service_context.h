@@ -9,6 +9,7 @@
 #include "api/validation.h"
 #include "daemon/core_loop.h"
 #include "events/outbound.h"
+#include "store/wal.h"
 
 namespace jobq::api {
 
@@ -22,6 +23,7 @@ struct ServiceContext {
   std::atomic<bool> shutting_down{false};
   std::string version;
   std::string storage = "memory";
+  store::Wal* wal = nullptr;  // Null in memory mode.
   int workers = 0;
   TimeUs started_at = 0;
 };

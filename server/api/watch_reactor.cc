@@ -21,7 +21,7 @@ WatchReactor::WatchReactor(ServiceContext* ctx, Start start)
   std::shared_ptr<Shared> shared = shared_;
   bool posted = ctx_->core->Post(
       [shared, start = std::move(start)](daemon::CoreContext& core) mutable {
-        start(core, *shared);
+        start(core, shared);
         shared->outbound->Flush();
       });
   if (!posted) shared_->outbound->Close(Unavailable());
@@ -69,11 +69,17 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
       read_done_ = true;
     }
     ctx_->core->Post([shared](daemon::CoreContext& core) {
-      if (shared->subscription != 0) {
-        core.hub.CloseWhenDone(shared->subscription);
-      } else {
-        shared->outbound->Close(grpc::Status::OK);
-      }
+      // After the acks of every earlier request (an empty submit is
+      // answered in order with them).
+      core.loop.Submit({}, core.now,
+                       [shared](daemon::CoreContext& core, const absl::Status&,
+                                const std::vector<core::SubmitOutcome>&) {
+                         if (shared->subscription != 0) {
+                           core.hub.CloseWhenDone(shared->subscription);
+                         } else {
+                           shared->outbound->Close(grpc::Status::OK);
+                         }
+                       });
     });
     return;
   }
@@ -90,23 +96,39 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
     ack.mutable_result()->set_message("jobqd is shutting down");
   }
   bool submit = ack.result().code() == 0;
-  bool posted = ctx_->core->Post([shared, ack = std::move(ack), submit, watch,
-                                  spec = std::move(spec)](
-                                     daemon::CoreContext& core) mutable {
-    if (submit) {
-      core::SubmitOutcome out =
-          core.scheduler.Submit(std::move(spec), core.now);
-      ack.mutable_result()->set_job_id(core::FormatJobId(out.seq));
-      ack.mutable_result()->set_duplicate(out.duplicate);
-      if (!shared->outbound->AddAck(ack)) return;
-      if (watch && shared->subscription != 0) {
-        core.hub.WatchJob(shared->subscription, *core.scheduler.Find(out.seq));
-      }
-    } else {
-      shared->outbound->AddAck(ack);
-    }
-    shared->outbound->Flush();
-  });
+  bool posted = ctx_->core->Post(
+      [shared, ack = std::move(ack), submit, watch,
+       spec = std::move(spec)](daemon::CoreContext& core) mutable {
+        if (!submit) {
+          shared->outbound->AddAck(ack);
+          shared->outbound->Flush();
+          return;
+        }
+        std::vector<v1::JobSpec> specs;
+        specs.push_back(std::move(spec));
+        // Acked once durable; the job's events follow its ack.
+        core.loop.Submit(
+            std::move(specs), core.now,
+            [shared, ack = std::move(ack), watch](
+                daemon::CoreContext& core, const absl::Status& s,
+                const std::vector<core::SubmitOutcome>& out) mutable {
+              if (!s.ok()) {
+                ack.mutable_result()->set_code(static_cast<int32_t>(s.code()));
+                ack.mutable_result()->set_message(std::string(s.message()));
+                shared->outbound->AddAck(ack);
+                shared->outbound->Flush();
+                return;
+              }
+              ack.mutable_result()->set_job_id(core::FormatJobId(out[0].seq));
+              ack.mutable_result()->set_duplicate(out[0].duplicate);
+              if (!shared->outbound->AddAck(ack)) return;
+              const core::Job* job = core.scheduler.Find(out[0].seq);
+              if (watch && shared->subscription != 0 && job != nullptr) {
+                core.hub.WatchJob(shared->subscription, *job);
+              }
+              shared->outbound->Flush();
+            });
+      });
   if (!posted) {
     shared_->outbound->Close(Unavailable());
     return;

@@ -32,7 +32,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
                            public events::StreamWriter<v1::WatchResponse> {
  public:
   using Shared = StreamShared<v1::WatchResponse>;
-  using Start = absl::AnyInvocable<void(daemon::CoreContext&, Shared&)>;
+  using Start = absl::AnyInvocable<void(daemon::CoreContext&,
+                                        const std::shared_ptr<Shared>&)>;
 
   WatchReactor(ServiceContext* ctx, Start start);
   // Ends at once with `status` (a request that failed validation).

@@ -119,6 +119,14 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetSize(v, key, &c->stream_buffer);
     } else if (key == "max_running") {
       s = GetSize(v, key, &c->max_running);
+    } else if (key == "data_dir") {
+      s = GetString(v, key, &c->data_dir);
+    } else if (key == "sync") {
+      s = GetString(v, key, &c->sync);
+    } else if (key == "recover") {
+      s = GetString(v, key, &c->recover);
+    } else if (key == "compact_min_bytes") {
+      s = GetSize(v, key, &c->compact_min_bytes);
     } else if (key == "commands") {
       if (!v.IsMap()) {
         s = Bad(key, "must be a map of kind name to command");

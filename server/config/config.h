@@ -38,6 +38,16 @@ struct ServerConfig {
   size_t stream_buffer = 10'000;
   // Jobs running at once on the built-in handlers, all queues together.
   size_t max_running = 100'000;
+  // Durable storage: the write-ahead log's directory; empty keeps jobs in
+  // memory only.
+  std::string data_dir;
+  // "fsync": acknowledge after fdatasync; "none": after write(2).
+  std::string sync = "fsync";
+  // "strict": a corrupt record stops the start; "skip-corrupt": skip it.
+  std::string recover = "strict";
+  // The log is compacted once larger than this (and than twice the live
+  // jobs).
+  size_t compact_min_bytes = 64 << 20;
   std::map<std::string, CommandConfig> commands;
 };
 

@@ -19,14 +19,27 @@ Scheduler::Scheduler(SchedulerOptions options, JobObserver* observer,
 // ---- Commands: decide, record, apply. ----
 
 SubmitOutcome Scheduler::Submit(v1::JobSpec spec, TimeUs now) {
-  if (!spec.idempotency_key().empty()) {
-    auto it = idempotency_.find(spec.idempotency_key());
+  wal::v1::Transition t;
+  SubmitOutcome out = PrepareEnqueue(std::move(spec), now, &t);
+  if (!out.duplicate) Record(t);
+  return out;
+}
+
+SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
+                                        wal::v1::Transition* t) {
+  const std::string& key = spec.idempotency_key();
+  if (!key.empty()) {
+    auto it = idempotency_.find(key);
     if (it != idempotency_.end()) return {it->second, true};
+    auto pending = pending_keys_.find(key);
+    if (pending != pending_keys_.end()) return {pending->second, true};
   }
   // Ids follow the clock (milliseconds in the high bits) so that they stay
   // unique and ordered across restarts even without a log, and follow each
   // other within a millisecond.
   uint64_t seq = std::max(next_seq_, static_cast<uint64_t>(now / 1000) << 16);
+  next_seq_ = seq + 1;
+  if (!key.empty()) pending_keys_.emplace(key, seq);
   TimeUs ready_at = now;
   if (spec.has_delay()) {
     ready_at = now + DurationFromProto(spec.delay());
@@ -35,14 +48,36 @@ SubmitOutcome Scheduler::Submit(v1::JobSpec spec, TimeUs now) {
     ready_at = std::max(now, TimeFromProto(spec.run_at()));
     spec.clear_run_at();
   }
-  wal::v1::Transition t;
-  auto* e = t.mutable_enqueue();
+  t->Clear();
+  auto* e = t->mutable_enqueue();
   e->set_seq(seq);
   *e->mutable_spec() = std::move(spec);
   e->set_created_at_us(now);
   e->set_ready_at_us(ready_at);
-  Record(t);
   return {seq, false};
+}
+
+void Scheduler::Abandon(const wal::v1::Transition& t) {
+  const auto& e = t.enqueue();
+  if (e.spec().idempotency_key().empty()) return;
+  auto it = pending_keys_.find(e.spec().idempotency_key());
+  if (it != pending_keys_.end() && it->second == e.seq()) {
+    pending_keys_.erase(it);
+  }
+}
+
+size_t Scheduler::RequeueRunning(TimeUs now) {
+  std::vector<uint64_t> running;
+  for (const auto& [seq, job] : jobs_) {
+    if (job.state == v1::JOB_STATE_RUNNING) running.push_back(seq);
+  }
+  wal::v1::Transition t;
+  for (uint64_t seq : running) {
+    t.mutable_requeue()->set_seq(seq);
+    t.mutable_requeue()->set_at_us(now);
+    Record(t);
+  }
+  return running.size();
 }
 
 absl::StatusOr<CancelOutcome> Scheduler::Cancel(uint64_t seq, TimeUs now) {
@@ -243,6 +278,10 @@ void Scheduler::Apply(const wal::v1::Transition& t) {
       return ApplyQueueSettings(t.queue_settings());
     case wal::v1::Transition::kForget:
       return ApplyForget(t.forget());
+    case wal::v1::Transition::kRequeue:
+      return ApplyRequeue(t.requeue());
+    case wal::v1::Transition::kSnapshot:
+      return ApplySnapshot(t.snapshot());
     case wal::v1::Transition::CHANGE_NOT_SET:
       break;
   }
@@ -258,7 +297,9 @@ void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
   job.ready_at = e.ready_at_us();
   next_seq_ = std::max(next_seq_, e.seq() + 1);
   ++live_;
+  retained_bytes_ += SizeOf(job);
   if (!job.spec.idempotency_key().empty()) {
+    pending_keys_.erase(job.spec.idempotency_key());
     idempotency_.emplace(job.spec.idempotency_key(), job.seq);
   }
   Queue& q = GetQueue(job.spec.queue());
@@ -353,6 +394,7 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
     Job& job = it->second;
     Queue& q = GetQueue(job.spec.queue());
     --q.by_state[job.state];
+    retained_bytes_ -= SizeOf(job);
     finished_.erase({job.finished_at, seq});
     if (!job.spec.idempotency_key().empty()) {
       auto key = idempotency_.find(job.spec.idempotency_key());
@@ -362,6 +404,97 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
     }
     jobs_.erase(it);
   }
+}
+
+void Scheduler::ApplyRequeue(const wal::v1::Requeue& r) {
+  auto it = jobs_.find(r.seq());
+  if (it == jobs_.end() || it->second.state != v1::JOB_STATE_RUNNING) return;
+  Job& job = it->second;
+  job.ready_at = r.at_us();
+  job.error = "interrupted: jobqd restarted while it ran";
+  MakeReady(job, GetQueue(job.spec.queue()));
+}
+
+uint64_t Scheduler::SizeOf(const Job& job) {
+  // The proto size of the spec plus about 64 bytes of fixed fields: about
+  // what a snapshot record of the job takes (results are left out, so that
+  // the figure does not change while the job lives).
+  return job.spec.ByteSizeLong() + 64;
+}
+
+void Scheduler::Unindex(Job& job, Queue& q) {
+  switch (job.state) {
+    case v1::JOB_STATE_READY:
+      q.ready.erase(ReadyKey{job.spec.priority(), job.seq});
+      break;
+    case v1::JOB_STATE_SCHEDULED:
+      scheduled_.erase({job.ready_at, job.seq});
+      break;
+    case v1::JOB_STATE_RUNNING:
+      --running_;
+      break;
+    default:
+      if (IsTerminal(job.state)) finished_.erase({job.finished_at, job.seq});
+      break;
+  }
+  if (job.state != v1::JOB_STATE_UNSPECIFIED) --q.by_state[job.state];
+  if (job.state != v1::JOB_STATE_UNSPECIFIED && !IsTerminal(job.state)) {
+    --live_;
+  }
+  retained_bytes_ -= SizeOf(job);
+}
+
+void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
+  auto [it, inserted] = jobs_.try_emplace(s.seq());
+  Job& job = it->second;
+  if (!inserted) Unindex(job, GetQueue(job.spec.queue()));
+  job.seq = s.seq();
+  job.spec = s.spec();
+  job.state = s.state();
+  job.attempt = s.attempt();
+  job.created_at = s.created_at_us();
+  job.ready_at = s.ready_at_us();
+  job.started_at = s.started_at_us();
+  job.finished_at = s.finished_at_us();
+  job.result = s.result();
+  job.error = s.error();
+  job.exit_code = s.exit_code();
+  next_seq_ = std::max(next_seq_, s.seq() + 1);
+  retained_bytes_ += SizeOf(job);
+  if (!job.spec.idempotency_key().empty()) {
+    idempotency_[job.spec.idempotency_key()] = job.seq;
+  }
+  Queue& q = GetQueue(job.spec.queue());
+  ++q.by_state[job.state];
+  if (!IsTerminal(job.state)) ++live_;
+  switch (job.state) {
+    case v1::JOB_STATE_READY:
+      q.ready.insert(ReadyKey{job.spec.priority(), job.seq});
+      break;
+    case v1::JOB_STATE_SCHEDULED:
+      scheduled_.insert({job.ready_at, job.seq});
+      break;
+    case v1::JOB_STATE_RUNNING:
+      ++running_;
+      break;
+    default:
+      if (IsTerminal(job.state)) finished_.insert({job.finished_at, job.seq});
+      break;
+  }
+}
+
+void SnapshotJob(const Job& job, wal::v1::JobSnapshot* out) {
+  out->set_seq(job.seq);
+  *out->mutable_spec() = job.spec;
+  out->set_state(job.state);
+  out->set_attempt(job.attempt);
+  out->set_created_at_us(job.created_at);
+  out->set_ready_at_us(job.ready_at);
+  out->set_started_at_us(job.started_at);
+  out->set_finished_at_us(job.finished_at);
+  out->set_result(job.result);
+  out->set_error(job.error);
+  out->set_exit_code(job.exit_code);
 }
 
 }  // namespace jobq::core

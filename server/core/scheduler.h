@@ -38,6 +38,9 @@ class TransitionLog {
   virtual void Append(const wal::v1::Transition& t) = 0;
 };
 
+// The full state of `job`, as compaction writes it.
+void SnapshotJob(const Job& job, wal::v1::JobSnapshot* out);
+
 // A job handed to a handler.
 struct Assignment {
   uint64_t seq = 0;
@@ -97,6 +100,18 @@ class Scheduler {
   // existing job carries, returns that job with duplicate = true.
   SubmitOutcome Submit(v1::JobSpec spec, TimeUs now);
 
+  // Submit in two steps, for acknowledging only what is durable: decides
+  // the job (id, times; or a duplicate) and fills `enqueue`, without
+  // applying it. The caller logs it and later either Apply()s it or, if it
+  // could not be stored, Abandon()s it. Its idempotency key counts from now.
+  SubmitOutcome PrepareEnqueue(v1::JobSpec spec, TimeUs now,
+                               wal::v1::Transition* enqueue);
+  void Abandon(const wal::v1::Transition& enqueue);
+
+  // After recovery: every RUNNING job goes back to READY, its attempt
+  // counted (its run was lost with the previous process). Returns how many.
+  size_t RequeueRunning(TimeUs now);
+
   // Cancels a non-terminal job. NOT_FOUND for an unknown job;
   // FAILED_PRECONDITION when it has already ended.
   absl::StatusOr<CancelOutcome> Cancel(uint64_t seq, TimeUs now);
@@ -128,6 +143,9 @@ class Scheduler {
   // Jobs in id order, starting after `after_seq`.
   const absl::btree_map<uint64_t, Job>& jobs() const { return jobs_; }
   size_t running() const { return running_; }
+  uint64_t next_seq() const { return next_seq_; }
+  // About the bytes a snapshot of every job held would take.
+  uint64_t retained_bytes() const { return retained_bytes_; }
   // Jobs not in a terminal state.
   size_t live() const { return live_; }
 
@@ -145,6 +163,11 @@ class Scheduler {
   void ApplyCancel(const wal::v1::Cancel& c);
   void ApplyQueueSettings(const wal::v1::QueueSettings& s);
   void ApplyForget(const wal::v1::Forget& f);
+  void ApplyRequeue(const wal::v1::Requeue& r);
+  void ApplySnapshot(const wal::v1::JobSnapshot& s);
+  // Takes a job out of every index (not of jobs_).
+  void Unindex(Job& job, Queue& q);
+  static uint64_t SizeOf(const Job& job);
 
   SchedulerOptions options_;
   JobObserver* observer_;
@@ -157,6 +180,9 @@ class Scheduler {
   // Terminal jobs by (finished_at, seq), oldest first.
   absl::btree_set<std::pair<TimeUs, uint64_t>> finished_;
   absl::flat_hash_map<std::string, uint64_t> idempotency_;
+  // Keys of prepared enqueues not yet applied or abandoned.
+  absl::flat_hash_map<std::string, uint64_t> pending_keys_;
+  uint64_t retained_bytes_ = 0;
   uint64_t next_seq_ = 1;
   size_t running_ = 0;
   size_t live_ = 0;

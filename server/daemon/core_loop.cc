@@ -1,6 +1,7 @@
 #include "daemon/core_loop.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <future>
 
@@ -9,7 +10,9 @@ namespace jobq::daemon {
 CoreLoop::CoreLoop(Options options, const Clock* clock)
     : options_(std::move(options)),
       clock_(clock),
-      scheduler_(options_.scheduler, &hub_) {
+      scheduler_(options_.scheduler, &hub_,
+                 options_.wal != nullptr ? &wal_log_ : nullptr) {
+  wal_log_.wal = options_.wal;
   uv_loop_init(&loop_);
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
@@ -18,6 +21,10 @@ CoreLoop::CoreLoop(Options options, const Clock* clock)
   results_ = std::make_unique<Channel<core::RunResult>>(
       &loop_,
       [this](std::vector<core::RunResult>& batch) { OnResults(batch); });
+  commits_ = std::make_unique<Channel<std::pair<uint64_t, absl::Status>>>(
+      &loop_, [this](std::vector<std::pair<uint64_t, absl::Status>>& batch) {
+        OnCommitted(batch);
+      });
 }
 
 CoreLoop::~CoreLoop() {
@@ -37,6 +44,141 @@ bool CoreLoop::Post(CoreTask task) { return tasks_->Post(std::move(task)); }
 
 void CoreLoop::PostResults(std::vector<core::RunResult>&& results) {
   results_->PostMany(std::move(results));
+}
+
+void CoreLoop::PostCommitted(uint64_t batch, absl::Status status) {
+  commits_->Post({batch, std::move(status)});
+}
+
+void CoreLoop::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
+                      SubmitDone done) {
+  PendingAck ack{0, {}, std::move(done)};
+  ack.outcomes.reserve(specs.size());
+  wal::v1::Transition t;
+  for (auto& spec : specs) {
+    core::SubmitOutcome out =
+        scheduler_.PrepareEnqueue(std::move(spec), now, &t);
+    if (!out.duplicate) {
+      if (options_.wal != nullptr) options_.wal->Append(t);
+      pending_enqueues_.push_back({0, std::move(t)});
+    }
+    ack.outcomes.push_back(out);
+  }
+  acks_.push_back(std::move(ack));
+}
+
+void CoreLoop::Resolve(uint64_t batch, const absl::Status& status) {
+  // Every entry up to `batch` (0: the current turn's, untagged) in order.
+  auto due = [batch](uint64_t b) {
+    return batch == 0 ? b == 0 : b <= batch && b != 0;
+  };
+  while (!pending_enqueues_.empty() && due(pending_enqueues_.front().batch)) {
+    const auto& t = pending_enqueues_.front().enqueue;
+    if (status.ok()) {
+      scheduler_.Apply(t);
+    } else {
+      scheduler_.Abandon(t);
+    }
+    pending_enqueues_.pop_front();
+  }
+  if (acks_.empty() || !due(acks_.front().batch)) return;
+  CoreContext ctx = Context();
+  while (!acks_.empty() && due(acks_.front().batch)) {
+    PendingAck ack = std::move(acks_.front());
+    acks_.pop_front();
+    ack.done(ctx, status, ack.outcomes);
+  }
+}
+
+void CoreLoop::OnCommitted(
+    std::vector<std::pair<uint64_t, absl::Status>>& batch) {
+  for (auto& [id, status] : batch) {
+    if (status.ok()) {
+      durable_batch_ = std::max(durable_batch_, id);
+    } else if (options_.on_wal_failure) {
+      options_.on_wal_failure(status);
+    }
+    Resolve(id, status);
+  }
+  Pump();
+}
+
+void CoreLoop::Commit() {
+  store::Wal* wal = options_.wal;
+  if (wal == nullptr) {
+    // In memory, a turn's submits are "stored" when it ends.
+    Resolve(0, absl::OkStatus());
+    return;
+  }
+  uint64_t id = wal->Commit();
+  // A turn that wrote nothing may still hold acks (duplicates of jobs in
+  // earlier batches): they wait for the last batch.
+  if (id == 0) id = wal->last_commit();
+  for (auto it = pending_enqueues_.rbegin();
+       it != pending_enqueues_.rend() && it->batch == 0; ++it) {
+    it->batch = id;
+  }
+  for (auto it = acks_.rbegin(); it != acks_.rend() && it->batch == 0; ++it) {
+    it->batch = id;
+  }
+  if (id == 0 || id <= durable_batch_)
+    Resolve(id == 0 ? 0 : id, absl::OkStatus());
+}
+
+// Compaction: a new segment starts, and the state of every job is written
+// into it a chunk per turn; once the last chunk is durable the older
+// segments are deleted. Service goes on meanwhile: a transition of a job
+// that is written before the job's snapshot is ignored on replay unless the
+// job is known from an older segment (which then still exists), and the
+// snapshot reflects it anyway.
+void CoreLoop::Compact() {
+  store::Wal* wal = options_.wal;
+  if (wal == nullptr) return;
+  if (!snapshot_.active) {
+    uint64_t bytes = wal->log_bytes();
+    if (bytes < options_.compact_min_bytes ||
+        bytes < 2 * scheduler_.retained_bytes()) {
+      return;
+    }
+    snapshot_ = Snapshot{true, 0, scheduler_.next_seq(), 0, clock_->Now()};
+    wal->RotateAtNextCommit();
+    spdlog::info("compaction: log is {} bytes, live jobs about {}; starting",
+                 bytes, scheduler_.retained_bytes());
+    wal::v1::Transition t;
+    for (const auto& [name, q] : scheduler_.queues()) {
+      if (!q.paused && q.max_concurrency == 0) continue;
+      auto* s = t.mutable_queue_settings();
+      s->set_queue(name);
+      s->set_paused(q.paused);
+      s->set_max_concurrency(q.max_concurrency);
+      wal->Append(t);
+    }
+    // Enqueues not yet durable may sit in the old segments only: write them
+    // again into the new one, and answer them with its first batch.
+    for (auto& p : pending_enqueues_) {
+      wal->Append(p.enqueue);
+      p.batch = 0;
+    }
+    for (auto& a : acks_) a.batch = 0;
+  }
+  const auto& jobs = scheduler_.jobs();
+  wal::v1::Transition t;
+  size_t n = 0;
+  auto it = jobs.upper_bound(snapshot_.cursor);
+  for (; it != jobs.end() && it->first < snapshot_.limit &&
+         n < options_.snapshot_chunk;
+       ++it, ++n) {
+    core::SnapshotJob(it->second, t.mutable_snapshot());
+    wal->Append(t);
+    snapshot_.cursor = it->first;
+  }
+  snapshot_.jobs += n;
+  if (it == jobs.end() || it->first >= snapshot_.limit) {
+    wal->DropOldSegmentsAtNextCommit();
+    snapshot_.active = false;
+    spdlog::info("compaction: {} jobs written in {} ms; old segments go",
+                 snapshot_.jobs, (clock_->Now() - snapshot_.started) / 1000);
+  }
 }
 
 CoreContext CoreLoop::Context() {
@@ -59,10 +201,15 @@ void CoreLoop::Pump() {
   if (closing_) return;
   TimeUs now = clock_->Now();
   TimeUs next = scheduler_.Tick(now);
+  if (options_.wal == nullptr) Commit();  // Makes this turn's submits ready.
   if (!draining_ && scheduler_.running() < options_.max_running) {
     auto jobs = scheduler_.TakeRunnable(
         now, options_.max_running - scheduler_.running());
     if (!jobs.empty()) dispatcher_->Dispatch(std::move(jobs));
+  }
+  if (options_.wal != nullptr) {
+    Compact();
+    Commit();
   }
   hub_.FlushAll();
   if (next > 0) {
@@ -105,9 +252,11 @@ void CoreLoop::Stop() {
   if (stopped_) return;
   stopped_ = true;
   auto close_all = [this] {
+    if (options_.wal != nullptr) options_.wal->Commit();
     closing_ = true;
     tasks_->Close();
     results_->Close();
+    commits_->Close();
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   };
   if (thread_.joinable()) {

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "core/dispatcher.h"
 #include "core/scheduler.h"
 #include "events/event_hub.h"
+#include "store/wal.h"
 
 namespace jobq::daemon {
 
@@ -30,6 +32,12 @@ struct CoreContext {
 
 using CoreTask = absl::AnyInvocable<void(CoreContext&)>;
 
+// Told, on the core thread, whether submitted jobs were stored: OK with one
+// outcome per spec, or the log's error (none of them was stored).
+using SubmitDone =
+    absl::AnyInvocable<void(CoreContext&, const absl::Status&,
+                            const std::vector<core::SubmitOutcome>&)>;
+
 // The one thread that owns all job state: a libuv loop that runs the
 // Scheduler and the EventHub. Tasks from gRPC threads and results from worker
 // loops arrive through channels and are drained in batches; after each batch
@@ -42,6 +50,16 @@ class CoreLoop {
     core::SchedulerOptions scheduler;
     // Jobs running at once on the dispatcher, all queues together.
     size_t max_running = 100'000;
+    // The write-ahead log, or null to hold jobs in memory only. Must be
+    // recovered and started; must outlive the loop.
+    store::Wal* wal = nullptr;
+    // Compaction starts when the log is larger than this and than twice
+    // the size of a snapshot of the live jobs.
+    uint64_t compact_min_bytes = 64 << 20;
+    // Jobs snapshotted per loop turn during compaction (bounds the pause).
+    size_t snapshot_chunk = 20'000;
+    // Called on the core thread when the log fails.
+    std::function<void(const absl::Status&)> on_wal_failure;
   };
 
   CoreLoop(Options options, const Clock* clock);
@@ -58,6 +76,18 @@ class CoreLoop {
   // Hands finished runs to the scheduler.
   void PostResults(std::vector<core::RunResult>&& results);
 
+  // From the log's writer thread: batches up to `batch` are resolved.
+  void PostCommitted(uint64_t batch, absl::Status status);
+
+  // Core thread: enqueues validated specs. They become visible (and run)
+  // and `done` is called once their records are durable, or `done` gets
+  // the log's error and they are dropped. Without a log, at the end of the
+  // current turn.
+  void Submit(std::vector<v1::JobSpec> specs, TimeUs now, SubmitDone done);
+
+  // Core thread: recovery replays into this before Start().
+  core::Scheduler& scheduler() { return scheduler_; }
+
   // Stops starting jobs and waits up to `grace` for running ones to finish.
   // Returns the number still running.
   size_t Drain(DurationUs grace);
@@ -67,6 +97,12 @@ class CoreLoop {
  private:
   void OnTasks(std::vector<CoreTask>& batch);
   void OnResults(std::vector<core::RunResult>& batch);
+  void OnCommitted(std::vector<std::pair<uint64_t, absl::Status>>& batch);
+  // Applies (or drops) pending enqueues and answers acks of batches up to
+  // `batch`; batch 0 entries are those of the current turn.
+  void Resolve(uint64_t batch, const absl::Status& status);
+  void Commit();
+  void Compact();
   // After every batch: promote, dispatch, flush, re-arm the timer.
   void Pump();
   CoreContext Context();
@@ -75,11 +111,43 @@ class CoreLoop {
   const Clock* clock_;
   core::Dispatcher* dispatcher_ = nullptr;
   events::EventHub hub_;
+  // Hands every transition to the log.
+  struct WalLog final : core::TransitionLog {
+    store::Wal* wal = nullptr;
+    void Append(const wal::v1::Transition& t) override { wal->Append(t); }
+  };
+  WalLog wal_log_;
   core::Scheduler scheduler_;
+
+  // Submits waiting for their batch: batch 0 until the turn's commit.
+  struct PendingEnqueue {
+    uint64_t batch;
+    wal::v1::Transition enqueue;
+  };
+  struct PendingAck {
+    uint64_t batch;
+    std::vector<core::SubmitOutcome> outcomes;
+    SubmitDone done;
+  };
+  std::deque<PendingEnqueue> pending_enqueues_;
+  std::deque<PendingAck> acks_;
+  uint64_t durable_batch_ = 0;
+  bool wal_failed_ = false;
+
+  // Compaction in progress: jobs with ids in (cursor, limit) remain.
+  struct Snapshot {
+    bool active = false;
+    uint64_t cursor = 0;
+    uint64_t limit = 0;
+    size_t jobs = 0;
+    TimeUs started = 0;
+  };
+  Snapshot snapshot_;
   uv_loop_t loop_;
   uv_timer_t timer_;
   std::unique_ptr<Channel<CoreTask>> tasks_;
   std::unique_ptr<Channel<core::RunResult>> results_;
+  std::unique_ptr<Channel<std::pair<uint64_t, absl::Status>>> commits_;
   std::thread thread_;
   bool draining_ = false;          // Loop thread.
   std::function<void()> on_idle_;  // Loop thread: drain waiter.

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -34,25 +35,51 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock)
   ctx_.outbound.max_items = config_.stream_buffer;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
-
-  CoreLoop::Options core_options;
-  core_options.scheduler.retention = config_.retention;
-  core_options.scheduler.max_finished = config_.max_finished;
-  core_options.scheduler.random = [gen = std::make_shared<absl::BitGen>()] {
-    return absl::Uniform(*gen, 0.0, 1.0);
-  };
-  core_options.max_running = config_.max_running;
-  core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
-  ctx_.core = core_.get();
-  CoreLoop* core = core_.get();
-  pool_ = std::make_unique<exec::WorkerPool>(
-      config_.workers, &commands_,
-      [core](std::vector<core::RunResult>&& results) {
-        core->PostResults(std::move(results));
-      });
 }
 
 Daemon::~Daemon() { Shutdown(); }
+
+absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
+  if (config_.data_dir.empty()) return absl::OkStatus();
+  store::WalOptions wal_options;
+  wal_options.dir = config_.data_dir;
+  wal_options.sync = config_.sync != "none";
+  wal_options.skip_corrupt = config_.recover == "skip-corrupt";
+  auto wal = store::Wal::Open(wal_options);
+  if (!wal.ok()) return wal.status();
+  wal_ = std::move(*wal);
+  options->wal = wal_.get();
+  options->compact_min_bytes = config_.compact_min_bytes;
+  ctx_.storage = "wal";
+  ctx_.wal = wal_.get();
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Recover() {
+  if (wal_ == nullptr) return absl::OkStatus();
+  auto t0 = std::chrono::steady_clock::now();
+  core::Scheduler& scheduler = core_->scheduler();
+  auto stats = wal_->Recover(
+      [&scheduler](const wal::v1::Transition& t) { scheduler.Apply(t); });
+  if (!stats.ok()) return stats.status();
+  size_t requeued = scheduler.RequeueRunning(clock_->Now());
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  spdlog::info(
+      "recovered {} jobs ({} unfinished, {} were running and are READY "
+      "again) from {} records in {} segments ({} bytes) in {} ms",
+      scheduler.jobs().size(), scheduler.live(), requeued, stats->records,
+      stats->segments, stats->bytes, ms);
+  if (stats->torn_bytes > 0 || stats->skipped_bytes > 0) {
+    spdlog::warn("recovery cut {} torn bytes and skipped {} corrupt bytes",
+                 stats->torn_bytes, stats->skipped_bytes);
+  }
+  CoreLoop* core = core_.get();
+  return wal_->Start([core](uint64_t batch, absl::Status s) {
+    core->PostCommitted(batch, std::move(s));
+  });
+}
 
 absl::Status Daemon::Start() {
   for (const auto& kind : {"noop", "sleep"}) {
@@ -61,6 +88,31 @@ absl::Status Daemon::Start() {
           "config: commands.", kind, ": the name of a built-in kind"));
     }
   }
+  CoreLoop::Options core_options;
+  core_options.scheduler.retention = config_.retention;
+  core_options.scheduler.max_finished = config_.max_finished;
+  core_options.scheduler.random = [gen = std::make_shared<absl::BitGen>()] {
+    return absl::Uniform(*gen, 0.0, 1.0);
+  };
+  core_options.max_running = config_.max_running;
+  if (absl::Status s = OpenStorage(&core_options); !s.ok()) return s;
+  core_options.on_wal_failure = [this](const absl::Status& s) {
+    // A sticky failure: the daemon can no longer store anything.
+    if (!wal_->Stats().failure.empty() && server_ != nullptr) {
+      server_->GetHealthCheckService()->SetServingStatus(false);
+    }
+  };
+  core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
+  ctx_.core = core_.get();
+  CoreLoop* core = core_.get();
+  pool_ = std::make_unique<exec::WorkerPool>(
+      config_.workers, &commands_,
+      [core](std::vector<core::RunResult>&& results) {
+        core->PostResults(std::move(results));
+      });
+  started_ = true;
+  if (absl::Status s = Recover(); !s.ok()) return s;
+
   ctx_.started_at = clock_->Now();
   pool_->Start();
   core_->Start(pool_.get());
@@ -77,7 +129,6 @@ absl::Status Daemon::Start() {
   builder.RegisterService(job_service_.get());
   builder.RegisterService(admin_service_.get());
   server_ = builder.BuildAndStart();
-  started_ = true;
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
@@ -89,6 +140,13 @@ absl::Status Daemon::Start() {
 void Daemon::Shutdown() {
   if (stopped_ || !started_) return;
   stopped_ = true;
+  if (core_ == nullptr || server_ == nullptr) {
+    // Start failed half way: stop what runs.
+    if (pool_ != nullptr) pool_->Stop();
+    if (core_ != nullptr) core_->Stop();
+    if (wal_ != nullptr) wal_->Stop();
+    return;
+  }
   ctx_.shutting_down.store(true);
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
@@ -115,6 +173,7 @@ void Daemon::Shutdown() {
   }
   pool_->Stop();
   core_->Stop();
+  if (wal_ != nullptr) wal_->Stop();  // Writes the last batch.
   if (server_ != nullptr) server_->Wait();
 }
 

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "daemon/core_loop.h"
 #include "exec/worker_pool.h"
+#include "store/wal.h"
 
 namespace jobq::daemon {
 
@@ -24,7 +25,8 @@ class Daemon {
   explicit Daemon(config::ServerConfig config, const Clock* clock = nullptr);
   ~Daemon();
 
-  // Binds the listen address and starts serving.
+  // Recovers the write-ahead log (with --data-dir), binds the listen
+  // address and starts serving.
   [[nodiscard]] absl::Status Start();
   // The port bound (useful with port 0).
   int port() const { return port_; }
@@ -34,11 +36,15 @@ class Daemon {
   void Shutdown();
 
  private:
+  absl::Status OpenStorage(CoreLoop::Options* options);
+  absl::Status Recover();
+
   config::ServerConfig config_;
   SystemClock system_clock_;
   const Clock* clock_;
   exec::CommandTable commands_;
   api::ServiceContext ctx_;
+  std::unique_ptr<store::Wal> wal_;
   std::unique_ptr<CoreLoop> core_;
   std::unique_ptr<exec::WorkerPool> pool_;
   std::unique_ptr<api::JobServiceImpl> job_service_;

@@ -25,7 +25,8 @@ namespace {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  PosixWritableFile(std::string path, int fd)
+      : path_(std::move(path)), fd_(fd) {}
   ~PosixWritableFile() override { close(fd_); }
 
   absl::Status Append(absl::string_view data) override {

@@ -62,7 +62,6 @@ class Env {
 };
 
 // The status for a failed system call on `path`.
-absl::Status IoError(const std::string& what, const std::string& path,
-                     int err);
+absl::Status IoError(const std::string& what, const std::string& path, int err);
 
 }  // namespace jobq::store

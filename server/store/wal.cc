@@ -54,7 +54,8 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
         return absl::Status(header.code(),
                             absl::StrCat(path, ": ", header.message()));
       }
-      spdlog::warn("recovery: skipping {}: {}", path, header.message());
+      spdlog::warn("recovery: skipping {}: {}", path,
+                   std::string(header.message()));
       stats.skipped_bytes += data.size();
       continue;
     }
@@ -65,9 +66,9 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
     while ((r = reader.Next(&type, &body)) == LogReader::kRecord) {
       if (type != log::kTransition ||
           !t.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-        corrupt = absl::DataLossError(absl::StrCat(
-            "undecodable record (type ", static_cast<int>(type),
-            ") ending at offset ", reader.valid_end()));
+        corrupt = absl::DataLossError(
+            absl::StrCat("undecodable record (type ", static_cast<int>(type),
+                         ") ending at offset ", reader.valid_end()));
         break;
       }
       apply(t);
@@ -83,7 +84,7 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
       }
       uint64_t skipped = data.size() - reader.valid_end();
       spdlog::warn("recovery: {}: {}; skipping {} bytes", path,
-                   corrupt.message(), skipped);
+                   std::string(corrupt.message()), skipped);
       stats.skipped_bytes += skipped;
     } else if (reader.torn()) {
       uint64_t cut = data.size() - reader.valid_end();
@@ -212,13 +213,12 @@ absl::Status Wal::WriteGroup(const std::string& data, uint32_t records) {
   if (!s.ok()) {
     // Undo the partial write so that the next record starts clean.
     if (absl::Status t = file_->Truncate(before); !t.ok()) {
-      Stick(absl::UnavailableError(absl::StrCat(
-          "write-ahead log: cannot undo a failed write (", t.message(),
-          "); the log accepts no more writes")));
+      Stick(absl::UnavailableError(
+          absl::StrCat("write-ahead log: cannot undo a failed write (",
+                       t.message(), "); the log accepts no more writes")));
     }
-    return absl::Status(s.code(),
-                        absl::StrCat("write-ahead log: ", s.message(),
-                                     "; the job was not stored"));
+    return absl::Status(s.code(), absl::StrCat("write-ahead log: ", s.message(),
+                                               "; the job was not stored"));
   }
   int64_t fsync_us = -1;
   if (options_.sync) {
@@ -260,7 +260,8 @@ void Wal::DropOldSegments() {
   for (uint64_t n : old) {
     absl::Status s = env_->RemoveFile(PathOf(n));
     if (!s.ok() && !absl::IsNotFound(s)) {
-      spdlog::warn("compaction: cannot remove {}: {}", PathOf(n), s.message());
+      spdlog::warn("compaction: cannot remove {}: {}", PathOf(n),
+                   std::string(s.message()));
       continue;
     }
     std::lock_guard lock(mu_);

@@ -135,11 +135,11 @@ class Wal {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Batch> queue_;               // Guarded by mu_.
-  bool stopping_ = false;                 // Guarded by mu_.
-  absl::Status sticky_;                   // Guarded by mu_.
+  std::deque<Batch> queue_;                // Guarded by mu_.
+  bool stopping_ = false;                  // Guarded by mu_.
+  absl::Status sticky_;                    // Guarded by mu_.
   std::map<uint64_t, uint64_t> segments_;  // Number -> bytes. Guarded by mu_.
-  WalStats stats_;                        // Guarded by mu_.
+  WalStats stats_;                         // Guarded by mu_.
   std::thread writer_;
 };
 
