@@ -38,6 +38,9 @@ void CoreLoop::Start(core::Dispatcher* dispatcher) {
     pthread_setname_np(pthread_self(), "jobq-core");
     uv_run(&loop_, UV_RUN_DEFAULT);
   });
+  // A first turn: recovered jobs start, timers are armed, and recovery's
+  // own records are committed without waiting for a request.
+  Post([](CoreContext&) {});
 }
 
 bool CoreLoop::Post(CoreTask task) { return tasks_->Post(std::move(task)); }

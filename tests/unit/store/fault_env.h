@@ -31,6 +31,11 @@ class FaultEnv final : public Env {
     appends_left_ = n;
     append_errno_ = err;
   }
+  // Runs before every sync (outside the lock): tests block the writer here.
+  void SetSyncHook(std::function<void()> hook) {
+    std::lock_guard lock(mu_);
+    sync_hook_ = std::move(hook);
+  }
   void FailSyncs() {
     std::lock_guard lock(mu_);
     fail_sync_ = true;
@@ -104,6 +109,7 @@ class FaultEnv final : public Env {
   int appends_left_ = -1;  // -1: no failure.
   int append_errno_ = ENOSPC;
   bool fail_sync_ = false;
+  std::function<void()> sync_hook_;
 };
 
 class FaultFile final : public WritableFile {
@@ -122,6 +128,12 @@ class FaultFile final : public WritableFile {
     return absl::OkStatus();
   }
   absl::Status Sync() override {
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(env_->mu_);
+      hook = env_->sync_hook_;
+    }
+    if (hook) hook();
     std::lock_guard lock(env_->mu_);
     if (env_->fail_sync_) return IoError("fdatasync", path_, EIO);
     auto& f = env_->files_[path_];
