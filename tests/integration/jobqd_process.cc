@@ -70,6 +70,36 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
   return p;
 }
 
+std::string JobqdProcess::StartExpectingFailure(std::vector<std::string> args) {
+  std::unique_ptr<JobqdProcess> p(new JobqdProcess);
+  std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0"};
+  for (auto& a : args) argv.push_back(a);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  pid_t pid;
+  int rc =
+      posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  std::string out;
+  if (rc == 0) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0)
+      out.append(buf, static_cast<size_t>(n));
+    int status;
+    waitpid(pid, &status, 0);
+  }
+  close(fds[0]);
+  return out;
+}
+
 bool JobqdProcess::WaitForPort() {
   static const std::regex kListening(R"(listening on [0-9.]+:([0-9]+))");
   std::unique_lock lock(mu_);

@@ -21,6 +21,9 @@ class JobqdProcess {
   // `config_yaml`, if not empty, is written to a file passed as --config.
   static std::unique_ptr<JobqdProcess> Start(
       std::vector<std::string> args = {}, const std::string& config_yaml = "");
+  // Runs jobqd with `args` (on 127.0.0.1:0) until it exits by itself, and
+  // returns what it wrote to stderr.
+  static std::string StartExpectingFailure(std::vector<std::string> args);
   ~JobqdProcess();
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }

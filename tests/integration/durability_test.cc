@@ -1,0 +1,190 @@
+// Durability of the real jobqd with --data-dir: SIGKILL at random moments,
+// restart, and every acknowledged job is still there; the log compacts
+// under load.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "tests/integration/jobqd_process.h"
+
+namespace jobq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Every job jobqd holds, by id.
+absl::flat_hash_map<std::string, v1::Job> ListAll(client::Client& c) {
+  absl::flat_hash_map<std::string, v1::Job> out;
+  v1::ListJobsRequest req;
+  req.set_page_size(1000);
+  do {
+    auto page = c.ListJobs(req);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    for (const auto& j : page->jobs()) out[j.id()] = j;
+    req.set_page_token(page->next_page_token());
+  } while (!req.page_token().empty());
+  return out;
+}
+
+TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
+  const std::string dir = TempPath("data");
+  std::mt19937 rng(20261127);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> acked;  // Guarded by mu.
+  std::atomic<int> next_number{0};
+
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE(round);
+    auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+    ASSERT_NE(jobqd, nullptr);
+    auto& c = jobqd->client();
+
+    // Everything acknowledged before the kills is here; nothing else is.
+    auto held = ListAll(c);
+    {
+      std::lock_guard lock(mu);
+      for (const auto& id : acked) {
+        ASSERT_TRUE(held.contains(id)) << "lost acknowledged job " << id;
+      }
+    }
+    for (const auto& [id, job] : held) {
+      int n = -1;
+      ASSERT_TRUE(job.spec().labels().contains("n"));
+      ASSERT_TRUE(absl::SimpleAtoi(job.spec().labels().at("n"), &n));
+      ASSERT_LT(n, next_number.load()) << "a job nobody submitted: " << id;
+    }
+
+    // Producers submit until jobqd dies; it is killed after a random number
+    // of acknowledgements of this round.
+    const size_t kill_after = 100 + rng() % 1500;
+    size_t acked_this_round = 0;
+    std::atomic<bool> dead{false};
+    auto produce = [&](unsigned seed) {
+      std::mt19937 r(seed);
+      while (!dead.load()) {
+        std::vector<v1::JobSpec> batch;
+        for (int i = 0; i < 50; ++i) {
+          v1::JobSpec s = MakeSpec(r() % 4 == 0 ? "sleep" : "noop",
+                                   "q" + std::to_string(r() % 3), "",
+                                   static_cast<int32_t>(r() % 5));
+          if (s.kind() == "sleep")
+            s.set_payload(std::to_string(5 + r() % 50) + "ms");
+          if (r() % 5 == 0)
+            s.mutable_delay()->set_nanos(static_cast<int32_t>(r() % 500) *
+                                         1'000'000);
+          (*s.mutable_labels())["n"] = std::to_string(next_number.fetch_add(1));
+          batch.push_back(std::move(s));
+        }
+        auto resp = c.SubmitBatch(batch);
+        if (!resp.ok()) break;
+        std::lock_guard lock(mu);
+        for (const auto& result : resp->results()) {
+          ASSERT_EQ(result.code(), 0) << result.message();
+          acked.insert(result.job_id());
+          ++acked_this_round;
+        }
+        cv.notify_all();
+      }
+    };
+    std::thread p1(produce, rng()), p2(produce, rng());
+    {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, 30s, [&] { return acked_this_round >= kill_after; });
+    }
+    EXPECT_EQ(jobqd->Stop(SIGKILL), 128 + SIGKILL);
+    dead.store(true);
+    p1.join();
+    p2.join();
+  }
+
+  // A last start: every acknowledged job is there and runs to its end.
+  auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+  ASSERT_NE(jobqd, nullptr);
+  auto& c = jobqd->client();
+  // Watch every unfinished job to its end (the watch ends when they have).
+  v1::WatchRequest unfinished;
+  for (const auto& [id, job] : ListAll(c)) {
+    if (job.state() != v1::JOB_STATE_SUCCEEDED) unfinished.add_job_ids(id);
+  }
+  if (unfinished.job_ids_size() > 0) {
+    absl::Status s =
+        c.Watch(unfinished, [](const v1::JobEvent&) { return true; });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  auto held = ListAll(c);
+  std::lock_guard lock(mu);
+  EXPECT_GT(acked.size(), 2000u);
+  for (const auto& id : acked) {
+    auto it = held.find(id);
+    ASSERT_NE(it, held.end()) << "lost acknowledged job " << id;
+    EXPECT_EQ(it->second.state(), v1::JOB_STATE_SUCCEEDED) << id;
+  }
+  EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DurabilityTest, CompactionUnderLoadKeepsLiveJobsAndBoundsTheDisk) {
+  const std::string dir = TempPath("data");
+  auto jobqd = JobqdProcess::Start(
+      {"--data-dir", dir, "--compact-min", "256KiB", "--max-finished", "1000"});
+  ASSERT_NE(jobqd, nullptr);
+  auto& c = jobqd->client();
+  // Live jobs that wait an hour.
+  std::vector<v1::JobSpec> waiting(500, MakeSpec("noop", "later"));
+  for (auto& s : waiting) s.mutable_delay()->set_seconds(3600);
+  auto kept = c.SubmitBatch(waiting);
+  ASSERT_TRUE(kept.ok());
+  // Then a stream of jobs that run and are forgotten.
+  std::vector<v1::JobSpec> batch(500, MakeSpec("noop", "churn"));
+  uint64_t max_log = 0;
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(c.SubmitBatch(batch).ok());
+    auto stats = c.GetStats();
+    ASSERT_TRUE(stats.ok());
+    max_log = std::max(max_log, stats->storage_stats().log_bytes());
+  }
+  auto stats = c.GetStats();
+  ASSERT_TRUE(stats.ok());
+  const auto& w = stats->storage_stats();
+  // 30,000 jobs wrote several megabytes; the log stayed near its floor.
+  EXPECT_GT(w.records_written(), 60'000u);
+  EXPECT_LT(max_log, 2u << 20) << "log grew to " << max_log;
+  EXPECT_EQ(jobqd->Stop(SIGKILL), 128 + SIGKILL);
+
+  jobqd = JobqdProcess::Start({"--data-dir", dir});
+  ASSERT_NE(jobqd, nullptr);
+  auto held = ListAll(jobqd->client());
+  for (const auto& r : kept->results()) {
+    auto it = held.find(r.job_id());
+    ASSERT_NE(it, held.end()) << r.job_id();
+    EXPECT_EQ(it->second.state(), v1::JOB_STATE_SCHEDULED);
+  }
+  EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DurabilityTest, ASecondJobqdCannotOpenTheSameDataDirectory) {
+  const std::string dir = TempPath("data");
+  auto first = JobqdProcess::Start({"--data-dir", dir});
+  ASSERT_NE(first, nullptr);
+  auto second = JobqdProcess::StartExpectingFailure({"--data-dir", dir});
+  EXPECT_NE(second.find("another jobqd uses this data directory"),
+            std::string::npos)
+      << second;
+  EXPECT_EQ(first->Stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace jobq::testing
