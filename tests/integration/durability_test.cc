@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "tests/integration/jobqd_process.h"
 
 namespace jobq::testing {
@@ -76,10 +77,10 @@ TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
         std::vector<v1::JobSpec> batch;
         for (int i = 0; i < 50; ++i) {
           v1::JobSpec s = MakeSpec(r() % 4 == 0 ? "sleep" : "noop",
-                                   "q" + std::to_string(r() % 3), "",
+                                   absl::StrCat("q", r() % 3), "",
                                    static_cast<int32_t>(r() % 5));
           if (s.kind() == "sleep")
-            s.set_payload(std::to_string(5 + r() % 50) + "ms");
+            s.set_payload(absl::StrCat(5 + r() % 50, "ms"));
           if (r() % 5 == 0)
             s.mutable_delay()->set_nanos(static_cast<int32_t>(r() % 500) *
                                          1'000'000);
