@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
-JOBQD_FLAGS ?=
+JOBQD_FLAGS ?= --data-dir ./data
 
 .PHONY: all deps configure build run test clean asan tsan
 
