@@ -20,9 +20,10 @@ constexpr int kMaxMessageBytes = 64 << 20;
 
 }  // namespace
 
-Daemon::Daemon(config::ServerConfig config, const Clock* clock)
+Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
     : config_(std::move(config)),
       clock_(clock != nullptr ? clock : &system_clock_),
+      env_(env),
       commands_(config_.commands.begin(), config_.commands.end()) {
   if (config_.workers <= 0) {
     config_.workers =
@@ -45,6 +46,7 @@ absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
   wal_options.dir = config_.data_dir;
   wal_options.sync = config_.sync != "none";
   wal_options.skip_corrupt = config_.recover == "skip-corrupt";
+  wal_options.env = env_;
   auto wal = store::Wal::Open(wal_options);
   if (!wal.ok()) return wal.status();
   wal_ = std::move(*wal);

@@ -21,8 +21,10 @@ namespace jobq::daemon {
 // Thread: Start and Shutdown from one controlling thread.
 class Daemon {
  public:
-  // `clock` must outlive the daemon; null means the system clock.
-  explicit Daemon(config::ServerConfig config, const Clock* clock = nullptr);
+  // `clock` and `env` must outlive the daemon; null means the system clock
+  // and the POSIX file system.
+  explicit Daemon(config::ServerConfig config, const Clock* clock = nullptr,
+                  store::Env* env = nullptr);
   ~Daemon();
 
   // Recovers the write-ahead log (with --data-dir), binds the listen
@@ -42,6 +44,7 @@ class Daemon {
   config::ServerConfig config_;
   SystemClock system_clock_;
   const Clock* clock_;
+  store::Env* env_;
   exec::CommandTable commands_;
   api::ServiceContext ctx_;
   std::unique_ptr<store::Wal> wal_;

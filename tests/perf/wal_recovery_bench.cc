@@ -22,7 +22,8 @@ double Seconds(std::chrono::steady_clock::duration d) {
 
 int main(int argc, char** argv) {
   using namespace jobq;
-  const uint64_t jobs = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
+  const uint64_t jobs =
+      argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   const std::string dir = argc > 2 ? argv[2] : "/tmp/jobq-wal-bench";
   std::filesystem::remove_all(dir);
 
@@ -56,7 +57,8 @@ int main(int argc, char** argv) {
       spec.set_kind("noop");
       spec.set_payload(std::string(64, 'p'));
       spec.set_priority(static_cast<int32_t>(i % 10));
-      scheduler.PrepareEnqueue(std::move(spec), now + static_cast<int64_t>(i), &t);
+      scheduler.PrepareEnqueue(std::move(spec), now + static_cast<int64_t>(i),
+                               &t);
       (*wal)->Append(t);
       // A core turn of 1,000 submits.
       if (i % 1000 == 999) last = (*wal)->Commit();
@@ -68,13 +70,15 @@ int main(int argc, char** argv) {
     }
     double secs = Seconds(std::chrono::steady_clock::now() - t0);
     store::WalStats stats = (*wal)->Stats();
-    std::printf("write: %llu records, %.1f MiB, %llu fsyncs in %.2f s: %.0f records/s, fsync p50 %lld us p99 %lld us\n",
-                static_cast<unsigned long long>(stats.records_written),
-                stats.log_bytes / 1048576.0,
-                static_cast<unsigned long long>(stats.fsyncs), secs,
-                stats.records_written / secs,
-                static_cast<long long>(stats.fsync_us.Quantile(0.5)),
-                static_cast<long long>(stats.fsync_us.Quantile(0.99)));
+    std::printf(
+        "write: %llu records, %.1f MiB, %llu fsyncs in %.2f s: %.0f records/s, "
+        "fsync p50 %lld us p99 %lld us\n",
+        static_cast<unsigned long long>(stats.records_written),
+        stats.log_bytes / 1048576.0,
+        static_cast<unsigned long long>(stats.fsyncs), secs,
+        stats.records_written / secs,
+        static_cast<long long>(stats.fsync_us.Quantile(0.5)),
+        static_cast<long long>(stats.fsync_us.Quantile(0.99)));
     (*wal)->Stop();
   }
   {
@@ -89,10 +93,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     double secs = Seconds(std::chrono::steady_clock::now() - t0);
-    std::printf("recover: %zu jobs from %llu records (%.1f MiB) in %.2f s: %.0f jobs/s\n",
-                scheduler.jobs().size(),
-                static_cast<unsigned long long>(stats->records),
-                stats->bytes / 1048576.0, secs, scheduler.jobs().size() / secs);
+    std::printf(
+        "recover: %zu jobs from %llu records (%.1f MiB) in %.2f s: %.0f "
+        "jobs/s\n",
+        scheduler.jobs().size(),
+        static_cast<unsigned long long>(stats->records),
+        stats->bytes / 1048576.0, secs, scheduler.jobs().size() / secs);
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -1,0 +1,89 @@
+// The assembled daemon in process, on port 0, with a file system that
+// fails on demand: the health service follows the log.
+#include "daemon/daemon.h"
+
+#include <gtest/gtest.h>
+
+#include "client/client.h"
+#include "tests/unit/store/fault_env.h"
+
+namespace jobq::daemon {
+namespace {
+
+v1::JobSpec Noop() {
+  v1::JobSpec s;
+  s.set_kind("noop");
+  return s;
+}
+
+TEST(DaemonTest, AFailedFsyncTurnsHealthNotServingAndSubmitsUnavailable) {
+  store::FaultEnv env;
+  config::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.workers = 1;
+  config.data_dir = "/data";
+  Daemon daemon(config, nullptr, &env);
+  ASSERT_TRUE(daemon.Start().ok());
+  client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
+  auto healthy = c.Healthy();
+  ASSERT_TRUE(healthy.ok()) << healthy.status();
+  EXPECT_TRUE(*healthy);
+  auto first = c.Submit(Noop());
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  env.FailSyncs();
+  auto failed = c.Submit(Noop());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  env.Heal();
+  EXPECT_EQ(c.Submit(Noop()).status().code(), absl::StatusCode::kUnavailable);
+  healthy = c.Healthy();
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_FALSE(*healthy);
+  // Reads go on, and the failure shows in the stats.
+  EXPECT_TRUE(c.GetJob(first->job_id()).ok());
+  auto stats = c.GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(stats->storage_stats().failure().find("fdatasync"),
+            std::string::npos)
+      << stats->storage_stats().failure();
+  daemon.Shutdown();
+}
+
+TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
+  store::FaultEnv env;
+  config::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.workers = 1;
+  config.data_dir = "/data";
+  Daemon daemon(config, nullptr, &env);
+  ASSERT_TRUE(daemon.Start().ok());
+  client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
+  env.FailAppendsAfter(0, ENOSPC);
+  auto full = c.Submit(Noop());
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.status().message().find("No space left"), std::string::npos)
+      << full.status();
+  auto batch = c.SubmitBatch({Noop(), Noop()});
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->results(0).code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  env.Heal();
+  EXPECT_TRUE(c.Submit(Noop()).ok());
+  auto healthy = c.Healthy();
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_TRUE(*healthy);
+  daemon.Shutdown();
+}
+
+TEST(DaemonTest, AnUnwritableDataDirectoryStopsTheStartWithItsReason) {
+  config::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.data_dir = "/proc/jobq-cannot-be-here";
+  Daemon daemon(config);
+  absl::Status s = daemon.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/proc/jobq-cannot-be-here"), std::string::npos)
+      << s;
+}
+
+}  // namespace
+}  // namespace jobq::daemon
