@@ -11,7 +11,7 @@ namespace {
 
 using daemon::CoreContext;
 
-void FillQuantiles(const core::Histogram& h, v1::Quantiles* out) {
+void FillQuantiles(const Histogram& h, v1::Quantiles* out) {
   DurationToProto(h.Quantile(0.50), out->mutable_p50());
   DurationToProto(h.Quantile(0.90), out->mutable_p90());
   DurationToProto(h.Quantile(0.99), out->mutable_p99());
@@ -121,7 +121,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     response->set_open_streams(core.hub.size());
     v1::QueueStats* total = response->mutable_total();
     total->set_name("*");
-    core::Histogram wait, run;
+    Histogram wait, run;
     for (const core::Queue* q : SortedQueues(core.scheduler)) {
       v1::QueueStats* qs = response->add_queues();
       FillQueueStats(*q, core.now, qs);

@@ -6,7 +6,7 @@
 
 #include "absl/container/btree_set.h"
 #include "common/clock.h"
-#include "core/histogram.h"
+#include "common/histogram.h"
 #include "jobq/v1/jobq.pb.h"
 
 namespace jobq::core {

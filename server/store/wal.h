@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/histogram.h"
+#include "common/histogram.h"
 #include "jobq/wal/v1/transition.pb.h"
 #include "store/env.h"
 
@@ -45,8 +45,8 @@ struct WalStats {
   uint64_t records_written = 0;
   uint64_t batches_written = 0;  // Writes: one per group of batches.
   uint64_t fsyncs = 0;
-  core::Histogram group_records;  // Records per write.
-  core::Histogram fsync_us;       // fdatasync latency.
+  Histogram group_records;  // Records per write.
+  Histogram fsync_us;       // fdatasync latency.
   std::string failure;            // The sticky failure, if any.
 };
 

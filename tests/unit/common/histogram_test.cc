@@ -1,8 +1,8 @@
-#include "core/histogram.h"
+#include "common/histogram.h"
 
 #include <gtest/gtest.h>
 
-namespace jobq::core {
+namespace jobq {
 namespace {
 
 TEST(HistogramTest, EmptyHistogramReportsZero) {
@@ -49,4 +49,4 @@ TEST(HistogramTest, NegativeValuesCountAsZero) {
 }
 
 }  // namespace
-}  // namespace jobq::core
+}  // namespace jobq

@@ -1,10 +1,10 @@
-#include "core/histogram.h"
+#include "common/histogram.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 
-namespace jobq::core {
+namespace jobq {
 
 int Histogram::BucketOf(uint64_t v) {
   if (v < kSub) return static_cast<int>(v);
@@ -47,4 +47,4 @@ void Histogram::Merge(const Histogram& other) {
   max_ = std::max(max_, other.max_);
 }
 
-}  // namespace jobq::core
+}  // namespace jobq

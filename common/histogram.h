@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-namespace jobq::core {
+namespace jobq {
 
 // A log-linear histogram of non-negative durations in microseconds, in the
 // manner of HdrHistogram: values below 16 are exact; above, each power of
@@ -32,4 +32,4 @@ class Histogram {
   int64_t max_ = 0;
 };
 
-}  // namespace jobq::core
+}  // namespace jobq
