@@ -1,0 +1,370 @@
+// jobq-bench: load generator for jobqd, in the manner of redis-benchmark
+// and ghz. It starts nothing itself; point it at a running jobqd.
+//
+//   jobq-bench [--addr A] [--json] ingest [--path submit|batch|stream|all]
+//              [--count N] [--concurrency C] [--batch B] [--streams M]
+//              [--payload BYTES] [--queues Q] [--priorities P]
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "common/histogram.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace v1 = jobq::v1;
+
+struct Options {
+  std::string addr = "127.0.0.1:7070";
+  bool json = false;
+  uint64_t count = 200'000;
+  int concurrency = 64;
+  int batch = 1000;
+  int streams = 4;
+  int window = 4096;
+  size_t payload = 64;
+  int queues = 1;
+  int priorities = 1;
+};
+
+// The outcome of one scenario.
+struct Result {
+  std::string name;
+  uint64_t jobs = 0;
+  uint64_t errors = 0;
+  double seconds = 0;
+  jobq::Histogram ack_us;  // Submit-to-ack latency.
+};
+
+int64_t MicrosSince(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                               t0)
+      .count();
+}
+
+v1::JobSpec MakeJob(const Options& o, uint64_t i) {
+  v1::JobSpec s;
+  s.set_kind("noop");
+  s.set_queue(absl::StrCat("bench", i % static_cast<uint64_t>(o.queues)));
+  s.set_priority(static_cast<int32_t>(i % static_cast<uint64_t>(o.priorities)));
+  s.set_payload(std::string(o.payload, 'x'));
+  return s;
+}
+
+// Keeps `concurrency` unary calls in flight until `calls` have completed.
+// `start(i, done)` issues call i and must call `done(ok)` when it ends.
+void RunInFlight(
+    uint64_t calls, int concurrency,
+    const std::function<void(uint64_t, std::function<void(bool)>)>& start,
+    Result* r, uint64_t jobs_per_call) {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t issued = 0, completed = 0;
+  std::function<void(uint64_t)> issue = [&](uint64_t i) {
+    auto t0 = Clock::now();
+    start(i, [&, t0](bool ok) {
+      int64_t us = MicrosSince(t0);
+      uint64_t next = 0;
+      bool more = false;
+      {
+        std::lock_guard lock(mu);
+        r->ack_us.Record(us);
+        if (!ok) ++r->errors;
+        ++completed;
+        if (issued < calls) {
+          next = issued++;
+          more = true;
+        }
+        if (completed == calls) cv.notify_all();
+      }
+      if (more) issue(next);
+    });
+  };
+  auto t0 = Clock::now();
+  uint64_t first =
+      std::min<uint64_t>(calls, static_cast<uint64_t>(concurrency));
+  {
+    std::lock_guard lock(mu);
+    issued = first;
+  }
+  for (uint64_t i = 0; i < first; ++i) issue(i);
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return completed == calls; });
+  r->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r->jobs = calls * jobs_per_call;
+}
+
+Result IngestSubmit(jobq::client::Client& c, const Options& o) {
+  Result r;
+  r.name = absl::StrCat("ingest/submit (", o.concurrency, " in flight)");
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::SubmitRequest req;
+    v1::SubmitResponse resp;
+  };
+  RunInFlight(
+      o.count, o.concurrency,
+      [&](uint64_t i, std::function<void(bool)> done) {
+        auto* call = new Call;
+        *call->req.mutable_job() = MakeJob(o, i);
+        c.jobs().async()->Submit(&call->ctx, &call->req, &call->resp,
+                                 [call, done](grpc::Status s) {
+                                   delete call;
+                                   done(s.ok());
+                                 });
+      },
+      &r, 1);
+  return r;
+}
+
+Result IngestBatch(jobq::client::Client& c, const Options& o) {
+  Result r;
+  r.name = absl::StrCat("ingest/batch (", o.batch, " per call, ", o.concurrency,
+                        " in flight)");
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::SubmitBatchRequest req;
+    v1::SubmitBatchResponse resp;
+  };
+  // One request, built once, sent many times.
+  v1::SubmitBatchRequest proto;
+  for (int k = 0; k < o.batch; ++k)
+    *proto.add_jobs() = MakeJob(o, static_cast<uint64_t>(k));
+  uint64_t calls =
+      std::max<uint64_t>(1, o.count / static_cast<uint64_t>(o.batch));
+  RunInFlight(
+      calls, o.concurrency,
+      [&](uint64_t, std::function<void(bool)> done) {
+        auto* call = new Call;
+        call->req = proto;
+        c.jobs().async()->SubmitBatch(
+            &call->ctx, &call->req, &call->resp, [call, done](grpc::Status s) {
+              bool ok = s.ok();
+              for (const auto& res : call->resp.results())
+                ok = ok && res.code() == 0;
+              delete call;
+              done(ok);
+            });
+      },
+      &r, static_cast<uint64_t>(o.batch));
+  return r;
+}
+
+// One SubmitStream: writes `n` requests, at most `window` unacknowledged,
+// and times each from its write to its ack.
+class StreamRun final
+    : public grpc::ClientBidiReactor<v1::SubmitRequest,
+                                     v1::SubmitStreamResponse> {
+ public:
+  StreamRun(jobq::client::Client& c, const Options& o, uint64_t n,
+            uint64_t first_index, Result* r, std::mutex* r_mu)
+      : o_(o), n_(n), first_(first_index), r_(r), r_mu_(r_mu), sent_at_(n) {
+    c.jobs().async()->SubmitStream(&ctx_, this);
+    StartRead(&resp_);
+    AddHold();  // Released when the last write is done.
+    bool write = PrepareWrite();
+    StartCall();
+    if (write) StartWrite(&req_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write = false, finish = false;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        finish = true;
+      } else {
+        write = PrepareWriteLocked();
+        finish = !write && next_ == n_;
+      }
+      if (finish) finished_writes_ = true;
+    }
+    if (write) StartWrite(&req_);
+    if (finish) {
+      StartWritesDone();
+      RemoveHold();
+    }
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    bool write = false;
+    {
+      std::lock_guard lock(mu_);
+      std::lock_guard rl(*r_mu_);
+      for (const auto& ack : resp_.acks()) {
+        r_->ack_us.Record(MicrosSince(sent_at_[ack.client_ref() - first_]));
+        if (ack.result().code() != 0) ++r_->errors;
+        ++acked_;
+      }
+      if (!finished_writes_) write = PrepareWriteLocked();
+    }
+    if (write) StartWrite(&req_);
+    StartRead(&resp_);
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard lock(mu_);
+    status_ = s;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  grpc::Status Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return status_;
+  }
+  uint64_t acked() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+
+ private:
+  bool PrepareWrite() {
+    std::lock_guard lock(mu_);
+    return PrepareWriteLocked();
+  }
+  // With mu_ held: fills req_ with the next request if one may go now.
+  bool PrepareWriteLocked() {
+    if (writing_ || next_ >= n_ ||
+        next_ - acked_ >= static_cast<uint64_t>(o_.window)) {
+      return false;
+    }
+    *req_.mutable_job() = MakeJob(o_, first_ + next_);
+    req_.set_client_ref(first_ + next_);
+    sent_at_[next_] = Clock::now();
+    ++next_;
+    writing_ = true;
+    return true;
+  }
+
+  const Options& o_;
+  const uint64_t n_, first_;
+  Result* r_;
+  std::mutex* r_mu_;
+  grpc::ClientContext ctx_;
+  v1::SubmitRequest req_;
+  v1::SubmitStreamResponse resp_;
+  std::vector<Clock::time_point> sent_at_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t next_ = 0, acked_ = 0;
+  bool writing_ = false, finished_writes_ = false, done_ = false;
+  grpc::Status status_;
+};
+
+Result IngestStream(jobq::client::Client& c, const Options& o) {
+  Result r;
+  r.name = absl::StrCat("ingest/stream (", o.streams, " streams, window ",
+                        o.window, ")");
+  std::mutex r_mu;
+  uint64_t per = o.count / static_cast<uint64_t>(o.streams);
+  auto t0 = Clock::now();
+  std::vector<std::unique_ptr<StreamRun>> runs;
+  for (int s = 0; s < o.streams; ++s) {
+    runs.push_back(std::make_unique<StreamRun>(
+        c, o, per, per * static_cast<uint64_t>(s), &r, &r_mu));
+  }
+  for (auto& run : runs) {
+    grpc::Status s = run->Wait();
+    if (!s.ok()) {
+      std::fprintf(stderr, "stream ended: %s\n", s.error_message().c_str());
+      ++r.errors;
+    }
+    r.jobs += run->acked();
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+void Print(const Result& r, bool json) {
+  double rate = r.seconds > 0 ? r.jobs / r.seconds : 0;
+  auto q = [&](double p) { return r.ack_us.Quantile(p) / 1000.0; };
+  if (json) {
+    std::printf(
+        "{\"scenario\":\"%s\",\"jobs\":%llu,\"errors\":%llu,\"seconds\":%.3f,"
+        "\"jobs_per_second\":%.0f,\"ack_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
+        "\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
+        r.name.c_str(), static_cast<unsigned long long>(r.jobs),
+        static_cast<unsigned long long>(r.errors), r.seconds, rate, q(0.5),
+        q(0.9), q(0.99), q(0.999), r.ack_us.Max() / 1000.0);
+    return;
+  }
+  std::printf(
+      "%-48s %9.0f jobs/s  %8llu jobs in %6.2f s  ack ms p50 %.3f  p90 %.3f  "
+      "p99 %.3f  p99.9 %.3f  max %.3f%s\n",
+      r.name.c_str(), rate, static_cast<unsigned long long>(r.jobs), r.seconds,
+      q(0.5), q(0.9), q(0.99), q(0.999), r.ack_us.Max() / 1000.0,
+      r.errors ? absl::StrCat("  ERRORS ", r.errors).c_str() : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"jobq-bench: load generator for jobqd"};
+  app.require_subcommand(1);
+  Options o;
+  if (const char* a = std::getenv("JOBQ_ADDR")) o.addr = a;
+  app.add_option("--addr", o.addr, "jobqd address (env JOBQ_ADDR)")
+      ->capture_default_str();
+  app.add_flag("--json", o.json, "one JSON object per scenario");
+
+  auto* ingest =
+      app.add_subcommand("ingest", "submit noop jobs as fast as possible");
+  std::string path = "all";
+  ingest->add_option("--path", path, "submit, batch, stream or all")
+      ->capture_default_str();
+  ingest->add_option("--count,-n", o.count, "jobs per path")
+      ->capture_default_str();
+  ingest->add_option("--concurrency,-c", o.concurrency, "calls in flight")
+      ->capture_default_str();
+  ingest->add_option("--batch,-b", o.batch, "jobs per SubmitBatch")
+      ->capture_default_str();
+  ingest->add_option("--streams", o.streams, "SubmitStream streams")
+      ->capture_default_str();
+  ingest->add_option("--window", o.window, "unacked requests per stream")
+      ->capture_default_str();
+  ingest->add_option("--payload", o.payload, "payload bytes")
+      ->capture_default_str();
+  ingest->add_option("--queues", o.queues, "queues to spread jobs over")
+      ->capture_default_str();
+  ingest->add_option("--priorities", o.priorities, "distinct priorities")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (o.concurrency < 1 || o.batch < 1 || o.streams < 1 || o.queues < 1 ||
+      o.priorities < 1 || o.window < 1) {
+    std::fprintf(stderr, "jobq-bench: counts must be at least 1\n");
+    return 2;
+  }
+  jobq::client::Client client(o.addr);
+  if (auto h = client.Healthy(); !h.ok()) {
+    std::fprintf(stderr, "jobq-bench: %s: %s\n", o.addr.c_str(),
+                 std::string(h.status().message()).c_str());
+    return 1;
+  }
+  int failed = 0;
+  auto run = [&](const Result& r) {
+    Print(r, o.json);
+    std::fflush(stdout);
+    if (r.errors > 0) failed = 1;
+  };
+  if (ingest->parsed()) {
+    if (path == "submit" || path == "all") run(IngestSubmit(client, o));
+    if (path == "batch" || path == "all") run(IngestBatch(client, o));
+    if (path == "stream" || path == "all") run(IngestStream(client, o));
+  }
+  return failed;
+}

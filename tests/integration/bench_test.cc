@@ -1,0 +1,47 @@
+// jobq-bench against a real jobqd: it runs each ingest path and reports.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <regex>
+
+#include "tests/integration/jobqd_process.h"
+
+namespace jobq::testing {
+namespace {
+
+std::pair<int, std::string> RunBench(const std::string& args) {
+  std::string cmd = std::string(JOBQ_BENCH_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(BenchTest, IngestRunsEveryPathAndEveryJobArrives) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  auto [code, out] = RunBench("--addr " + jobqd->address() +
+                              " --json ingest -n 3000 --batch 100 -c 4");
+  EXPECT_EQ(code, 0) << out;
+  for (const char* path : {"ingest/submit", "ingest/batch", "ingest/stream"}) {
+    std::regex line(std::string("\\{\"scenario\":\"") + path +
+                    "[^\"]*\",\"jobs\":3000,\"errors\":0,.*\"p99\":");
+    EXPECT_TRUE(std::regex_search(out, line)) << path << "\n" << out;
+  }
+  auto stats = jobqd->client().GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->total().submitted_total(), 9000u);
+}
+
+TEST(BenchTest, AnUnreachableServerIsOneClearError) {
+  auto [code, out] = RunBench("--addr 127.0.0.1:1 ingest -n 10");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("jobq-bench: 127.0.0.1:1:"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace jobq::testing
