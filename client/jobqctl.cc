@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
           static_cast<unsigned long long>(w.group_records().p50()),
           static_cast<unsigned long long>(w.group_records().p99()),
           static_cast<unsigned long long>(w.group_records().max()));
-      PrintQuantiles("fsync", w.fsync_latency());
+      if (w.sync()) PrintQuantiles("fsync", w.fsync_latency());
       if (!w.failure().empty()) {
         std::printf("FAILED      %s\n", w.failure().c_str());
       }

@@ -100,8 +100,9 @@ absl::Status Daemon::Start() {
   if (absl::Status s = OpenStorage(&core_options); !s.ok()) return s;
   core_options.on_wal_failure = [this](const absl::Status& s) {
     // A sticky failure: the daemon can no longer store anything.
-    if (!wal_->Stats().failure.empty() && server_ != nullptr) {
-      server_->GetHealthCheckService()->SetServingStatus(false);
+    grpc::Server* server = serving_.load();
+    if (!wal_->Stats().failure.empty() && server != nullptr) {
+      server->GetHealthCheckService()->SetServingStatus(false);
     }
   };
   core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
@@ -135,7 +136,10 @@ absl::Status Daemon::Start() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
   }
-  server_->GetHealthCheckService()->SetServingStatus(true);
+  // Serving unless the log already failed (during recovery's first write).
+  server_->GetHealthCheckService()->SetServingStatus(
+      wal_ == nullptr || wal_->Stats().failure.empty());
+  serving_.store(server_.get());
   return absl::OkStatus();
 }
 

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -53,6 +54,8 @@ class Daemon {
   std::unique_ptr<api::JobServiceImpl> job_service_;
   std::unique_ptr<api::AdminServiceImpl> admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  // The server once it serves, for the core thread's failure report.
+  std::atomic<grpc::Server*> serving_{nullptr};
   int port_ = 0;
   bool started_ = false;
   bool stopped_ = false;

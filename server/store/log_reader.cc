@@ -29,9 +29,11 @@ absl::Status LogReader::ReadHeader() {
     return absl::OkStatus();
   }
   if (data_.size() < log::kSegmentHeaderSize) {
-    // Created, and the crash came while its header was being written.
+    // Created, and the crash came while its header was being written: the
+    // whole file is the torn part.
     torn_ = true;
-    pos_ = valid_end_ = data_.size();
+    pos_ = data_.size();
+    valid_end_ = 0;
     return absl::OkStatus();
   }
   if (std::memcmp(data_.data(), log::kMagic, sizeof log::kMagic) != 0) {

@@ -47,7 +47,7 @@ struct WalStats {
   uint64_t fsyncs = 0;
   Histogram group_records;  // Records per write.
   Histogram fsync_us;       // fdatasync latency.
-  std::string failure;            // The sticky failure, if any.
+  std::string failure;      // The sticky failure, if any.
 };
 
 // Batches up to and including `batch` are durable (OK), or were not stored

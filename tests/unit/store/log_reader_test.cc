@@ -129,14 +129,24 @@ TEST(LogReaderTest, AFileThatIsNotASegmentIsRefused) {
 }
 
 TEST(LogReaderTest, EmptySegmentHasNoRecords) {
-  for (std::string s : {std::string(), log::SegmentHeader(),
-                        log::SegmentHeader().substr(0, 5)}) {
+  for (std::string s : {std::string(), log::SegmentHeader()}) {
     LogReader r(s);
     ASSERT_TRUE(r.ReadHeader().ok());
     LogReader::Result last;
     EXPECT_TRUE(ReadAll(r, &last).empty());
     EXPECT_EQ(last, LogReader::kEnd);
+    EXPECT_FALSE(r.torn());
   }
+}
+
+TEST(LogReaderTest, AHalfWrittenHeaderIsATornSegmentCutToNothing) {
+  std::string s = log::SegmentHeader().substr(0, 5);
+  LogReader r(s);
+  ASSERT_TRUE(r.ReadHeader().ok());
+  LogReader::Result last;
+  EXPECT_TRUE(ReadAll(r, &last).empty());
+  EXPECT_TRUE(r.torn());
+  EXPECT_EQ(r.valid_end(), 0u);
 }
 
 TEST(LogReaderTest, ALengthRunningPastTheEndIsATornTail) {
