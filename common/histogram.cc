@@ -26,7 +26,15 @@ void Histogram::Record(int64_t value) {
   value = std::max<int64_t>(0, value);
   ++counts_[BucketOf(static_cast<uint64_t>(value))];
   ++count_;
+  sum_ += value;
   max_ = std::max(max_, value);
+}
+
+uint64_t Histogram::CountAtOrBelow(int64_t bound) const {
+  if (bound < 0) return 0;
+  uint64_t n = 0;
+  for (int b = 0; b < kBuckets && UpperBound(b) <= bound; ++b) n += counts_[b];
+  return n;
 }
 
 int64_t Histogram::Quantile(double q) const {
@@ -44,6 +52,7 @@ int64_t Histogram::Quantile(double q) const {
 void Histogram::Merge(const Histogram& other) {
   for (int b = 0; b < kBuckets; ++b) counts_[b] += other.counts_[b];
   count_ += other.count_;
+  sum_ += other.sum_;
   max_ = std::max(max_, other.max_);
 }
 

@@ -18,6 +18,12 @@ class Histogram {
   int64_t Quantile(double q) const;
   int64_t Max() const { return max_; }
   uint64_t Count() const { return count_; }
+  // Sum of the recorded values.
+  int64_t Sum() const { return sum_; }
+  // How many recorded values are at most `bound` (exact for bounds that are
+  // bucket edges, such as powers of two and small integers; otherwise up to
+  // one bucket off).
+  uint64_t CountAtOrBelow(int64_t bound) const;
   void Merge(const Histogram& other);
 
  private:
@@ -30,6 +36,7 @@ class Histogram {
   std::array<uint64_t, kBuckets> counts_{};
   uint64_t count_ = 0;
   int64_t max_ = 0;
+  int64_t sum_ = 0;
 };
 
 }  // namespace jobq

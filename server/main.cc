@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <string>
 
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   CLI::App app{"jobqd: the jobq job-queue server"};
   app.set_version_flag("--version", std::string(jobq::kVersion));
   std::string config_path, listen, log_level, log_format, max_payload,
-      retention, shutdown_grace, data_dir, sync, recover, compact_min;
+      retention, shutdown_grace, data_dir, sync, recover, compact_min,
+      http_listen;
   int workers = 0;
   size_t max_finished = 0, stream_buffer = 0, max_running = 0;
   app.add_option("--config", config_path, "YAML configuration file");
@@ -67,6 +69,23 @@ int main(int argc, char** argv) {
   auto* o_compact = app.add_option(
       "--compact-min", compact_min,
       "compact the log once it is larger than this (default 64MiB)");
+  auto* o_http = app.add_option(
+      "--http-listen", http_listen,
+      "HTTP address of /metrics, /healthz, /readyz (default 127.0.0.1:7071; "
+      "empty: off)");
+  // Every flag can also come from the environment: --max-payload from
+  // JOBQ_MAX_PAYLOAD, and so on (a flag given on the command line wins).
+  for (CLI::Option* o : app.get_options()) {
+    std::string name = o->get_name();  // "--max-payload"
+    if (name.rfind("--", 0) != 0 || name == "--help" || name == "--version") {
+      continue;
+    }
+    std::string env = "JOBQ_";
+    for (char ch : name.substr(2)) {
+      env += ch == '-' ? '_' : static_cast<char>(std::toupper(ch));
+    }
+    o->envname(env);
+  }
   CLI11_PARSE(app, argc, argv);
 
   jobq::config::ServerConfig config;
@@ -77,6 +96,7 @@ int main(int argc, char** argv) {
   }
   // Flags given on the command line override the file.
   if (o_listen->count()) config.listen = listen;
+  if (o_http->count()) config.http_listen = http_listen;
   if (o_workers->count()) {
     if (workers < 0 || workers > 256) return Fail("--workers: 0 to 256");
     config.workers = workers;
@@ -142,9 +162,16 @@ int main(int argc, char** argv) {
           ? std::string("memory (jobs are lost when jobqd stops)")
           : "write-ahead log in " + config.data_dir + " (sync=" + config.sync +
                 ")";
+  std::string http_addr = "off";
+  if (daemon.http_port() != 0) {
+    http_addr =
+        config.http_listen.substr(0, config.http_listen.rfind(':') + 1) +
+        std::to_string(daemon.http_port());
+  }
   spdlog::info(
-      "jobqd {} listening on {}, {} workers, storage: {}, {} command kinds",
-      jobq::kVersion, listen_addr,
+      "jobqd {} listening on {} (http {}), {} workers, storage: {}, {} command "
+      "kinds",
+      jobq::kVersion, listen_addr, http_addr,
       config.workers > 0
           ? config.workers
           : static_cast<int>(std::thread::hardware_concurrency()),

@@ -43,7 +43,11 @@ void FillStorageStats(const store::WalStats& w, uint64_t live_bytes,
 grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
                                grpc::ServerUnaryReactor* reactor,
                                daemon::CoreTask task) {
-  if (!ctx->core->Post(std::move(task))) reactor->Finish(Unavailable());
+  if (ctx->recovering.load()) {
+    reactor->Finish(Refusal(*ctx));
+  } else if (!ctx->core->Post(std::move(task))) {
+    reactor->Finish(Unavailable());
+  }
   return reactor;
 }
 

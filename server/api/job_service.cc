@@ -35,7 +35,9 @@ bool ParseIdField(const std::string& id, absl::string_view field, uint64_t* seq,
 grpc::ServerUnaryReactor* PostUnary(ServiceContext* ctx,
                                     grpc::ServerUnaryReactor* reactor,
                                     daemon::CoreTask task) {
-  if (ctx->shutting_down.load() || !ctx->core->Post(std::move(task))) {
+  if (grpc::Status refused = Refusal(*ctx); !refused.ok()) {
+    reactor->Finish(refused);
+  } else if (!ctx->core->Post(std::move(task))) {
     reactor->Finish(Unavailable());
   }
   return reactor;
@@ -130,7 +132,9 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
   if (absl::Status s = ValidateSpec(spec, ctx_->limits); !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
   }
-  if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
+  if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
+    return new WatchReactor(ctx_, refused);
+  }
   return new WatchReactor(
       ctx_, [spec = std::move(spec)](
                 CoreContext& core,
@@ -183,7 +187,9 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
     }
     seqs.push_back(seq);
   }
-  if (ctx_->shutting_down.load()) return new WatchReactor(ctx_, Unavailable());
+  if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
+    return new WatchReactor(ctx_, refused);
+  }
   return new WatchReactor(
       ctx_, [seqs = std::move(seqs), queue = request->queue()](
                 CoreContext& core,

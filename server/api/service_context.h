@@ -21,6 +21,8 @@ struct ServiceContext {
   ValidationLimits limits;
   events::OutboundLimits outbound;
   std::atomic<bool> shutting_down{false};
+  // Until the log has been replayed, RPCs are refused.
+  std::atomic<bool> recovering{true};
   std::string version;
   std::string storage = "memory";
   store::Wal* wal = nullptr;  // Null in memory mode.
@@ -35,6 +37,17 @@ inline grpc::Status ToGrpc(const absl::Status& s) {
 
 inline grpc::Status Unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "jobqd is shutting down");
+}
+
+// Why new work is refused now, if it is: UNAVAILABLE while jobqd recovers
+// its log or shuts down; OK otherwise.
+inline grpc::Status Refusal(const ServiceContext& ctx) {
+  if (ctx.recovering.load()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "jobqd is recovering its write-ahead log");
+  }
+  if (ctx.shutting_down.load()) return Unavailable();
+  return grpc::Status::OK;
 }
 
 }  // namespace jobq::api

@@ -46,8 +46,8 @@ void WatchReactor::OnDone() {
 SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx)
     : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
   std::shared_ptr<Shared> shared = shared_;
-  if (ctx_->shutting_down.load()) {
-    shared_->outbound->Close(Unavailable());
+  if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
+    shared_->outbound->Close(refused);
     return;
   }
   if (!ctx_->core->Post([shared](daemon::CoreContext& core) {
@@ -91,9 +91,9 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
   if (!valid.ok()) {
     ack.mutable_result()->set_code(static_cast<int32_t>(valid.code()));
     ack.mutable_result()->set_message(std::string(valid.message()));
-  } else if (ctx_->shutting_down.load()) {
-    ack.mutable_result()->set_code(grpc::StatusCode::UNAVAILABLE);
-    ack.mutable_result()->set_message("jobqd is shutting down");
+  } else if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
+    ack.mutable_result()->set_code(refused.error_code());
+    ack.mutable_result()->set_message(refused.error_message());
   }
   bool submit = ack.result().code() == 0;
   bool posted = ctx_->core->Post(

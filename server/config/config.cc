@@ -95,6 +95,8 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
     absl::Status s;
     if (key == "listen") {
       s = GetString(v, key, &c->listen);
+    } else if (key == "http_listen") {
+      s = GetString(v, key, &c->http_listen);
     } else if (key == "workers") {
       int n = 0;
       if (!v.IsScalar() || !absl::SimpleAtoi(v.Scalar(), &n) || n < 0 ||

@@ -27,6 +27,8 @@ inline constexpr size_t kMaxCommandOutput = 4 << 20;
 // (--config), then from flags given on the command line.
 struct ServerConfig {
   std::string listen = "127.0.0.1:7070";
+  // HTTP for /metrics, /healthz and /readyz; empty: none.
+  std::string http_listen = "127.0.0.1:7071";
   int workers = 0;  // 0: one per core.
   size_t max_payload = 1 << 20;
   DurationUs retention = 3600 * kSecond;

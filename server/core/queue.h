@@ -44,11 +44,17 @@ struct Queue {
   // Jobs held now, indexed by v1::JobState.
   std::array<uint64_t, 8> by_state{};
   uint64_t submitted_total = 0;
-  uint64_t completed_total = 0;
+  uint64_t completed_total = 0;  // Reached a terminal state.
+  uint64_t started_total = 0;    // Runs started.
+  uint64_t succeeded_total = 0;
+  uint64_t failed_total = 0;  // Failed runs, retried or not.
+  uint64_t dead_total = 0;
+  uint64_t cancelled_total = 0;
   RateWindow submit_rate;
   RateWindow complete_rate;
   Histogram queue_wait;
   Histogram run_time;
+  Histogram total_time;  // Created to terminal.
 
   uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }
   bool CanStart() const {

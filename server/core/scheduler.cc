@@ -262,6 +262,20 @@ void Scheduler::Retire(Job& job, Queue& q, TimeUs at) {
   finished_.insert({at, job.seq});
   ++q.completed_total;
   q.complete_rate.Add(at, 1);
+  q.total_time.Record(at - job.created_at);
+  switch (job.state) {
+    case v1::JOB_STATE_SUCCEEDED:
+      ++q.succeeded_total;
+      break;
+    case v1::JOB_STATE_DEAD:
+      ++q.dead_total;
+      break;
+    case v1::JOB_STATE_CANCELLED:
+      ++q.cancelled_total;
+      break;
+    default:
+      break;
+  }
 }
 
 void Scheduler::Apply(const wal::v1::Transition& t) {
@@ -327,6 +341,7 @@ void Scheduler::ApplyStart(const wal::v1::Start& s) {
   job.error.clear();
   job.exit_code = 0;
   q.queue_wait.Record(job.started_at - job.ready_at);
+  ++q.started_total;
   SetState(job, q, v1::JOB_STATE_RUNNING);
   Emit(job, v1::JOB_STATE_RUNNING);
 }
@@ -344,6 +359,7 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
   job.error = f.error();
   job.exit_code = f.exit_code();
   q.run_time.Record(job.finished_at - job.started_at);
+  if (!f.success()) ++q.failed_total;
   if (f.success()) {
     SetState(job, q, v1::JOB_STATE_SUCCEEDED);
     Retire(job, q, f.at_us());

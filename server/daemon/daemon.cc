@@ -11,6 +11,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/metrics.h"
 #include "version.h"
 
 namespace jobq::daemon {
@@ -114,12 +115,20 @@ absl::Status Daemon::Start() {
         core->PostResults(std::move(results));
       });
   started_ = true;
-  if (absl::Status s = Recover(); !s.ok()) return s;
-
   ctx_.started_at = clock_->Now();
+  // Up first, refusing work and NOT_SERVING while the log is replayed.
+  if (absl::Status s = StartServers(); !s.ok()) return s;
+  if (absl::Status s = Recover(); !s.ok()) return s;
   pool_->Start();
   core_->Start(pool_.get());
+  ctx_.recovering.store(false);
+  // Serving unless the log already failed (during recovery's first write).
+  server_->GetHealthCheckService()->SetServingStatus(NotReady().empty());
+  serving_.store(server_.get());
+  return absl::OkStatus();
+}
 
+absl::Status Daemon::StartServers() {
   job_service_ = std::make_unique<api::JobServiceImpl>(&ctx_);
   admin_service_ = std::make_unique<api::AdminServiceImpl>(&ctx_);
   grpc::EnableDefaultHealthCheckService(true);
@@ -131,23 +140,46 @@ absl::Status Daemon::Start() {
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(job_service_.get());
   builder.RegisterService(admin_service_.get());
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<api::RpcMetricsInterceptorFactory>(&rpc_metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
   }
-  // Serving unless the log already failed (during recovery's first write).
-  server_->GetHealthCheckService()->SetServingStatus(
-      wal_ == nullptr || wal_->Stats().failure.empty());
-  serving_.store(server_.get());
-  return absl::OkStatus();
+  server_->GetHealthCheckService()->SetServingStatus(false);
+
+  if (config_.http_listen.empty()) return absl::OkStatus();
+  MetricsSources sources{core_.get(), wal_.get(), &rpc_metrics_, kVersion,
+                         ctx_.started_at};
+  http_ = std::make_unique<http::HttpServer>(
+      http::HttpServer::Handlers{[sources] { return RenderMetrics(sources); },
+                                 [this] { return NotReady(); }});
+  return http_->Start(config_.http_listen);
+}
+
+std::string Daemon::NotReady() const {
+  if (ctx_.recovering.load()) return "recovering the write-ahead log";
+  if (ctx_.shutting_down.load()) return "shutting down";
+  if (wal_ != nullptr) {
+    std::string failure = wal_->Stats().failure;
+    if (!failure.empty()) return "write-ahead log failed: " + failure;
+  }
+  return "";
 }
 
 void Daemon::Shutdown() {
   if (stopped_ || !started_) return;
   stopped_ = true;
-  if (core_ == nullptr || server_ == nullptr) {
+  if (core_ == nullptr || server_ == nullptr || ctx_.recovering.load()) {
     // Start failed half way: stop what runs.
+    ctx_.shutting_down.store(true);
+    if (http_ != nullptr) http_->Stop();
+    if (server_ != nullptr) server_->Shutdown();
     if (pool_ != nullptr) pool_->Stop();
     if (core_ != nullptr) core_->Stop();
     if (wal_ != nullptr) wal_->Stop();
@@ -181,6 +213,7 @@ void Daemon::Shutdown() {
   core_->Stop();
   if (wal_ != nullptr) wal_->Stop();  // Writes the last batch.
   if (server_ != nullptr) server_->Wait();
+  if (http_ != nullptr) http_->Stop();
 }
 
 }  // namespace jobq::daemon

@@ -8,11 +8,13 @@
 #include "absl/status/status.h"
 #include "api/admin_service.h"
 #include "api/job_service.h"
+#include "api/rpc_metrics.h"
 #include "api/service_context.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "daemon/core_loop.h"
 #include "exec/worker_pool.h"
+#include "http/http_server.h"
 #include "store/wal.h"
 
 namespace jobq::daemon {
@@ -31,8 +33,9 @@ class Daemon {
   // Recovers the write-ahead log (with --data-dir), binds the listen
   // address and starts serving.
   [[nodiscard]] absl::Status Start();
-  // The port bound (useful with port 0).
+  // The ports bound (useful with port 0); 0 for HTTP when it is off.
   int port() const { return port_; }
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
 
   // Stops accepting work, lets running jobs finish within the grace period,
   // ends open streams with UNAVAILABLE, stops the server and every loop.
@@ -40,7 +43,10 @@ class Daemon {
 
  private:
   absl::Status OpenStorage(CoreLoop::Options* options);
+  absl::Status StartServers();
   absl::Status Recover();
+  // Empty when jobqd takes work; otherwise why not.
+  std::string NotReady() const;
 
   config::ServerConfig config_;
   SystemClock system_clock_;
@@ -53,6 +59,8 @@ class Daemon {
   std::unique_ptr<exec::WorkerPool> pool_;
   std::unique_ptr<api::JobServiceImpl> job_service_;
   std::unique_ptr<api::AdminServiceImpl> admin_service_;
+  api::RpcMetrics rpc_metrics_;
+  std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpc::Server> server_;
   // The server once it serves, for the core thread's failure report.
   std::atomic<grpc::Server*> serving_{nullptr};

@@ -21,8 +21,9 @@ using namespace std::chrono_literals;
 std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     std::vector<std::string> args, const std::string& config_yaml) {
   std::unique_ptr<JobqdProcess> p(new JobqdProcess);
-  std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0",
-                                   "--workers", "2"};
+  std::vector<std::string> argv = {JOBQD_PATH,   "--listen", "127.0.0.1:0",
+                                   "--workers",  "2",        "--http-listen",
+                                   "127.0.0.1:0"};
   if (!config_yaml.empty()) {
     p->config_path_ = TempPath("jobqd.yaml");
     std::ofstream(p->config_path_) << config_yaml;
@@ -72,7 +73,8 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
 
 std::string JobqdProcess::StartExpectingFailure(std::vector<std::string> args) {
   std::unique_ptr<JobqdProcess> p(new JobqdProcess);
-  std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0",
+                                   "--http-listen", "127.0.0.1:0"};
   for (auto& a : args) argv.push_back(a);
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
@@ -101,13 +103,15 @@ std::string JobqdProcess::StartExpectingFailure(std::vector<std::string> args) {
 }
 
 bool JobqdProcess::WaitForPort() {
-  static const std::regex kListening(R"(listening on [0-9.]+:([0-9]+))");
+  static const std::regex kListening(
+      R"(listening on [0-9.]+:([0-9]+) \(http (off|[0-9.]+:([0-9]+))\))");
   std::unique_lock lock(mu_);
   std::smatch m;
   cv_.wait_for(lock, 30s,
                [&] { return eof_ || std::regex_search(log_, m, kListening); });
   if (!std::regex_search(log_, m, kListening)) return false;
   port_ = std::stoi(m[1]);
+  if (m[3].matched) http_port_ = std::stoi(m[3]);
   return true;
 }
 

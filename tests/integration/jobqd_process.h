@@ -28,6 +28,7 @@ class JobqdProcess {
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const { return pid_; }
+  int http_port() const { return http_port_; }
   client::Client& client() { return *client_; }
 
   // Sends `sig` and waits for the exit; returns the exit status, or 128 plus
@@ -42,6 +43,7 @@ class JobqdProcess {
 
   pid_t pid_ = -1;
   int port_ = 0;
+  int http_port_ = 0;
   std::string config_path_;
   std::unique_ptr<client::Client> client_;
   std::thread reader_;

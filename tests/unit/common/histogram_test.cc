@@ -42,6 +42,16 @@ TEST(HistogramTest, MergeAddsCounts) {
   EXPECT_EQ(a.Quantile(0.5), 10);
 }
 
+TEST(HistogramTest, CountAtOrBelowAndSumServeCumulativeBuckets) {
+  Histogram h;
+  for (int64_t v : {1, 5, 100, 1000, 1000, 5000}) h.Record(v);
+  EXPECT_EQ(h.CountAtOrBelow(0), 0u);
+  EXPECT_EQ(h.CountAtOrBelow(5), 2u);
+  EXPECT_EQ(h.CountAtOrBelow(1023), 5u);  // 1000 lies in [992, 1023].
+  EXPECT_EQ(h.CountAtOrBelow(1 << 20), 6u);
+  EXPECT_EQ(h.Sum(), 7106);
+}
+
 TEST(HistogramTest, NegativeValuesCountAsZero) {
   Histogram h;
   h.Record(-5);

@@ -20,6 +20,7 @@ TEST(DaemonTest, AFailedFsyncTurnsHealthNotServingAndSubmitsUnavailable) {
   store::FaultEnv env;
   config::ServerConfig config;
   config.listen = "127.0.0.1:0";
+  config.http_listen = "127.0.0.1:0";
   config.workers = 1;
   config.data_dir = "/data";
   Daemon daemon(config, nullptr, &env);
@@ -53,6 +54,7 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
   store::FaultEnv env;
   config::ServerConfig config;
   config.listen = "127.0.0.1:0";
+  config.http_listen = "127.0.0.1:0";
   config.workers = 1;
   config.data_dir = "/data";
   Daemon daemon(config, nullptr, &env);
@@ -77,6 +79,7 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
 TEST(DaemonTest, AnUnwritableDataDirectoryStopsTheStartWithItsReason) {
   config::ServerConfig config;
   config.listen = "127.0.0.1:0";
+  config.http_listen = "127.0.0.1:0";
   config.data_dir = "/proc/jobq-cannot-be-here";
   Daemon daemon(config);
   absl::Status s = daemon.Start();

@@ -1,0 +1,176 @@
+#include "daemon/metrics.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <memory>
+
+#include "http/prometheus_text.h"
+
+namespace jobq::daemon {
+namespace {
+
+using http::Labels;
+using http::PrometheusText;
+
+const char* kStates[] = {"scheduled", "ready", "running",
+                         "succeeded", "dead",  "cancelled"};
+const v1::JobState kStateValues[] = {
+    v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
+    v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_DEAD,  v1::JOB_STATE_CANCELLED};
+
+// Core thread: the queues' figures.
+void AddQueues(CoreContext& core, PrometheusText* p) {
+  for (const auto& [name, q] : core.scheduler.queues()) {
+    Labels l = {{"queue", name}};
+    p->Counter("jobq_jobs_submitted_total", "Jobs accepted.", l,
+               static_cast<double>(q.submitted_total));
+    p->Counter("jobq_jobs_started_total", "Runs started.", l,
+               static_cast<double>(q.started_total));
+    const std::pair<const char*, uint64_t> outcomes[] = {
+        {"succeeded", q.succeeded_total},
+        {"failed", q.failed_total},
+        {"dead", q.dead_total},
+        {"cancelled", q.cancelled_total}};
+    for (const auto& [outcome, n] : outcomes) {
+      p->Counter("jobq_jobs_finished_total",
+                 "Runs and jobs that ended, by outcome (failed counts failed "
+                 "runs, retried or not).",
+                 {{"queue", name}, {"outcome", outcome}},
+                 static_cast<double>(n));
+    }
+    for (size_t i = 0; i < 6; ++i) {
+      p->Gauge("jobq_queue_jobs", "Jobs held, by queue and state.",
+               {{"queue", name}, {"state", kStates[i]}},
+               static_cast<double>(q.by_state[kStateValues[i]]));
+    }
+    p->Gauge("jobq_queue_paused", "1 when the queue is paused.", l,
+             q.paused ? 1 : 0);
+    p->HistogramSeconds("jobq_job_queue_wait_seconds",
+                        "Time from READY to started.", l, q.queue_wait);
+    p->HistogramSeconds("jobq_job_run_time_seconds",
+                        "Time from started to finished, per run.", l,
+                        q.run_time);
+    p->HistogramSeconds("jobq_job_total_time_seconds",
+                        "Time from submitted to a terminal state.", l,
+                        q.total_time);
+  }
+  p->Gauge("jobq_open_streams",
+           "Open Watch, SubmitAndWatch and SubmitStream "
+           "streams.",
+           {}, static_cast<double>(core.hub.size()));
+  p->Gauge("jobq_jobs_running", "Jobs running, all queues.", {},
+           static_cast<double>(core.scheduler.running()));
+}
+
+void AddWal(const store::Wal& wal, PrometheusText* p) {
+  store::WalStats s = wal.Stats();
+  p->Gauge("jobq_wal_bytes", "Bytes in the write-ahead log's segments.", {},
+           static_cast<double>(s.log_bytes));
+  p->Gauge("jobq_wal_segments", "Segment files of the write-ahead log.", {},
+           static_cast<double>(s.segments));
+  p->Counter("jobq_wal_records_total", "Records written.", {},
+             static_cast<double>(s.records_written));
+  p->Counter("jobq_wal_writes_total", "Group commits (one write each).", {},
+             static_cast<double>(s.batches_written));
+  p->Counter("jobq_wal_fsyncs_total", "fdatasync calls.", {},
+             static_cast<double>(s.fsyncs));
+  p->HistogramSeconds("jobq_wal_fsync_seconds", "fdatasync latency.", {},
+                      s.fsync_us);
+  p->HistogramCounts(
+      "jobq_wal_group_commit_records", "Records per group commit.", {},
+      s.group_records,
+      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536});
+  p->Gauge("jobq_wal_failed", "1 once the log has failed for good.", {},
+           s.failure.empty() ? 0 : 1);
+}
+
+void AddRpcs(const api::RpcMetrics& rpc, PrometheusText* p) {
+  static const char* kCodes[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  for (const auto& [key, n] : rpc.Snapshot()) {
+    const auto& [method, code] = key;
+    // "/jobq.v1.JobService/Submit" -> service, method.
+    auto slash = method.rfind('/');
+    std::string service =
+        slash == std::string::npos ? "" : method.substr(1, slash - 1);
+    std::string name =
+        slash == std::string::npos ? method : method.substr(slash + 1);
+    p->Counter("jobq_grpc_requests_total", "RPCs finished, by method and code.",
+               {{"service", service},
+                {"method", name},
+                {"code", code >= 0 && code < 17 ? kCodes[code] : "UNKNOWN"}},
+               static_cast<double>(n));
+  }
+}
+
+void AddProcess(TimeUs started_at, PrometheusText* p) {
+  long page = sysconf(_SC_PAGESIZE);
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  p->Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+           {}, static_cast<double>(resident * static_cast<uint64_t>(page)));
+  p->Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {},
+           static_cast<double>(size * static_cast<uint64_t>(page)));
+  int fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++fds;
+    closedir(d);
+    fds -= 3;  // ".", ".." and the directory itself.
+  }
+  p->Gauge("process_open_fds", "Open file descriptors.", {}, fds);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu =
+      static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+      static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  p->Counter("process_cpu_seconds_total", "User and system CPU time.", {}, cpu);
+  p->Gauge("process_start_time_seconds", "Start time, seconds since the epoch.",
+           {}, static_cast<double>(started_at) / 1e6);
+}
+
+}  // namespace
+
+std::string RenderMetrics(const MetricsSources& s) {
+  auto page = std::make_shared<std::promise<PrometheusText>>();
+  auto future = page->get_future();
+  bool posted = s.core != nullptr && s.core->Post([page](CoreContext& core) {
+    PrometheusText p;
+    p.Gauge("jobq_up", "1 while jobqd runs.", {}, 1);
+    AddQueues(core, &p);
+    page->set_value(std::move(p));
+  });
+  PrometheusText p;
+  if (posted &&
+      future.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+    p = future.get();
+  }
+  p.Gauge("jobq_build_info", "The running version.", {{"version", s.version}},
+          1);
+  if (s.wal != nullptr) AddWal(*s.wal, &p);
+  if (s.rpc != nullptr) AddRpcs(*s.rpc, &p);
+  AddProcess(s.started_at, &p);
+  return p.Render();
+}
+
+}  // namespace jobq::daemon

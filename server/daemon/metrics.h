@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+
+#include "api/rpc_metrics.h"
+#include "common/clock.h"
+#include "daemon/core_loop.h"
+#include "store/wal.h"
+
+namespace jobq::daemon {
+
+// What the /metrics page reads.
+struct MetricsSources {
+  CoreLoop* core = nullptr;
+  store::Wal* wal = nullptr;  // Null in memory mode.
+  const api::RpcMetrics* rpc = nullptr;
+  std::string version;
+  TimeUs started_at = 0;
+};
+
+// Renders the Prometheus page: job counters, queue depths and timing
+// histograms (read on the core thread), the write-ahead log, RPCs by method
+// and code, open streams, and process figures.
+// Thread: any but the core thread (it waits for the core).
+std::string RenderMetrics(const MetricsSources& sources);
+
+}  // namespace jobq::daemon

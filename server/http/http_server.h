@@ -1,0 +1,45 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace jobq::http {
+
+// The HTTP side of jobqd, for Prometheus and orchestrators:
+//   /metrics  the Prometheus text page
+//   /healthz  200 while the process serves HTTP at all (liveness)
+//   /readyz   200 when jobqd takes work; 503 with the reason otherwise
+// Served by cpp-httplib on its own threads.
+// Thread: Start/Stop by the owner; the callbacks run on HTTP threads.
+class HttpServer {
+ public:
+  struct Handlers {
+    std::function<std::string()> metrics;
+    // Empty when ready; otherwise why not.
+    std::function<std::string()> not_ready;
+  };
+
+  explicit HttpServer(Handlers handlers);
+  ~HttpServer();
+
+  // Binds `listen` (host:port; port 0 picks one) and starts serving.
+  [[nodiscard]] absl::Status Start(const std::string& listen);
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  Handlers handlers_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace jobq::http
