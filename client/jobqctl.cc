@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 
@@ -160,6 +161,50 @@ void PrintQuantiles(const char* name, const v1::Quantiles& q) {
               static_cast<unsigned long long>(q.count()));
 }
 
+void PrintStats(const v1::GetStatsResponse& s, bool json) {
+  if (json) {
+    std::printf("%s\n", Json(s).c_str());
+    return;
+  }
+  std::printf("jobqd %s  up %s  storage %s  workers %d  streams %llu\n",
+              s.version().c_str(), FormatDuration(s.uptime()).c_str(),
+              s.storage().c_str(), s.workers(),
+              static_cast<unsigned long long>(s.open_streams()));
+  const auto& t = s.total();
+  std::printf("submitted %llu  completed %llu  submit/s %.1f  done/s %.1f\n",
+              static_cast<unsigned long long>(t.submitted_total()),
+              static_cast<unsigned long long>(t.completed_total()),
+              t.submit_rate(), t.complete_rate());
+  PrintQuantiles("queue_wait", t.queue_wait());
+  PrintQuantiles("run_time", t.run_time());
+  if (s.has_storage_stats()) {
+    const auto& w = s.storage_stats();
+    std::printf(
+        "wal         %s  sync=%s  segments %llu  bytes %llu (live %llu, "
+        "dead %llu)\n",
+        w.data_dir().c_str(), w.sync() ? "fsync" : "none",
+        static_cast<unsigned long long>(w.segments()),
+        static_cast<unsigned long long>(w.log_bytes()),
+        static_cast<unsigned long long>(w.live_bytes()),
+        static_cast<unsigned long long>(w.dead_bytes()));
+    std::printf(
+        "            records %llu  writes %llu  fsyncs %llu  records/write "
+        "p50 %llu p99 %llu max %llu\n",
+        static_cast<unsigned long long>(w.records_written()),
+        static_cast<unsigned long long>(w.writes()),
+        static_cast<unsigned long long>(w.fsyncs()),
+        static_cast<unsigned long long>(w.group_records().p50()),
+        static_cast<unsigned long long>(w.group_records().p99()),
+        static_cast<unsigned long long>(w.group_records().max()));
+    if (w.sync()) PrintQuantiles("fsync", w.fsync_latency());
+    if (!w.failure().empty()) {
+      std::printf("FAILED      %s\n", w.failure().c_str());
+    }
+  }
+  std::printf("\n");
+  PrintQueueTable(s.queues());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +262,13 @@ int main(int argc, char** argv) {
   auto* health =
       app.add_subcommand("health", "exit 0 only when jobqd reports SERVING");
   auto* stats = app.add_subcommand("stats", "server statistics");
+  bool watch_stats = false;
+  std::string interval = "2s";
+  int refreshes = 0;
+  stats->add_flag("--watch,-w", watch_stats, "refresh like top until Ctrl-C");
+  stats->add_option("--interval", interval, "time between refreshes")
+      ->capture_default_str();
+  stats->add_option("--count", refreshes, "stop after this many (0: never)");
   auto* queues = app.add_subcommand("queues", "list queues");
   auto* pause = app.add_subcommand("pause", "pause a queue");
   std::string q_arg;
@@ -357,50 +409,20 @@ int main(int argc, char** argv) {
   }
 
   if (stats->parsed()) {
-    auto r = client.GetStats();
-    if (!r.ok()) return Fail(r.status());
-    if (g.json) {
-      std::printf("%s\n", Json(*r).c_str());
-      return 0;
+    absl::Duration every;
+    if (!absl::ParseDuration(interval, &every) ||
+        every <= absl::ZeroDuration()) {
+      return Usage("--interval: a duration such as 2s");
     }
-    std::printf("jobqd %s  up %s  storage %s  workers %d  streams %llu\n",
-                r->version().c_str(), FormatDuration(r->uptime()).c_str(),
-                r->storage().c_str(), r->workers(),
-                static_cast<unsigned long long>(r->open_streams()));
-    const auto& t = r->total();
-    std::printf("submitted %llu  completed %llu  submit/s %.1f  done/s %.1f\n",
-                static_cast<unsigned long long>(t.submitted_total()),
-                static_cast<unsigned long long>(t.completed_total()),
-                t.submit_rate(), t.complete_rate());
-    PrintQuantiles("queue_wait", t.queue_wait());
-    PrintQuantiles("run_time", t.run_time());
-    if (r->has_storage_stats()) {
-      const auto& w = r->storage_stats();
-      std::printf(
-          "wal         %s  sync=%s  segments %llu  bytes %llu (live %llu, "
-          "dead %llu)\n",
-          w.data_dir().c_str(), w.sync() ? "fsync" : "none",
-          static_cast<unsigned long long>(w.segments()),
-          static_cast<unsigned long long>(w.log_bytes()),
-          static_cast<unsigned long long>(w.live_bytes()),
-          static_cast<unsigned long long>(w.dead_bytes()));
-      std::printf(
-          "            records %llu  writes %llu  fsyncs %llu  records/write "
-          "p50 %llu p99 %llu max %llu\n",
-          static_cast<unsigned long long>(w.records_written()),
-          static_cast<unsigned long long>(w.writes()),
-          static_cast<unsigned long long>(w.fsyncs()),
-          static_cast<unsigned long long>(w.group_records().p50()),
-          static_cast<unsigned long long>(w.group_records().p99()),
-          static_cast<unsigned long long>(w.group_records().max()));
-      if (w.sync()) PrintQuantiles("fsync", w.fsync_latency());
-      if (!w.failure().empty()) {
-        std::printf("FAILED      %s\n", w.failure().c_str());
-      }
+    for (int n = 1;; ++n) {
+      auto r = client.GetStats();
+      if (!r.ok()) return Fail(r.status());
+      if (watch_stats && !g.json) std::printf("\033[H\033[2J");  // Clear.
+      PrintStats(*r, g.json);
+      std::fflush(stdout);
+      if (!watch_stats || (refreshes > 0 && n >= refreshes)) return 0;
+      absl::SleepFor(every);
     }
-    std::printf("\n");
-    PrintQueueTable(r->queues());
-    return 0;
   }
 
   if (queues->parsed()) {

@@ -1,0 +1,144 @@
+// /metrics, /readyz and health of the real jobqd.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/jobqd_process.h"
+
+namespace jobq::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string Get(int port, const std::string& path, int* status = nullptr) {
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get(path.c_str());
+  if (!res) return "";
+  if (status != nullptr) *status = res->status;
+  return res->body;
+}
+
+// The value of one sample line, such as
+// jobq_jobs_submitted_total{queue="default"}; -1 when absent.
+double Sample(const std::string& page, const std::string& series) {
+  auto pos = page.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(page.substr(pos + series.size() + 2));
+}
+
+TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
+  auto jobqd = JobqdProcess::Start({"--data-dir", TempPath("data")});
+  ASSERT_NE(jobqd, nullptr);
+  ASSERT_GT(jobqd->http_port(), 0);
+  auto& c = jobqd->client();
+  std::string before = Get(jobqd->http_port(), "/metrics");
+  EXPECT_EQ(Sample(before, "jobq_jobs_submitted_total{queue=\"default\"}"), -1);
+
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        c.SubmitAndWatch(MakeSpec("noop"), [](auto&) { return true; }).ok());
+  }
+  ASSERT_TRUE(c.PauseQueue("held").ok());
+  ASSERT_TRUE(c.Submit(MakeSpec("noop", "held")).ok());
+  EXPECT_FALSE(c.Submit(MakeSpec("nope")).ok());
+
+  std::string page = Get(jobqd->http_port(), "/metrics");
+  EXPECT_EQ(Sample(page, "jobq_jobs_submitted_total{queue=\"default\"}"), 5);
+  EXPECT_EQ(Sample(page, "jobq_jobs_started_total{queue=\"default\"}"), 5);
+  EXPECT_EQ(
+      Sample(
+          page,
+          "jobq_jobs_finished_total{queue=\"default\",outcome=\"succeeded\"}"),
+      5);
+  EXPECT_EQ(Sample(page, "jobq_queue_jobs{queue=\"held\",state=\"ready\"}"), 1);
+  EXPECT_EQ(Sample(page, "jobq_queue_paused{queue=\"held\"}"), 1);
+  EXPECT_EQ(Sample(page, "jobq_job_run_time_seconds_count{queue=\"default\"}"),
+            5);
+  EXPECT_EQ(
+      Sample(
+          page,
+          "jobq_job_total_time_seconds_bucket{queue=\"default\",le=\"+Inf\"}"),
+      5);
+  EXPECT_EQ(Sample(page,
+                   "jobq_grpc_requests_total{service=\"jobq.v1.JobService\","
+                   "method=\"Submit\",code=\"INVALID_ARGUMENT\"}"),
+            1);
+  EXPECT_EQ(Sample(page,
+                   "jobq_grpc_requests_total{service=\"jobq.v1.JobService\","
+                   "method=\"SubmitAndWatch\",code=\"OK\"}"),
+            5);
+  EXPECT_GT(Sample(page, "jobq_wal_bytes"), 16);
+  EXPECT_GE(Sample(page, "jobq_wal_fsyncs_total"), 1);
+  EXPECT_GT(Sample(page, "jobq_wal_group_commit_records_count"), 0);
+  EXPECT_GT(Sample(page, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(Sample(page, "process_open_fds"), 3);
+
+  std::string file = TempPath("metrics.txt");
+  std::ofstream(file) << page;
+  int rc = std::system(
+      ("promtool check metrics < " + file + " > " + file + ".out 2>&1")
+          .c_str());
+  std::ifstream out(file + ".out");
+  std::string report((std::istreambuf_iterator<char>(out)), {});
+  EXPECT_EQ(rc, 0) << report;
+  std::remove(file.c_str());
+  std::remove((file + ".out").c_str());
+}
+
+TEST(MetricsTest, ReadinessAndHealthTurnNotServingWhileShuttingDown) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  auto& c = jobqd->client();
+  int status = 0;
+  EXPECT_EQ(Get(jobqd->http_port(), "/readyz", &status), "ready\n");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(Get(jobqd->http_port(), "/healthz", &status), "ok\n");
+
+  // A running job holds the shutdown open for a while.
+  std::thread watcher([&] {
+    (void)c.SubmitAndWatch(MakeSpec("sleep", "", "2s"), [&](const auto& e) {
+      if (e.state() == v1::JOB_STATE_RUNNING) kill(jobqd->pid(), SIGTERM);
+      return true;
+    });
+  });
+  std::string body;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  do {
+    body = Get(jobqd->http_port(), "/readyz", &status);
+  } while (status != 503 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(body, "shutting down\n");
+  auto healthy = c.Healthy();
+  ASSERT_TRUE(healthy.ok()) << healthy.status();
+  EXPECT_FALSE(*healthy);
+  watcher.join();
+  EXPECT_EQ(jobqd->Stop(0), 0);
+}
+
+TEST(MetricsTest, JobqctlStatsWatchRefreshes) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  std::string cmd = std::string(JOBQCTL_PATH) + " --addr " + jobqd->address() +
+                    " stats --watch --interval 50ms --count 3";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0);
+  size_t screens = 0;
+  for (size_t pos = 0;
+       (pos = out.find("\033[H\033[2J", pos)) != std::string::npos; ++pos) {
+    ++screens;
+  }
+  EXPECT_EQ(screens, 3u) << out;
+  EXPECT_NE(out.find("storage memory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jobq::testing
