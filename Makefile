@@ -5,12 +5,15 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 JOBQD_FLAGS ?= --data-dir ./data
 
-.PHONY: all deps configure build run test clean asan tsan
+.PHONY: all deps test-deps configure build run test check-image clean asan tsan
 
 all: build
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh scripts/deps.txt
+
+test-deps:
+	@scripts/install-deps.sh scripts/test-deps.txt
 
 $(BUILD_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA)
@@ -23,8 +26,12 @@ build: deps configure
 run: build
 	$(BUILD_DIR)/bin/jobqd $(JOBQD_FLAGS)
 
-test: build
+test: build test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 300
+
+# The Docker image's runtime stage, proven without a Docker engine (root).
+check-image: build test-deps
+	deploy/check-image.sh $(BUILD_DIR)/bin
 
 # Sanitizer builds in their own directories.
 asan:
