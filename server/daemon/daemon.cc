@@ -134,8 +134,9 @@ absl::Status Daemon::StartServers() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  int port = 0;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
-                           &port_);
+                           &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(job_service_.get());
@@ -147,7 +148,8 @@ absl::Status Daemon::StartServers() {
       std::make_unique<api::RpcMetricsInterceptorFactory>(&rpc_metrics_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
+  port_.store(port);
+  if (server_ == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
   }
@@ -159,7 +161,9 @@ absl::Status Daemon::StartServers() {
   http_ = std::make_unique<http::HttpServer>(
       http::HttpServer::Handlers{[sources] { return RenderMetrics(sources); },
                                  [this] { return NotReady(); }});
-  return http_->Start(config_.http_listen);
+  absl::Status s = http_->Start(config_.http_listen);
+  http_port_.store(http_->port());
+  return s;
 }
 
 std::string Daemon::NotReady() const {

@@ -34,8 +34,8 @@ class Daemon {
   // address and starts serving.
   [[nodiscard]] absl::Status Start();
   // The ports bound (useful with port 0); 0 for HTTP when it is off.
-  int port() const { return port_; }
-  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
+  int port() const { return port_.load(); }
+  int http_port() const { return http_port_.load(); }
 
   // Stops accepting work, lets running jobs finish within the grace period,
   // ends open streams with UNAVAILABLE, stops the server and every loop.
@@ -64,7 +64,8 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   // The server once it serves, for the core thread's failure report.
   std::atomic<grpc::Server*> serving_{nullptr};
-  int port_ = 0;
+  std::atomic<int> port_{0};  // Set once the server is up (before recovery).
+  std::atomic<int> http_port_{0};
   bool started_ = false;
   bool stopped_ = false;
 };

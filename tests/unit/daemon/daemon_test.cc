@@ -3,6 +3,9 @@
 #include "daemon/daemon.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <future>
 
 #include "client/client.h"
 #include "tests/unit/store/fault_env.h"
@@ -73,6 +76,58 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
   auto healthy = c.Healthy();
   ASSERT_TRUE(healthy.ok());
   EXPECT_TRUE(*healthy);
+  daemon.Shutdown();
+}
+
+TEST(DaemonTest, HealthIsNotServingAndWorkIsRefusedWhileTheLogIsReplayed) {
+  store::FaultEnv env;
+  config::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.http_listen = "127.0.0.1:0";
+  config.workers = 1;
+  config.data_dir = "/data";
+  {
+    Daemon first(config, nullptr, &env);
+    ASSERT_TRUE(first.Start().ok());
+    client::Client c("127.0.0.1:" + std::to_string(first.port()));
+    ASSERT_TRUE(c.Submit(Noop()).ok());
+    first.Shutdown();
+  }
+  // Hold recovery inside its first read of a segment.
+  std::promise<void> reading, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> once{true};
+  env.SetReadHook([&] {
+    if (once.exchange(false)) {
+      reading.set_value();
+      released.wait();
+    }
+  });
+  Daemon daemon(config, nullptr, &env);
+  auto started = std::async(std::launch::async, [&] { return daemon.Start(); });
+  reading.get_future().wait();
+  client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
+  auto healthy = c.Healthy();
+  ASSERT_TRUE(healthy.ok()) << healthy.status();
+  EXPECT_FALSE(*healthy);
+  auto refused = c.Submit(Noop());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("recovering"), std::string::npos);
+  httplib::Client http("127.0.0.1", daemon.http_port());
+  auto ready = http.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_EQ(ready->body, "recovering the write-ahead log\n");
+
+  release.set_value();
+  ASSERT_TRUE(started.get().ok());
+  healthy = c.Healthy();
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_TRUE(*healthy);
+  EXPECT_EQ(http.Get("/readyz")->status, 200);
+  auto stats = c.GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->total().submitted_total(), 1u);  // Replayed.
   daemon.Shutdown();
 }
 

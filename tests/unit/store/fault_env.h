@@ -36,6 +36,11 @@ class FaultEnv final : public Env {
     std::lock_guard lock(mu_);
     sync_hook_ = std::move(hook);
   }
+  // Runs before every read (outside the lock): tests hold recovery here.
+  void SetReadHook(std::function<void()> hook) {
+    std::lock_guard lock(mu_);
+    read_hook_ = std::move(hook);
+  }
   void FailSyncs() {
     std::lock_guard lock(mu_);
     fail_sync_ = true;
@@ -65,6 +70,12 @@ class FaultEnv final : public Env {
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
       const std::string& path) override;
   absl::Status ReadFile(const std::string& path, std::string* out) override {
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = read_hook_;
+    }
+    if (hook) hook();
     std::lock_guard lock(mu_);
     auto it = files_.find(path);
     if (it == files_.end()) return IoError("open", path, ENOENT);
@@ -110,6 +121,7 @@ class FaultEnv final : public Env {
   int append_errno_ = ENOSPC;
   bool fail_sync_ = false;
   std::function<void()> sync_hook_;
+  std::function<void()> read_hook_;
 };
 
 class FaultFile final : public WritableFile {
