@@ -10,15 +10,8 @@
 namespace jobq::testing {
 namespace {
 
-std::pair<int, std::string> RunBench(const std::string& args) {
-  std::string cmd = std::string(JOBQ_BENCH_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+CommandRun RunBench(const std::string& args) {
+  return RunCommand(std::string(JOBQ_BENCH_PATH) + " " + args);
 }
 
 TEST(BenchTest, IngestRunsEveryPathAndEveryJobArrives) {

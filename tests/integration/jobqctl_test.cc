@@ -10,33 +10,21 @@
 namespace jobq::testing {
 namespace {
 
-struct CtlRun {
-  int exit_code;
-  std::string out;  // stdout and stderr together.
-};
-
 class JobqctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
     jobqd_ = JobqdProcess::Start();
     ASSERT_NE(jobqd_, nullptr);
   }
-  CtlRun Ctl(const std::string& args) {
-    std::string cmd = std::string(JOBQCTL_PATH) + " --addr " +
-                      jobqd_->address() + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  CommandRun Ctl(const std::string& args) {
+    return RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
+                      jobqd_->address() + " " + args);
   }
   std::unique_ptr<JobqdProcess> jobqd_;
 };
 
 TEST_F(JobqctlTest, SubmitWaitStreamsEventsAndExitsZeroOnSuccess) {
-  CtlRun r = Ctl("submit --kind noop --queue ctl --wait");
+  CommandRun r = Ctl("submit --kind noop --queue ctl --wait");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("READY"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("RUNNING"), std::string::npos);
@@ -44,29 +32,29 @@ TEST_F(JobqctlTest, SubmitWaitStreamsEventsAndExitsZeroOnSuccess) {
 }
 
 TEST_F(JobqctlTest, SubmitWaitExitsNonZeroWhenTheJobDoesNotSucceed) {
-  CtlRun r = Ctl("submit --kind sleep --payload 5s --timeout 50ms --wait");
+  CommandRun r = Ctl("submit --kind sleep --payload 5s --timeout 50ms --wait");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("DEAD"), std::string::npos) << r.out;
 }
 
 TEST_F(JobqctlTest, GetShowsTheJobAndJsonIsParseable) {
-  CtlRun submitted =
+  CommandRun submitted =
       Ctl("submit --kind noop --queue ctl --priority 3 "
           "--delay 1h --label team=infra --payload hello");
   ASSERT_EQ(submitted.exit_code, 0) << submitted.out;
   std::string id = submitted.out.substr(0, 16);
-  CtlRun got = Ctl("get " + id);
+  CommandRun got = Ctl("get " + id);
   EXPECT_EQ(got.exit_code, 0) << got.out;
   EXPECT_NE(got.out.find("state:       SCHEDULED"), std::string::npos)
       << got.out;
   EXPECT_NE(got.out.find("priority:    3"), std::string::npos);
   EXPECT_NE(got.out.find("label:       team=infra"), std::string::npos);
   EXPECT_NE(got.out.find("payload:     5 bytes"), std::string::npos);
-  CtlRun json = Ctl("--json get " + id);
+  CommandRun json = Ctl("--json get " + id);
   EXPECT_NE(json.out.find("\"state\":\"JOB_STATE_SCHEDULED\""),
             std::string::npos)
       << json.out;
-  CtlRun cancelled = Ctl("cancel " + id);
+  CommandRun cancelled = Ctl("cancel " + id);
   EXPECT_NE(cancelled.out.find("CANCELLED"), std::string::npos);
 }
 
@@ -74,32 +62,32 @@ TEST_F(JobqctlTest, StatsQueuesAndQueueControlsWork) {
   ASSERT_EQ(Ctl("pause ctl").exit_code, 0);
   ASSERT_EQ(Ctl("limit ctl 4").exit_code, 0);
   ASSERT_EQ(Ctl("submit --kind noop --queue ctl").exit_code, 0);
-  CtlRun stats = Ctl("stats");
+  CommandRun stats = Ctl("stats");
   EXPECT_EQ(stats.exit_code, 0) << stats.out;
   EXPECT_NE(stats.out.find("storage memory"), std::string::npos) << stats.out;
   EXPECT_TRUE(
       std::regex_search(stats.out, std::regex(R"(ctl\s+yes\s+4\s+0\s+1\s)")))
       << stats.out;
-  CtlRun queues = Ctl("queues");
+  CommandRun queues = Ctl("queues");
   EXPECT_NE(queues.out.find("ctl"), std::string::npos);
-  CtlRun list = Ctl("list --queue ctl --state ready");
+  CommandRun list = Ctl("list --queue ctl --state ready");
   EXPECT_NE(list.out.find("READY"), std::string::npos) << list.out;
   ASSERT_EQ(Ctl("resume ctl").exit_code, 0);
-  CtlRun health = Ctl("health");
+  CommandRun health = Ctl("health");
   EXPECT_EQ(health.exit_code, 0);
   EXPECT_EQ(health.out, "SERVING\n");
 }
 
 TEST_F(JobqctlTest, ErrorsAreOneLineOnStderrWithANonZeroExit) {
-  CtlRun r = Ctl("submit --kind nosuchkind");
+  CommandRun r = Ctl("submit --kind nosuchkind");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out.find("jobqctl: INVALID_ARGUMENT: job.kind: unknown kind"), 0u)
       << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
-  CtlRun missing = Ctl("get 00000000000000aa");
+  CommandRun missing = Ctl("get 00000000000000aa");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("NOT_FOUND"), std::string::npos);
-  CtlRun usage = Ctl("list --state bogus");
+  CommandRun usage = Ctl("list --state bogus");
   EXPECT_EQ(usage.exit_code, 2);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "tests/testing/process.h"
 
 namespace jobq::testing {
 
@@ -60,8 +61,12 @@ v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue = "",
 // Path of a file that does not exist yet, unique to this test.
 std::string TempPath(const std::string& name);
 
-// Waits (up to 10 s) until no process `pid` exists, counting a zombie as
-// gone. True if it went.
-bool WaitProcessGone(pid_t pid);
+// Runs a shell command; returns its exit status and its stdout and stderr
+// together.
+struct CommandRun {
+  int exit_code;
+  std::string out;
+};
+CommandRun RunCommand(const std::string& command);
 
 }  // namespace jobq::testing

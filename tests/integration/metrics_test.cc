@@ -123,14 +123,10 @@ TEST(MetricsTest, ReadinessAndHealthTurnNotServingWhileShuttingDown) {
 TEST(MetricsTest, JobqctlStatsWatchRefreshes) {
   auto jobqd = JobqdProcess::Start();
   ASSERT_NE(jobqd, nullptr);
-  std::string cmd = std::string(JOBQCTL_PATH) + " --addr " + jobqd->address() +
-                    " stats --watch --interval 50ms --count 3";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0);
+  auto [code, out] =
+      RunCommand(std::string(JOBQCTL_PATH) + " --addr " + jobqd->address() +
+                 " stats --watch --interval 50ms --count 3");
+  EXPECT_EQ(code, 0) << out;
   size_t screens = 0;
   for (size_t pos = 0;
        (pos = out.find("\033[H\033[2J", pos)) != std::string::npos; ++pos) {

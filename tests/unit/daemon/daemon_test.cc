@@ -13,6 +13,16 @@
 namespace jobq::daemon {
 namespace {
 
+// One worker, ports picked by the system, the log in the fake file system.
+config::ServerConfig TestConfig() {
+  config::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.http_listen = "127.0.0.1:0";
+  config.workers = 1;
+  config.data_dir = "/data";
+  return config;
+}
+
 v1::JobSpec Noop() {
   v1::JobSpec s;
   s.set_kind("noop");
@@ -21,11 +31,7 @@ v1::JobSpec Noop() {
 
 TEST(DaemonTest, AFailedFsyncTurnsHealthNotServingAndSubmitsUnavailable) {
   store::FaultEnv env;
-  config::ServerConfig config;
-  config.listen = "127.0.0.1:0";
-  config.http_listen = "127.0.0.1:0";
-  config.workers = 1;
-  config.data_dir = "/data";
+  config::ServerConfig config = TestConfig();
   Daemon daemon(config, nullptr, &env);
   ASSERT_TRUE(daemon.Start().ok());
   client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
@@ -55,11 +61,7 @@ TEST(DaemonTest, AFailedFsyncTurnsHealthNotServingAndSubmitsUnavailable) {
 
 TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
   store::FaultEnv env;
-  config::ServerConfig config;
-  config.listen = "127.0.0.1:0";
-  config.http_listen = "127.0.0.1:0";
-  config.workers = 1;
-  config.data_dir = "/data";
+  config::ServerConfig config = TestConfig();
   Daemon daemon(config, nullptr, &env);
   ASSERT_TRUE(daemon.Start().ok());
   client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
@@ -81,11 +83,7 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
 
 TEST(DaemonTest, HealthIsNotServingAndWorkIsRefusedWhileTheLogIsReplayed) {
   store::FaultEnv env;
-  config::ServerConfig config;
-  config.listen = "127.0.0.1:0";
-  config.http_listen = "127.0.0.1:0";
-  config.workers = 1;
-  config.data_dir = "/data";
+  config::ServerConfig config = TestConfig();
   {
     Daemon first(config, nullptr, &env);
     ASSERT_TRUE(first.Start().ok());

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/testing/process.h"
+
 namespace jobq::exec {
 namespace {
 
@@ -48,21 +50,6 @@ config::CommandConfig Command(std::vector<std::string> argv,
 core::Assignment Job(uint64_t seq, std::string kind, std::string payload = "",
                      DurationUs timeout = 0) {
   return core::Assignment{seq, 1, std::move(kind), std::move(payload), timeout};
-}
-
-// True once `pid` no longer exists (waits up to 10 s for a reparented
-// process to be reaped).
-bool ProcessGone(pid_t pid) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    if (line.find(") Z") != std::string::npos) return true;  // Zombie: dead.
-    std::this_thread::yield();
-  }
-  return false;
 }
 
 class WorkerLoopTest : public ::testing::Test {
@@ -169,7 +156,7 @@ TEST_F(WorkerLoopTest, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_FALSE(r[0].success);
   EXPECT_NE(r[0].error.find("timed out after 300ms"), std::string::npos)
       << r[0].error;
-  EXPECT_TRUE(ProcessGone(grandchild));
+  EXPECT_TRUE(testing::WaitProcessGone(grandchild));
 }
 
 TEST_F(WorkerLoopTest, SleepLongerThanItsTimeoutFails) {
@@ -185,7 +172,7 @@ TEST_F(WorkerLoopTest, CancelKillsARunningCommandWithoutAResult) {
   pid_t grandchild = ReadPid();
   ASSERT_GT(grandchild, 0);
   loop_->Cancel(1, 1);
-  EXPECT_TRUE(ProcessGone(grandchild));
+  EXPECT_TRUE(testing::WaitProcessGone(grandchild));
   // A later job's result arrives alone: the cancelled one reported nothing.
   loop_->Run({Job(2, "noop")});
   auto r = results_.WaitFor(1);
@@ -198,7 +185,7 @@ TEST_F(WorkerLoopTest, StopKillsWhatStillRuns) {
   pid_t grandchild = ReadPid();
   ASSERT_GT(grandchild, 0);
   loop_->Stop();
-  EXPECT_TRUE(ProcessGone(grandchild));
+  EXPECT_TRUE(testing::WaitProcessGone(grandchild));
 }
 
 }  // namespace
