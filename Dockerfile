@@ -27,8 +27,9 @@ COPY --from=build /build/bin/jobqd /build/bin/jobqctl /build/bin/jobq-bench /usr
 
 # Every flag has a JOBQ_* variable; a YAML file can be mounted and named with
 # JOBQ_CONFIG=/etc/jobq/jobqd.yaml. Listening beyond loopback is what a
-# container is for.
+# container is for. JOBQ_ADDR is where jobqctl (and the health check) talk.
 ENV JOBQ_LISTEN=0.0.0.0:7070 \
+    JOBQ_ADDR=127.0.0.1:7070 \
     JOBQ_HTTP_LISTEN=0.0.0.0:7071 \
     JOBQ_DATA_DIR=/var/lib/jobq \
     JOBQ_LOG_FORMAT=json
@@ -37,5 +38,5 @@ VOLUME /var/lib/jobq
 EXPOSE 7070 7071
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
-  CMD ["jobqctl", "--addr", "127.0.0.1:7070", "--timeout-ms", "2000", "health"]
+  CMD ["jobqctl", "--timeout-ms", "2000", "health"]
 ENTRYPOINT ["jobqd"]

@@ -63,8 +63,9 @@ done
 grep -q '"level":"info"' "$root/jobqd.log" || { echo "check-image: expected JSON logs"; exit 1; }
 [[ $(stat -c %u "$root/var/lib/jobq/LOCK") == 10001 ]] || { echo "check-image: data not owned by jobq"; exit 1; }
 
-ctl() { chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqctl --addr "$addr" "$@"; }
-ctl health
+ctl() { env JOBQ_ADDR="$addr" chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqctl "$@"; }
+# The image's HEALTHCHECK command, with JOBQ_ADDR as the image sets it.
+ctl --timeout-ms 2000 health
 ctl submit --kind sleep --payload 10ms --wait
 ctl stats | grep -q "storage wal" || { echo "check-image: no durable storage"; exit 1; }
 
