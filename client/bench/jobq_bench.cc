@@ -4,6 +4,9 @@
 //   jobq-bench [--addr A] [--json] ingest [--path submit|batch|stream|all]
 //              [--count N] [--concurrency C] [--batch B] [--streams M]
 //              [--payload BYTES] [--queues Q] [--priorities P]
+//   jobq-bench e2e [--count N] [--streams M]
+//   jobq-bench latency [--rate R] [--duration S]
+//   jobq-bench fanout [--count N] [--sleep D]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +40,10 @@ struct Options {
   size_t payload = 64;
   int queues = 1;
   int priorities = 1;
+  bool watch = false;        // Stream paths: also wait for each SUCCEEDED.
+  double rate = 5000;        // latency: jobs per second.
+  double duration = 5;       // latency: seconds.
+  std::string sleep = "1s";  // fanout: each job's sleep.
 };
 
 // The outcome of one scenario.
@@ -43,7 +52,8 @@ struct Result {
   uint64_t jobs = 0;
   uint64_t errors = 0;
   double seconds = 0;
-  jobq::Histogram ack_us;  // Submit-to-ack latency.
+  jobq::Histogram ack_us;   // Submit-to-ack latency.
+  jobq::Histogram done_us;  // Submit-to-completion latency (when watched).
 };
 
 int64_t MicrosSince(Clock::time_point t0) {
@@ -204,9 +214,24 @@ class StreamRun final
       std::lock_guard lock(mu_);
       std::lock_guard rl(*r_mu_);
       for (const auto& ack : resp_.acks()) {
-        r_->ack_us.Record(MicrosSince(sent_at_[ack.client_ref() - first_]));
+        uint64_t i = ack.client_ref() - first_;
+        r_->ack_us.Record(MicrosSince(sent_at_[i]));
         if (ack.result().code() != 0) ++r_->errors;
+        if (o_.watch) index_of_[ack.result().job_id()] = i;
         ++acked_;
+      }
+      for (const auto& e : resp_.events()) {
+        if (e.state() != v1::JOB_STATE_SUCCEEDED &&
+            e.state() != v1::JOB_STATE_DEAD &&
+            e.state() != v1::JOB_STATE_CANCELLED) {
+          continue;
+        }
+        auto it = index_of_.find(e.job_id());
+        if (it == index_of_.end()) continue;
+        r_->done_us.Record(MicrosSince(sent_at_[it->second]));
+        if (e.state() != v1::JOB_STATE_SUCCEEDED) ++r_->errors;
+        index_of_.erase(it);
+        ++completed_;
       }
       if (!finished_writes_) write = PrepareWriteLocked();
     }
@@ -230,6 +255,10 @@ class StreamRun final
     std::lock_guard lock(mu_);
     return acked_;
   }
+  uint64_t completed() {
+    std::lock_guard lock(mu_);
+    return completed_;
+  }
 
  private:
   bool PrepareWrite() {
@@ -244,6 +273,7 @@ class StreamRun final
     }
     *req_.mutable_job() = MakeJob(o_, first_ + next_);
     req_.set_client_ref(first_ + next_);
+    req_.set_watch(o_.watch);
     sent_at_[next_] = Clock::now();
     ++next_;
     writing_ = true;
@@ -260,15 +290,16 @@ class StreamRun final
   std::vector<Clock::time_point> sent_at_;
   std::mutex mu_;
   std::condition_variable cv_;
-  uint64_t next_ = 0, acked_ = 0;
+  uint64_t next_ = 0, acked_ = 0, completed_ = 0;
+  std::unordered_map<std::string, uint64_t> index_of_;  // Watched, not done.
   bool writing_ = false, finished_writes_ = false, done_ = false;
   grpc::Status status_;
 };
 
-Result IngestStream(jobq::client::Client& c, const Options& o) {
+Result Stream(jobq::client::Client& c, const Options& o) {
   Result r;
-  r.name = absl::StrCat("ingest/stream (", o.streams, " streams, window ",
-                        o.window, ")");
+  r.name = absl::StrCat(o.watch ? "e2e/stream" : "ingest/stream", " (",
+                        o.streams, " streams, window ", o.window, ")");
   std::mutex r_mu;
   uint64_t per = o.count / static_cast<uint64_t>(o.streams);
   auto t0 = Clock::now();
@@ -283,31 +314,151 @@ Result IngestStream(jobq::client::Client& c, const Options& o) {
       std::fprintf(stderr, "stream ended: %s\n", s.error_message().c_str());
       ++r.errors;
     }
-    r.jobs += run->acked();
+    r.jobs += o.watch ? run->completed() : run->acked();
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+// Open loop: one SubmitStream with watch, sending at a fixed rate whatever
+// the answers do; latency counts from the time each job was due, so a
+// stall is not hidden (no coordinated omission).
+Result Latency(jobq::client::Client& c, const Options& o) {
+  Result r;
+  r.name = absl::StrCat("latency (", o.rate, " jobs/s open loop)");
+  uint64_t n = static_cast<uint64_t>(o.rate * o.duration);
+  grpc::ClientContext ctx;
+  auto stream = c.jobs().SubmitStream(&ctx);
+  std::vector<Clock::time_point> due(n);
+  std::mutex mu;
+  std::unordered_map<std::string, uint64_t> index_of;
+  std::thread reader([&] {
+    v1::SubmitStreamResponse resp;
+    while (stream->Read(&resp)) {
+      std::lock_guard lock(mu);
+      for (const auto& ack : resp.acks()) {
+        r.ack_us.Record(MicrosSince(due[ack.client_ref()]));
+        if (ack.result().code() != 0) ++r.errors;
+        index_of[ack.result().job_id()] = ack.client_ref();
+      }
+      for (const auto& e : resp.events()) {
+        if (e.state() != v1::JOB_STATE_SUCCEEDED) continue;
+        auto it = index_of.find(e.job_id());
+        if (it == index_of.end()) continue;
+        r.done_us.Record(MicrosSince(due[it->second]));
+        index_of.erase(it);
+        ++r.jobs;
+      }
+    }
+  });
+  auto t0 = Clock::now();
+  auto step = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / o.rate));
+  v1::SubmitRequest req;
+  req.set_watch(true);
+  for (uint64_t i = 0; i < n; ++i) {
+    {
+      std::lock_guard lock(mu);
+      due[i] = t0 + step * static_cast<int64_t>(i);
+    }
+    std::this_thread::sleep_until(due[i]);
+    *req.mutable_job() = MakeJob(o, i);
+    req.set_client_ref(i);
+    if (!stream->Write(req)) break;
+  }
+  stream->WritesDone();
+  reader.join();
+  grpc::Status s = stream->Finish();
+  if (!s.ok()) ++r.errors;
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+// N sleep jobs at once: the wall time from the first submit to the last
+// completion, against the sleep itself.
+Result Fanout(jobq::client::Client& c, const Options& o) {
+  Result r;
+  r.name = absl::StrCat("fanout (", o.count, " x sleep ", o.sleep, ")");
+  std::string queue = absl::StrCat(
+      "fanout-",
+      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+  grpc::ClientContext ctx;
+  v1::WatchRequest watch;
+  watch.set_queue(queue);
+  auto events = c.jobs().Watch(&ctx, watch);
+  v1::WatchResponse msg;
+  if (!events->Read(&msg)) {  // The watch is in place.
+    ++r.errors;
+    return r;
+  }
+  auto t0 = Clock::now();
+  std::thread producer([&] {
+    v1::JobSpec spec;
+    spec.set_kind("sleep");
+    spec.set_queue(queue);
+    spec.set_payload(o.sleep);
+    for (uint64_t sent = 0; sent < o.count;) {
+      uint64_t n = std::min<uint64_t>(10'000, o.count - sent);
+      std::vector<v1::JobSpec> batch(n, spec);
+      auto resp = c.SubmitBatch(batch);
+      if (!resp.ok()) break;
+      sent += n;
+    }
+  });
+  while (r.jobs < o.count && events->Read(&msg)) {
+    for (const auto& e : msg.events()) {
+      if (e.state() == v1::JOB_STATE_SUCCEEDED) {
+        ++r.jobs;
+        r.done_us.Record(MicrosSince(t0));
+      } else if (e.state() == v1::JOB_STATE_DEAD) {
+        ++r.errors;
+      }
+    }
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  producer.join();
+  ctx.TryCancel();
+  grpc::Status s = events->Finish();
+  if (r.jobs < o.count) {
+    // The watch ended early: a jobqd whose --stream-buffer is smaller than
+    // the burst of events cuts it off.
+    std::fprintf(stderr, "fanout: watch ended after %llu jobs: %s\n",
+                 static_cast<unsigned long long>(r.jobs),
+                 s.error_message().c_str());
+    r.errors += o.count - r.jobs;
+  }
   return r;
 }
 
 void Print(const Result& r, bool json) {
   double rate = r.seconds > 0 ? r.jobs / r.seconds : 0;
   auto q = [&](double p) { return r.ack_us.Quantile(p) / 1000.0; };
+  auto d = [&](double p) { return r.done_us.Quantile(p) / 1000.0; };
   if (json) {
     std::printf(
         "{\"scenario\":\"%s\",\"jobs\":%llu,\"errors\":%llu,\"seconds\":%.3f,"
         "\"jobs_per_second\":%.0f,\"ack_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
-        "\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
+        "\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},\"done_ms\":{\"p50\":%.3f,"
+        "\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
         r.name.c_str(), static_cast<unsigned long long>(r.jobs),
         static_cast<unsigned long long>(r.errors), r.seconds, rate, q(0.5),
-        q(0.9), q(0.99), q(0.999), r.ack_us.Max() / 1000.0);
+        q(0.9), q(0.99), q(0.999), r.ack_us.Max() / 1000.0, d(0.5), d(0.9),
+        d(0.99), d(0.999), r.done_us.Max() / 1000.0);
     return;
   }
-  std::printf(
-      "%-48s %9.0f jobs/s  %8llu jobs in %6.2f s  ack ms p50 %.3f  p90 %.3f  "
-      "p99 %.3f  p99.9 %.3f  max %.3f%s\n",
-      r.name.c_str(), rate, static_cast<unsigned long long>(r.jobs), r.seconds,
-      q(0.5), q(0.9), q(0.99), q(0.999), r.ack_us.Max() / 1000.0,
-      r.errors ? absl::StrCat("  ERRORS ", r.errors).c_str() : "");
+  std::printf("%-48s %9.0f jobs/s  %8llu jobs in %6.2f s", r.name.c_str(), rate,
+              static_cast<unsigned long long>(r.jobs), r.seconds);
+  if (r.ack_us.Count() > 0) {
+    std::printf("  ack ms p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f",
+                q(0.5), q(0.9), q(0.99), q(0.999), r.ack_us.Max() / 1000.0);
+  }
+  if (r.done_us.Count() > 0) {
+    std::printf("  done ms p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f",
+                d(0.5), d(0.9), d(0.99), d(0.999), r.done_us.Max() / 1000.0);
+  }
+  if (r.errors > 0) {
+    std::printf("  ERRORS %llu", static_cast<unsigned long long>(r.errors));
+  }
+  std::printf("\n");
 }
 
 }  // namespace
@@ -342,6 +493,28 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ingest->add_option("--priorities", o.priorities, "distinct priorities")
       ->capture_default_str();
+  auto* e2e = app.add_subcommand(
+      "e2e", "submit noop jobs on streams and wait for each one's SUCCEEDED");
+  e2e->add_option("--count,-n", o.count, "jobs")->capture_default_str();
+  e2e->add_option("--streams", o.streams, "SubmitStream streams")
+      ->capture_default_str();
+  e2e->add_option("--window", o.window, "unacked requests per stream")
+      ->capture_default_str();
+  e2e->add_option("--payload", o.payload, "payload bytes")
+      ->capture_default_str();
+  auto* latency = app.add_subcommand(
+      "latency", "open-loop fixed rate: submit-to-ack and submit-to-done");
+  latency->add_option("--rate", o.rate, "jobs per second")
+      ->capture_default_str();
+  latency->add_option("--duration", o.duration, "seconds")
+      ->capture_default_str();
+  latency->add_option("--payload", o.payload, "payload bytes")
+      ->capture_default_str();
+  auto* fanout = app.add_subcommand(
+      "fanout", "N sleep jobs at once: wall time to the last completion");
+  fanout->add_option("--count,-n", o.count, "jobs")->capture_default_str();
+  fanout->add_option("--sleep", o.sleep, "each job's sleep")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (o.concurrency < 1 || o.batch < 1 || o.streams < 1 || o.queues < 1 ||
@@ -364,7 +537,20 @@ int main(int argc, char** argv) {
   if (ingest->parsed()) {
     if (path == "submit" || path == "all") run(IngestSubmit(client, o));
     if (path == "batch" || path == "all") run(IngestBatch(client, o));
-    if (path == "stream" || path == "all") run(IngestStream(client, o));
+    if (path == "stream" || path == "all") run(Stream(client, o));
   }
+  if (e2e->parsed()) {
+    o.watch = true;
+    run(Stream(client, o));
+  }
+  if (latency->parsed()) {
+    if (o.rate <= 0 || o.duration <= 0) {
+      std::fprintf(stderr,
+                   "jobq-bench: --rate and --duration must be positive\n");
+      return 2;
+    }
+    run(Latency(client, o));
+  }
+  if (fanout->parsed()) run(Fanout(client, o));
   return failed;
 }

@@ -30,6 +30,29 @@ TEST(BenchTest, IngestRunsEveryPathAndEveryJobArrives) {
   EXPECT_EQ(stats->total().submitted_total(), 9000u);
 }
 
+TEST(BenchTest, E2eLatencyAndFanoutSeeEveryJobFinish) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  std::string addr = "--addr " + jobqd->address() + " --json ";
+  struct Case {
+    std::string args;
+    std::string scenario;
+    int jobs;
+  } cases[] = {
+      {"e2e -n 2000 --streams 2", "e2e/stream", 2000},
+      {"latency --rate 500 --duration 1", "latency", 500},
+      {"fanout -n 500 --sleep 200ms", "fanout", 500},
+  };
+  for (const auto& c : cases) {
+    auto [code, out] = RunBench(addr + c.args);
+    EXPECT_EQ(code, 0) << c.args << "\n" << out;
+    std::regex line("\\{\"scenario\":\"" + c.scenario +
+                    "[^\"]*\",\"jobs\":" + std::to_string(c.jobs) +
+                    ",\"errors\":0,.*\"done_ms\":\\{\"p50\":[0-9.]+");
+    EXPECT_TRUE(std::regex_search(out, line)) << c.args << "\n" << out;
+  }
+}
+
 TEST(BenchTest, AnUnreachableServerIsOneClearError) {
   auto [code, out] = RunBench("--addr 127.0.0.1:1 ingest -n 10");
   EXPECT_EQ(code, 1);
