@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The standard jobq performance suite: starts its own jobqd on loopback for
+# each configuration, runs jobq-bench, stops jobqd by its pid. Figures go to
+# stdout; docs/performance.md records a run.
+#   tests/perf/run.sh [jobs per ingest path, default 200000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin=${BIN:-build/bin}
+count=${1:-200000}
+port=${PORT:-17070}
+data=$(mktemp -d)
+pid=""
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$data"' EXIT
+
+start() {
+  "$bin/jobqd" --listen "127.0.0.1:$port" --http-listen "" "$@" 2>"$data/jobqd.log" &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q "listening on" "$data/jobqd.log" && return 0
+    sleep 0.05
+  done
+  cat "$data/jobqd.log"
+  return 1
+}
+stop() { kill "$pid"; wait "$pid" || true; pid=""; }
+bench() { "$bin/jobq-bench" --addr "127.0.0.1:$port" "$@" || true; }
+
+echo "== memory"
+start --stream-buffer 1000000
+bench ingest -n "$count"
+bench e2e -n "$count"
+for rate in 1000 5000 20000; do bench latency --rate "$rate" --duration 5; done
+bench fanout -n 100000 --sleep 1s
+stop
+
+for sync in fsync none; do
+  echo "== write-ahead log, --sync=$sync"
+  rm -rf "$data/wal"
+  start --data-dir "$data/wal" --sync "$sync"
+  bench ingest -n "$count"
+  bench e2e -n "$count"
+  bench latency --rate 5000 --duration 5
+  stop
+done
+
+echo "== queue operations"
+"$bin/queue_bench" --benchmark_min_time=0.2 2>/dev/null | grep BM_ || true
