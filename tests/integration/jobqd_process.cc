@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +15,27 @@
 extern char** environ;
 
 namespace jobq::testing {
+namespace {
+
+// Starts `argv` with its stderr on `stderr_fd`. The child dies with this
+// process (PR_SET_PDEATHSIG), so a test killed by a timeout leaves no
+// jobqd behind. Returns the pid, or -1.
+pid_t Spawn(std::vector<std::string>& argv, int stderr_fd) {
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  // The child: only async-signal-safe calls until exec.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
+  dup2(stderr_fd, STDERR_FILENO);
+  execve(cargv[0], cargv.data(), environ);
+  _exit(127);
+}
+
+}  // namespace
 
 using namespace std::chrono_literals;
 
@@ -31,20 +52,11 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     argv.push_back(p->config_path_);
   }
   for (auto& a : args) argv.push_back(a);
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return nullptr;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  int rc =
-      posix_spawn(&p->pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  p->pid_ = Spawn(argv, fds[1]);
   close(fds[1]);
-  if (rc != 0) {
+  if (p->pid_ < 0) {
     close(fds[0]);
     ADD_FAILURE() << "cannot start " << JOBQD_PATH;
     return nullptr;
@@ -76,19 +88,11 @@ std::string JobqdProcess::StartExpectingFailure(std::vector<std::string> args) {
   std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0",
                                    "--http-listen", "127.0.0.1:0"};
   for (auto& a : args) argv.push_back(a);
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid = Spawn(argv, fds[1]);
   close(fds[1]);
+  int rc = pid > 0 ? 0 : -1;
   std::string out;
   if (rc == 0) {
     char buf[4096];
