@@ -39,10 +39,8 @@ absl::flat_hash_map<std::string, v1::Job> ListAll(client::Client& c) {
 }
 
 TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
-  // Sanitizer builds run fewer rounds (JOBQ_CRASH_ROUNDS): they look for
-  // races and leaks, and are ten times slower.
-  int rounds = 20;
-  if (const char* r = std::getenv("JOBQ_CRASH_ROUNDS")) rounds = std::atoi(r);
+  // Twenty, but fewer in sanitizer builds (see tests/CMakeLists.txt).
+  const int rounds = JOBQ_CRASH_ROUNDS;
   const std::string dir = TempPath("data");
   std::mt19937 rng(20261127);
   std::mutex mu;
