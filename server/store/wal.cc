@@ -50,7 +50,9 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
     LogReader reader(data);
     absl::Status header = reader.ReadHeader();
     if (!header.ok()) {
-      if (!options_.skip_corrupt) {
+      // A format this jobqd does not know is never skipped: that would lose
+      // good data. Only a damaged segment may be.
+      if (!options_.skip_corrupt || !absl::IsDataLoss(header)) {
         return absl::Status(header.code(),
                             absl::StrCat(path, ": ", header.message()));
       }

@@ -236,6 +236,19 @@ TEST_F(WalTest, ACorruptRecordStopsRecoveryNamingFileAndOffset) {
   EXPECT_GT(stats.skipped_bytes, 0u);
 }
 
+TEST_F(WalTest, ASegmentOfAnotherFormatVersionStopsRecoveryEvenWhenSkipping) {
+  auto wal = StartWal();
+  ASSERT_TRUE(Write(*wal, {1}).ok());
+  wal->Stop();
+  env_->Mutate(FirstSegment(), [](std::string& d) { d[8] = 9; });
+  for (bool skip : {false, true}) {
+    absl::Status status;
+    Replay(skip, &status);
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << skip;
+    EXPECT_NE(status.message().find("version 9"), std::string::npos) << status;
+  }
+}
+
 TEST_F(WalTest, RotationAndDropLeaveOnlyTheNewSegment) {
   auto wal = StartWal();
   ASSERT_TRUE(Write(*wal, {1}).ok());
