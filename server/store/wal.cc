@@ -98,7 +98,7 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
       stats.torn_bytes += cut;
     }
     std::lock_guard lock(mu_);
-    segments_[n] = std::min<uint64_t>(data.size(), reader.valid_end());
+    SetSegmentSize(n, std::min<uint64_t>(data.size(), reader.valid_end()));
     segment_ = std::max(segment_, n);
   }
   return stats;
@@ -138,7 +138,7 @@ absl::Status Wal::OpenSegment() {
   file_ = std::move(*file);
   segment_ = number;
   std::lock_guard lock(mu_);
-  segments_[number] = file_->size();
+  SetSegmentSize(number, file_->size());
   return absl::OkStatus();
 }
 
@@ -240,7 +240,7 @@ absl::Status Wal::WriteGroup(const std::string& data, uint32_t records) {
     }
   }
   std::lock_guard lock(mu_);
-  segments_[segment_] = file_->size();
+  SetSegmentSize(segment_, file_->size());
   stats_.records_written += records;
   ++stats_.batches_written;
   stats_.group_records.Record(records);
@@ -267,6 +267,7 @@ void Wal::DropOldSegments() {
       continue;
     }
     std::lock_guard lock(mu_);
+    SetSegmentSize(n, 0);
     segments_.erase(n);
   }
   (void)env_->SyncDir(options_.dir);
@@ -280,18 +281,17 @@ void Wal::Stick(absl::Status s) {
   stats_.failure = std::string(s.message());
 }
 
-uint64_t Wal::log_bytes() const {
-  std::lock_guard lock(mu_);
-  uint64_t total = 0;
-  for (const auto& [n, size] : segments_) total += size;
-  return total;
+void Wal::SetSegmentSize(uint64_t segment, uint64_t bytes) {
+  uint64_t& size = segments_[segment];
+  log_bytes_.fetch_add(bytes - size);  // Wraps correctly when shrinking.
+  size = bytes;
 }
 
 WalStats Wal::Stats() const {
   std::lock_guard lock(mu_);
   WalStats s = stats_;
   s.segments = segments_.size();
-  for (const auto& [n, size] : segments_) s.log_bytes += size;
+  s.log_bytes = log_bytes_.load();
   return s;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -96,7 +97,9 @@ class Wal {
   // current one are deleted.
   void DropOldSegmentsAtNextCommit() { drop_next_ = true; }
 
-  uint64_t log_bytes() const;
+  // The bytes in all segments. Thread: any; read every core turn, so kept
+  // in an atomic rather than summed under the lock.
+  uint64_t log_bytes() const { return log_bytes_.load(); }
   WalStats Stats() const;
 
  private:
@@ -116,6 +119,8 @@ class Wal {
   absl::Status WriteGroup(const std::string& data, uint32_t records);
   void DropOldSegments();
   void Stick(absl::Status s);
+  // With mu_ held: records a segment's size and the new total.
+  void SetSegmentSize(uint64_t segment, uint64_t bytes);
 
   WalOptions options_;
   Env* env_ = nullptr;
@@ -139,6 +144,7 @@ class Wal {
   bool stopping_ = false;                  // Guarded by mu_.
   absl::Status sticky_;                    // Guarded by mu_.
   std::map<uint64_t, uint64_t> segments_;  // Number -> bytes. Guarded by mu_.
+  std::atomic<uint64_t> log_bytes_{0};     // Sum of segments_.
   WalStats stats_;                         // Guarded by mu_.
   std::thread writer_;
 };
