@@ -274,6 +274,12 @@ class StreamRun final
     *req_.mutable_job() = MakeJob(o_, first_ + next_);
     req_.set_client_ref(first_ + next_);
     req_.set_watch(o_.watch);
+    if (o_.watch && req_.watch_states_size() == 0) {
+      // Only the ends: a third of the events of a full watch.
+      req_.add_watch_states(v1::JOB_STATE_SUCCEEDED);
+      req_.add_watch_states(v1::JOB_STATE_DEAD);
+      req_.add_watch_states(v1::JOB_STATE_CANCELLED);
+    }
     sent_at_[next_] = Clock::now();
     ++next_;
     writing_ = true;
@@ -355,6 +361,7 @@ Result Latency(jobq::client::Client& c, const Options& o) {
   auto step = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / o.rate));
   v1::SubmitRequest req;
   req.set_watch(true);
+  req.add_watch_states(v1::JOB_STATE_SUCCEEDED);
   for (uint64_t i = 0; i < n; ++i) {
     {
       std::lock_guard lock(mu);
@@ -384,6 +391,8 @@ Result Fanout(jobq::client::Client& c, const Options& o) {
   grpc::ClientContext ctx;
   v1::WatchRequest watch;
   watch.set_queue(queue);
+  watch.add_states(v1::JOB_STATE_SUCCEEDED);
+  watch.add_states(v1::JOB_STATE_DEAD);
   auto events = c.jobs().Watch(&ctx, watch);
   v1::WatchResponse msg;
   if (!events->Read(&msg)) {  // The watch is in place.

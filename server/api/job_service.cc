@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/watch_reactor.h"
 #include "core/job.h"
+#include "events/event_hub.h"
 
 namespace jobq::api {
 namespace {
@@ -132,11 +133,17 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
   if (absl::Status s = ValidateSpec(spec, ctx_->limits); !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
   }
+  if (absl::Status s = ValidateStates(request->watch_states(), "watch_states");
+      !s.ok()) {
+    return new WatchReactor(ctx_, ToGrpc(s));
+  }
+  events::EventHub::StateMask states =
+      events::EventHub::MaskOf(request->watch_states());
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
     return new WatchReactor(ctx_, refused);
   }
   return new WatchReactor(
-      ctx_, [spec = std::move(spec)](
+      ctx_, [spec = std::move(spec), states](
                 CoreContext& core,
                 const std::shared_ptr<WatchReactor::Shared>& shared) mutable {
         std::vector<v1::JobSpec> specs;
@@ -144,8 +151,8 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
         // The watch starts once the job is durable, with its first state.
         core.loop.Submit(
             std::move(specs), core.now,
-            [shared](CoreContext& core, const absl::Status& s,
-                     const std::vector<core::SubmitOutcome>& out) {
+            [shared, states](CoreContext& core, const absl::Status& s,
+                             const std::vector<core::SubmitOutcome>& out) {
               const core::Job* job = core.scheduler.Find(out[0].seq);
               if (!s.ok() || job == nullptr) {
                 shared->outbound->Close(s.ok() ? NotFound(out[0].seq)
@@ -153,7 +160,7 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
                 return;
               }
               shared->subscription = core.hub.Subscribe(shared->outbound);
-              core.hub.WatchJob(shared->subscription, *job);
+              core.hub.WatchJob(shared->subscription, *job, states);
               core.hub.CloseWhenDone(shared->subscription);
               shared->outbound->Flush();
             });
@@ -177,6 +184,11 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
       return new WatchReactor(ctx_, ToGrpc(s));
     }
   }
+  if (absl::Status s = ValidateStates(request->states(), "states"); !s.ok()) {
+    return new WatchReactor(ctx_, ToGrpc(s));
+  }
+  events::EventHub::StateMask states =
+      events::EventHub::MaskOf(request->states());
   std::vector<uint64_t> seqs;
   for (int i = 0; i < request->job_ids_size(); ++i) {
     uint64_t seq;
@@ -191,7 +203,7 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
     return new WatchReactor(ctx_, refused);
   }
   return new WatchReactor(
-      ctx_, [seqs = std::move(seqs), queue = request->queue()](
+      ctx_, [seqs = std::move(seqs), queue = request->queue(), states](
                 CoreContext& core,
                 const std::shared_ptr<WatchReactor::Shared>& shared_ptr) {
         WatchReactor::Shared& shared = *shared_ptr;
@@ -203,10 +215,12 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
         }
         shared.subscription = core.hub.Subscribe(shared.outbound);
         for (uint64_t seq : seqs) {
-          core.hub.WatchJob(shared.subscription, *core.scheduler.Find(seq));
+          core.hub.WatchJob(shared.subscription, *core.scheduler.Find(seq),
+                            states);
         }
         if (!queue.empty()) {
-          core.hub.WatchQueue(shared.subscription, queue, core.scheduler);
+          core.hub.WatchQueue(shared.subscription, queue, core.scheduler,
+                              states);
           shared.outbound->AddOpening();
         } else {
           core.hub.CloseWhenDone(shared.subscription);

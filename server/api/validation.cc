@@ -60,6 +60,18 @@ absl::Status ValidateQueueName(absl::string_view name,
                               "\" does not match [a-z0-9][a-z0-9._-]{0,63}"));
 }
 
+absl::Status ValidateStates(const google::protobuf::RepeatedField<int>& states,
+                            absl::string_view field) {
+  for (int i = 0; i < states.size(); ++i) {
+    if (!v1::JobState_IsValid(states[i]) ||
+        states[i] == v1::JOB_STATE_UNSPECIFIED) {
+      return Invalid("", absl::StrCat(field, "[", i, "]"),
+                     absl::StrCat(states[i], " is not a job state"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool ParseSleepPayload(absl::string_view payload, DurationUs* out) {
   absl::Duration d;
   if (payload.empty() || !absl::ParseDuration(payload, &d)) return false;

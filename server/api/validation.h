@@ -40,6 +40,11 @@ bool IsValidQueueName(absl::string_view name);
                                         const ValidationLimits& limits,
                                         absl::string_view prefix = "job.");
 
+// Checks a list of states to watch: each a JobState other than UNSPECIFIED.
+[[nodiscard]] absl::Status ValidateStates(
+    const google::protobuf::RepeatedField<int>& states,
+    absl::string_view field);
+
 // Parses a sleep payload such as "250ms", "2s" or "1m30s".
 [[nodiscard]] bool ParseSleepPayload(absl::string_view payload,
                                      DurationUs* out);

@@ -1,6 +1,7 @@
 #include "api/watch_reactor.h"
 
 #include "core/job.h"
+#include "events/event_hub.h"
 
 namespace jobq::api {
 namespace {
@@ -87,7 +88,11 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
   ack.set_client_ref(request_.client_ref());
   v1::JobSpec spec = std::move(*request_.mutable_job());
   absl::Status valid = ValidateSpec(spec, ctx_->limits);
+  if (valid.ok())
+    valid = ValidateStates(request_.watch_states(), "watch_states");
   bool watch = request_.watch();
+  events::EventHub::StateMask states =
+      events::EventHub::MaskOf(request_.watch_states());
   if (!valid.ok()) {
     ack.mutable_result()->set_code(static_cast<int32_t>(valid.code()));
     ack.mutable_result()->set_message(std::string(valid.message()));
@@ -97,7 +102,7 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
   }
   bool submit = ack.result().code() == 0;
   bool posted = ctx_->core->Post(
-      [shared, ack = std::move(ack), submit, watch,
+      [shared, ack = std::move(ack), submit, watch, states,
        spec = std::move(spec)](daemon::CoreContext& core) mutable {
         if (!submit) {
           shared->outbound->AddAck(ack);
@@ -109,7 +114,7 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
         // Acked once durable; the job's events follow its ack.
         core.loop.Submit(
             std::move(specs), core.now,
-            [shared, ack = std::move(ack), watch](
+            [shared, ack = std::move(ack), watch, states](
                 daemon::CoreContext& core, const absl::Status& s,
                 const std::vector<core::SubmitOutcome>& out) mutable {
               if (!s.ok()) {
@@ -124,7 +129,7 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
               if (!shared->outbound->AddAck(ack)) return;
               const core::Job* job = core.scheduler.Find(out[0].seq);
               if (watch && shared->subscription != 0 && job != nullptr) {
-                core.hub.WatchJob(shared->subscription, *job);
+                core.hub.WatchJob(shared->subscription, *job, states);
               }
               shared->outbound->Flush();
             });

@@ -19,31 +19,34 @@ EventHub::SubscriptionId EventHub::Subscribe(
   return id;
 }
 
-void EventHub::WatchJob(SubscriptionId id, const core::Job& job) {
+void EventHub::WatchJob(SubscriptionId id, const core::Job& job,
+                        StateMask states) {
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
   v1::JobEvent event;
   core::ToEvent(job, job.state, &event);
-  if (!core::IsTerminal(job.state) && it->second.jobs.insert(job.seq).second) {
+  if (!core::IsTerminal(job.state) &&
+      it->second.jobs.emplace(job.seq, states).second) {
     by_job_[job.seq].push_back(id);
   }
-  Deliver(id, it->second, event);
+  Deliver(id, it->second, event, states);
   for (SubscriptionId d : doomed_) Drop(d);
   doomed_.clear();
 }
 
 void EventHub::WatchQueue(SubscriptionId id, const std::string& queue,
-                          const core::Scheduler& scheduler) {
+                          const core::Scheduler& scheduler, StateMask states) {
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
   it->second.queue = queue;
+  it->second.queue_states = states;
   by_queue_[queue].push_back(id);
   v1::JobEvent event;
   for (const auto& [seq, job] : scheduler.jobs()) {
     if (job.spec.queue() != queue || core::IsTerminal(job.state)) continue;
     event.Clear();
     core::ToEvent(job, job.state, &event);
-    Deliver(id, it->second, event);
+    Deliver(id, it->second, event, states);
     if (!doomed_.empty()) break;
   }
   for (SubscriptionId d : doomed_) Drop(d);
@@ -84,7 +87,12 @@ void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
   for (SubscriptionId id : targets) {
     auto it = subs_.find(id);
     if (it == subs_.end()) continue;
-    Deliver(id, it->second, event);
+    Subscription& sub = it->second;
+    StateMask states = sub.queue == job.spec.queue() ? sub.queue_states : 0;
+    if (auto j = sub.jobs.find(job.seq); j != sub.jobs.end()) {
+      states |= j->second;
+    }
+    Deliver(id, sub, event, states);
     if (ended && it->second.jobs.erase(job.seq) > 0) {
       if (it->second.close_when_done && it->second.jobs.empty() &&
           it->second.queue.empty()) {
@@ -99,7 +107,8 @@ void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
 }
 
 void EventHub::Deliver(SubscriptionId id, Subscription& sub,
-                       const v1::JobEvent& event) {
+                       const v1::JobEvent& event, StateMask states) {
+  if ((states & (StateMask{1} << event.state())) == 0) return;
   if (sub.stream->AddEvent(event)) {
     dirty_.insert(id);
   } else {
@@ -113,7 +122,7 @@ void EventHub::Drop(SubscriptionId id) {
   auto it = subs_.find(id);
   if (it == subs_.end()) return;
   Subscription& sub = it->second;
-  for (uint64_t seq : sub.jobs) {
+  for (const auto& [seq, states] : sub.jobs) {
     auto j = by_job_.find(seq);
     if (j == by_job_.end()) continue;
     EraseId(j->second, id);

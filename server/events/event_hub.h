@@ -21,15 +21,29 @@ namespace jobq::events {
 class EventHub final : public core::JobObserver {
  public:
   using SubscriptionId = uint64_t;
+  // A set of v1::JobState values, one bit each.
+  using StateMask = uint32_t;
+  static constexpr StateMask kAllStates = ~StateMask{0};
+  // The mask of `states`; all states when empty.
+  template <typename Container>
+  static StateMask MaskOf(const Container& states) {
+    if (states.empty()) return kAllStates;
+    StateMask mask = 0;
+    for (int s : states) mask |= StateMask{1} << s;
+    return mask;
+  }
 
   SubscriptionId Subscribe(std::shared_ptr<EventStream> stream);
-  // Watches one job; its current state is delivered now. A job that has
-  // already ended delivers its final event and counts as done.
-  void WatchJob(SubscriptionId id, const core::Job& job);
+  // Watches one job, delivering events of the states in `states`; its
+  // current state is delivered now. A job that has already ended delivers
+  // its final event and counts as done.
+  void WatchJob(SubscriptionId id, const core::Job& job,
+                StateMask states = kAllStates);
   // Watches every job of `queue`; the current state of each unfinished job
   // of the queue is delivered now.
   void WatchQueue(SubscriptionId id, const std::string& queue,
-                  const core::Scheduler& scheduler);
+                  const core::Scheduler& scheduler,
+                  StateMask states = kAllStates);
   // From now on, ends the stream with OK once every job it watches by id has
   // ended (at once if they all have). Not for queue watches.
   void CloseWhenDone(SubscriptionId id);
@@ -48,11 +62,15 @@ class EventHub final : public core::JobObserver {
   struct Subscription {
     std::shared_ptr<EventStream> stream;
     bool close_when_done = false;
-    absl::flat_hash_set<uint64_t> jobs;  // Watched by id, not yet ended.
-    std::string queue;                   // Watched queue, if any.
+    // Watched by id, not yet ended, with the states to deliver.
+    absl::flat_hash_map<uint64_t, StateMask> jobs;
+    std::string queue;  // Watched queue, if any.
+    StateMask queue_states = 0;
   };
 
-  void Deliver(SubscriptionId id, Subscription& sub, const v1::JobEvent& event);
+  // Delivers `event` if `states` holds its state.
+  void Deliver(SubscriptionId id, Subscription& sub, const v1::JobEvent& event,
+               StateMask states);
   void Drop(SubscriptionId id);
 
   absl::flat_hash_map<SubscriptionId, Subscription> subs_;

@@ -70,6 +70,30 @@ TEST_F(ApiTest, SubmitAndWatchStreamsEveryStateUntilTheEnd) {
   EXPECT_TRUE(events[2].timings().has_total());
 }
 
+TEST_F(ApiTest, AStateFilterStreamsOnlyThoseStates) {
+  v1::SubmitRequest req;
+  *req.mutable_job() = MakeSpec("noop");
+  req.add_watch_states(v1::JOB_STATE_SUCCEEDED);
+  req.add_watch_states(v1::JOB_STATE_DEAD);
+  grpc::ClientContext ctx;
+  auto reader = c().jobs().SubmitAndWatch(&ctx, req);
+  std::vector<v1::JobState> states;
+  v1::WatchResponse msg;
+  while (reader->Read(&msg)) {
+    for (const auto& e : msg.events()) states.push_back(e.state());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(states, std::vector<v1::JobState>{v1::JOB_STATE_SUCCEEDED});
+
+  v1::WatchRequest bad;
+  bad.set_queue("q");
+  bad.add_states(v1::JOB_STATE_READY);
+  bad.add_states(static_cast<v1::JobState>(0));
+  absl::Status s = c().Watch(bad, [](auto&) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("states[1]"), std::string::npos) << s;
+}
+
 TEST_F(ApiTest, WatchByIdStartsWithTheCurrentStateAndEndsWithTheJob) {
   ASSERT_TRUE(c().PauseQueue("held").ok());
   auto submitted = c().Submit(MakeSpec("noop", "held"));

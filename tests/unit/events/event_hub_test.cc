@@ -112,6 +112,26 @@ TEST_F(EventHubTest, AStreamThatRefusesEventsIsDroppedAndOthersContinue) {
   EXPECT_EQ(hub_.size(), 1u);
 }
 
+TEST_F(EventHubTest, AStateFilterDeliversOnlyThoseStatesAndStillEnds) {
+  uint64_t seq = s_.Submit(Spec("q"), kT0).seq;
+  auto stream = std::make_shared<FakeStream>();
+  auto id = hub_.Subscribe(stream);
+  hub_.WatchJob(id, *s_.Find(seq),
+                EventHub::MaskOf(std::vector<int>{v1::JOB_STATE_SUCCEEDED}));
+  hub_.CloseWhenDone(id);
+  s_.TakeRunnable(kT0, 10);
+  s_.Finish({seq, 1, true, "", "", 0}, kT0);
+  EXPECT_THAT(stream->States(), ElementsAre(v1::JOB_STATE_SUCCEEDED));
+  EXPECT_TRUE(stream->closed);
+
+  auto running = std::make_shared<FakeStream>();
+  hub_.WatchQueue(hub_.Subscribe(running), "q", s_,
+                  EventHub::MaskOf(std::vector<int>{v1::JOB_STATE_RUNNING}));
+  s_.Submit(Spec("q"), kT0);
+  s_.TakeRunnable(kT0, 10);
+  EXPECT_THAT(running->States(), ElementsAre(v1::JOB_STATE_RUNNING));
+}
+
 TEST_F(EventHubTest, UnsubscribeStopsDelivery) {
   auto stream = std::make_shared<FakeStream>();
   auto id = hub_.Subscribe(stream);
