@@ -96,11 +96,11 @@ void CoreLoop::Resolve(uint64_t batch, const absl::Status& status) {
 void CoreLoop::OnCommitted(
     std::vector<std::pair<uint64_t, absl::Status>>& batch) {
   for (auto& [id, status] : batch) {
-    if (status.ok()) {
-      durable_batch_ = std::max(durable_batch_, id);
-    } else if (options_.on_wal_failure) {
+    if (!status.ok() && options_.on_wal_failure) {
       options_.on_wal_failure(status);
     }
+    resolved_batch_ = std::max(resolved_batch_, id);
+    resolved_status_ = status;
     Resolve(id, status);
   }
   Pump();
@@ -124,8 +124,13 @@ void CoreLoop::Commit() {
   for (auto it = acks_.rbegin(); it != acks_.rend() && it->batch == 0; ++it) {
     it->batch = id;
   }
-  if (id == 0 || id <= durable_batch_)
-    Resolve(id == 0 ? 0 : id, absl::OkStatus());
+  // Nothing new was written and the last batch is already answered: these
+  // acks share its fate now.
+  if (id == 0) {
+    Resolve(0, absl::OkStatus());
+  } else if (id <= resolved_batch_) {
+    Resolve(id, resolved_status_);
+  }
 }
 
 // Compaction: a new segment starts, and the state of every job is written

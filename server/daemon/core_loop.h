@@ -131,8 +131,9 @@ class CoreLoop {
   };
   std::deque<PendingEnqueue> pending_enqueues_;
   std::deque<PendingAck> acks_;
-  uint64_t durable_batch_ = 0;
-  bool wal_failed_ = false;
+  // The last batch the log reported on, and how it went.
+  uint64_t resolved_batch_ = 0;
+  absl::Status resolved_status_;
 
   // Compaction in progress: jobs with ids in (cursor, limit) remain.
   struct Snapshot {

@@ -179,6 +179,21 @@ TEST_F(CoreLoopWalTest, AFailedFsyncFailsEverySubmitAfterItAndIsReported) {
   EXPECT_NE(StateOf(seq), v1::JOB_STATE_UNSPECIFIED);  // Reads still work.
 }
 
+TEST_F(CoreLoopWalTest, ADuplicateAfterAFailedBatchIsStillAnswered) {
+  StartDaemon();
+  v1::JobSpec keyed = Spec();
+  keyed.set_idempotency_key("once");
+  auto [first, seq] = Submit(keyed);
+  ASSERT_TRUE(first.ok());
+  env_.FailSyncs();
+  EXPECT_EQ(Submit(Spec()).first.code(), absl::StatusCode::kUnavailable);
+  // A turn that writes nothing: its answer follows the last batch's fate
+  // instead of waiting for a batch that will never come.
+  auto answer = std::async(std::launch::async, [&] { return Submit(keyed); });
+  ASSERT_EQ(answer.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(answer.get().first.code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(CoreLoopWalTest, JobsRunningAtACrashAreReadyAgainWithTheAttemptCounted) {
   StartDaemon();
   auto [status, seq] = Submit(Spec());
