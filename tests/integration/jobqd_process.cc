@@ -79,7 +79,10 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     ADD_FAILURE() << "jobqd did not start:\n" << p->Log();
     return nullptr;
   }
-  p->client_ = std::make_unique<client::Client>(p->address());
+  // Calls get a deadline; a sanitizer build runs ten times slower.
+  client::ClientOptions options;
+  options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
+  p->client_ = std::make_unique<client::Client>(p->address(), options);
   return p;
 }
 
