@@ -7,6 +7,7 @@
 //   jobq-bench e2e [--count N] [--streams M]
 //   jobq-bench latency [--rate R] [--duration S]
 //   jobq-bench fanout [--count N] [--sleep D]
+//   jobq-bench memory [--count N] [--payload BYTES]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -438,6 +439,79 @@ Result Fanout(jobq::client::Client& c, const Options& o) {
   return r;
 }
 
+// Queues N jobs into a paused queue and reports the server's resident
+// memory per job; then runs them all and reports the memory again.
+int Memory(jobq::client::Client& c, const Options& o) {
+  std::string queue = absl::StrCat(
+      "memory-",
+      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+  if (auto s = c.PauseQueue(queue); !s.ok()) {
+    std::fprintf(stderr, "memory: %s\n",
+                 std::string(s.status().message()).c_str());
+    return 1;
+  }
+  auto before = c.GetStats();
+  if (!before.ok()) return 1;
+  v1::JobSpec spec = MakeJob(o, 0);
+  spec.set_queue(queue);
+  for (uint64_t sent = 0; sent < o.count;) {
+    uint64_t n = std::min<uint64_t>(10'000, o.count - sent);
+    auto resp = c.SubmitBatch(std::vector<v1::JobSpec>(n, spec));
+    if (!resp.ok()) {
+      std::fprintf(stderr, "memory: %s\n",
+                   std::string(resp.status().message()).c_str());
+      return 1;
+    }
+    sent += n;
+  }
+  auto queued = c.GetStats();
+  if (!queued.ok()) return 1;
+  // Run them all; poll until the queue has finished them (a watch of half
+  // a million completions would only test the stream buffer).
+  uint64_t done = 0;
+  if (c.ResumeQueue(queue).ok()) {
+    auto deadline = Clock::now() + std::chrono::minutes(10);
+    while (done < o.count && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      auto s = c.GetStats();
+      if (!s.ok()) break;
+      for (const auto& q : s->queues()) {
+        if (q.name() == queue) done = q.completed_total();
+      }
+    }
+  }
+  auto drained = c.GetStats();
+  if (!drained.ok()) return 1;
+  double mib = 1024.0 * 1024.0;
+  double per_job = (static_cast<double>(queued->resident_memory_bytes()) -
+                    static_cast<double>(before->resident_memory_bytes())) /
+                   static_cast<double>(o.count);
+  if (o.json) {
+    std::printf(
+        "{\"scenario\":\"memory\",\"jobs\":%llu,\"payload\":%zu,"
+        "\"bytes_per_queued_job\":%.0f,\"rss_before\":%llu,"
+        "\"rss_queued\":%llu,\"rss_drained\":%llu,\"jobs_held_drained\":%llu,"
+        "\"completed\":%llu}\n",
+        static_cast<unsigned long long>(o.count), o.payload, per_job,
+        static_cast<unsigned long long>(before->resident_memory_bytes()),
+        static_cast<unsigned long long>(queued->resident_memory_bytes()),
+        static_cast<unsigned long long>(drained->resident_memory_bytes()),
+        static_cast<unsigned long long>(drained->jobs_held()),
+        static_cast<unsigned long long>(done));
+  } else {
+    std::printf(
+        "%-48s %9.0f bytes/job  rss %.1f -> %.1f MiB queued, %.1f MiB after "
+        "running them (%llu jobs still held)\n",
+        absl::StrCat("memory (", o.count, " queued ", o.payload, "-byte jobs)")
+            .c_str(),
+        per_job, before->resident_memory_bytes() / mib,
+        queued->resident_memory_bytes() / mib,
+        drained->resident_memory_bytes() / mib,
+        static_cast<unsigned long long>(drained->jobs_held()));
+  }
+  return done == o.count ? 0 : 1;
+}
+
 void Print(const Result& r, bool json) {
   double rate = r.seconds > 0 ? r.jobs / r.seconds : 0;
   auto q = [&](double p) { return r.ack_us.Quantile(p) / 1000.0; };
@@ -524,6 +598,11 @@ int main(int argc, char** argv) {
   fanout->add_option("--count,-n", o.count, "jobs")->capture_default_str();
   fanout->add_option("--sleep", o.sleep, "each job's sleep")
       ->capture_default_str();
+  auto* memory = app.add_subcommand(
+      "memory", "server memory per queued job, and after running them");
+  memory->add_option("--count,-n", o.count, "jobs")->capture_default_str();
+  memory->add_option("--payload", o.payload, "payload bytes")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (o.concurrency < 1 || o.batch < 1 || o.streams < 1 || o.queues < 1 ||
@@ -561,5 +640,6 @@ int main(int argc, char** argv) {
     run(Latency(client, o));
   }
   if (fanout->parsed()) run(Fanout(client, o));
+  if (memory->parsed() && Memory(client, o) != 0) failed = 1;
   return failed;
 }

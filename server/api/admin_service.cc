@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/process.h"
 #include "common/time_proto.h"
 #include "core/queue.h"
 
@@ -123,6 +124,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     response->set_storage(ctx->storage);
     response->set_workers(ctx->workers);
     response->set_open_streams(core.hub.size());
+    response->set_resident_memory_bytes(ResidentMemoryBytes());
+    response->set_jobs_held(core.scheduler.jobs().size());
     v1::QueueStats* total = response->mutable_total();
     total->set_name("*");
     Histogram wait, run;

@@ -103,6 +103,7 @@ class CoreLoop {
   void Resolve(uint64_t batch, const absl::Status& status);
   void Commit();
   void Compact();
+  void ReturnFreedMemory();
   // After every batch: promote, dispatch, flush, re-arm the timer.
   void Pump();
   CoreContext Context();
@@ -131,6 +132,7 @@ class CoreLoop {
   };
   std::deque<PendingEnqueue> pending_enqueues_;
   std::deque<PendingAck> acks_;
+  size_t peak_jobs_ = 0;  // Jobs held at most since memory was last trimmed.
   // The last batch the log reported on, and how it went.
   uint64_t resolved_batch_ = 0;
   absl::Status resolved_status_;

@@ -9,6 +9,7 @@
 #include <future>
 #include <memory>
 
+#include "common/process.h"
 #include "http/prometheus_text.h"
 
 namespace jobq::daemon {
@@ -124,14 +125,8 @@ void AddRpcs(const api::RpcMetrics& rpc, PrometheusText* p) {
 }
 
 void AddProcess(TimeUs started_at, PrometheusText* p) {
-  long page = sysconf(_SC_PAGESIZE);
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
   p->Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
-           {}, static_cast<double>(resident * static_cast<uint64_t>(page)));
-  p->Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {},
-           static_cast<double>(size * static_cast<uint64_t>(page)));
+           {}, static_cast<double>(ResidentMemoryBytes()));
   int fds = 0;
   if (DIR* d = opendir("/proc/self/fd")) {
     while (readdir(d) != nullptr) ++fds;

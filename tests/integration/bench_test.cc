@@ -53,6 +53,25 @@ TEST(BenchTest, E2eLatencyAndFanoutSeeEveryJobFinish) {
   }
 }
 
+TEST(BenchTest, MemoryReportsBytesPerQueuedJobAndRunsThemAll) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  auto [code, out] =
+      RunBench("--addr " + jobqd->address() + " --json memory -n 3000");
+  EXPECT_EQ(code, 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      out, m,
+      std::regex(
+          "\\{\"scenario\":\"memory\",\"jobs\":3000,.*"
+          "\"bytes_per_queued_job\":(-?[0-9]+),.*\"completed\":3000\\}")))
+      << out;
+  auto stats = jobqd->client().GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->resident_memory_bytes(), 1u << 20);
+  EXPECT_EQ(stats->total().succeeded(), 3000u);
+}
+
 TEST(BenchTest, AnUnreachableServerIsOneClearError) {
   auto [code, out] = RunBench("--addr 127.0.0.1:1 ingest -n 10");
   EXPECT_EQ(code, 1);
