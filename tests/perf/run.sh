@@ -32,6 +32,9 @@ bench e2e -n "$count"
 for rate in 1000 5000 20000; do bench latency --rate "$rate" --duration 5; done
 bench fanout -n 100000 --sleep 1s
 stop
+start --max-finished 1000
+bench memory -n 500000
+stop
 
 for sync in fsync none; do
   echo "== write-ahead log, --sync=$sync"
