@@ -72,6 +72,14 @@ v1::JobSpec MakeJob(const Options& o, uint64_t i) {
   return s;
 }
 
+// A queue name of its own for one run, so that earlier runs' jobs do not
+// count.
+std::string FreshQueue(const std::string& prefix) {
+  return absl::StrCat(
+      prefix,
+      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+}
+
 // Keeps `concurrency` unary calls in flight until `calls` have completed.
 // `start(i, done)` issues call i and must call `done(ok)` when it ends.
 void RunInFlight(
@@ -386,9 +394,7 @@ Result Latency(jobq::client::Client& c, const Options& o) {
 Result Fanout(jobq::client::Client& c, const Options& o) {
   Result r;
   r.name = absl::StrCat("fanout (", o.count, " x sleep ", o.sleep, ")");
-  std::string queue = absl::StrCat(
-      "fanout-",
-      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+  std::string queue = FreshQueue("fanout-");
   grpc::ClientContext ctx;
   v1::WatchRequest watch;
   watch.set_queue(queue);
@@ -442,9 +448,7 @@ Result Fanout(jobq::client::Client& c, const Options& o) {
 // Queues N jobs into a paused queue and reports the server's resident
 // memory per job; then runs them all and reports the memory again.
 int Memory(jobq::client::Client& c, const Options& o) {
-  std::string queue = absl::StrCat(
-      "memory-",
-      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+  std::string queue = FreshQueue("memory-");
   if (auto s = c.PauseQueue(queue); !s.ok()) {
     std::fprintf(stderr, "memory: %s\n",
                  std::string(s.status().message()).c_str());

@@ -121,7 +121,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
   return Post(ctx_, reactor, [ctx, response, reactor](CoreContext& core) {
     response->set_version(ctx->version);
     DurationToProto(core.now - ctx->started_at, response->mutable_uptime());
-    response->set_storage(ctx->storage);
+    response->set_storage(ctx->wal != nullptr ? "wal" : "memory");
     response->set_workers(ctx->workers);
     response->set_open_streams(core.hub.size());
     response->set_resident_memory_bytes(ResidentMemoryBytes());

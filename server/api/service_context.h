@@ -24,7 +24,6 @@ struct ServiceContext {
   // Until the log has been replayed, RPCs are refused.
   std::atomic<bool> recovering{true};
   std::string version;
-  std::string storage = "memory";
   store::Wal* wal = nullptr;  // Null in memory mode.
   int workers = 0;
   TimeUs started_at = 0;

@@ -140,7 +140,7 @@ class Scheduler {
   const absl::node_hash_map<std::string, Queue>& queues() const {
     return queues_;
   }
-  // Jobs in id order, starting after `after_seq`.
+  // Every job held, in id order.
   const absl::btree_map<uint64_t, Job>& jobs() const { return jobs_; }
   size_t running() const { return running_; }
   uint64_t next_seq() const { return next_seq_; }

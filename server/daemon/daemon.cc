@@ -53,7 +53,6 @@ absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
   wal_ = std::move(*wal);
   options->wal = wal_.get();
   options->compact_min_bytes = config_.compact_min_bytes;
-  ctx_.storage = "wal";
   ctx_.wal = wal_.get();
   return absl::OkStatus();
 }

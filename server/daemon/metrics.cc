@@ -2,10 +2,8 @@
 
 #include <dirent.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <future>
 #include <memory>
 

@@ -58,7 +58,7 @@ void EventHub::CloseWhenDone(SubscriptionId id) {
   if (it == subs_.end()) return;
   Subscription& sub = it->second;
   sub.close_when_done = true;
-  if (sub.close_when_done && sub.jobs.empty() && sub.queue.empty()) {
+  if (sub.jobs.empty() && sub.queue.empty()) {
     sub.stream->Close(grpc::Status::OK);
     Drop(id);
   }

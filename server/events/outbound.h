@@ -125,7 +125,6 @@ class Outbound final : public EventStream {
           absl::StrCat("stream consumer too slow: more than ",
                        limits_.max_items, " events or ", limits_.max_bytes,
                        " bytes waiting; reconnect and read faster"));
-      overflowed_ = true;
       return false;
     }
     ++items_;
@@ -192,7 +191,6 @@ class Outbound final : public EventStream {
   bool finishing_ = false;  // Close requested (or overflow, or broken).
   bool finished_ = false;   // FinishStream called.
   bool broken_ = false;
-  bool overflowed_ = false;
   grpc::Status status_;
 };
 

@@ -75,7 +75,6 @@ class WorkerLoop {
   static void OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
   static void OnWritten(uv_write_t* w, int status);
   static void OnHandleClosed(uv_handle_t* h);
-  static void OnTick(uv_handle_t* h);
 
   const int index_;
   const CommandTable* const commands_;
