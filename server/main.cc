@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   CLI::App app{"jobqd: the jobq job-queue server"};
   app.set_version_flag("--version", std::string(jobq::kVersion));
   std::string config_path, listen, log_level, log_format, max_payload,
-      retention, shutdown_grace, data_dir, sync, recover, compact_min,
+      retention, shutdown_grace, lease, data_dir, sync, recover, compact_min,
       http_listen;
   int workers = 0;
   size_t max_finished = 0, stream_buffer = 0, max_running = 0;
@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   auto* o_grace = app.add_option(
       "--shutdown-grace", shutdown_grace,
       "time running jobs get to finish on SIGTERM (default 30s)");
+  auto* o_lease = app.add_option(
+      "--lease", lease,
+      "how long a remote worker holds a job without a word (default 30s)");
   auto* o_buffer = app.add_option(
       "--stream-buffer", stream_buffer,
       "events waiting for one stream before it is cut off (default 10000)");
@@ -114,6 +117,10 @@ int main(int argc, char** argv) {
   if (o_grace->count() &&
       !ParseDurationText(shutdown_grace, &config.shutdown_grace)) {
     return Fail("--shutdown-grace: a duration such as 30s");
+  }
+  if (o_lease->count() && (!ParseDurationText(lease, &config.lease) ||
+                           config.lease < jobq::kSecond)) {
+    return Fail("--lease: a duration of at least 1s, such as 30s");
   }
   if (o_buffer->count()) config.stream_buffer = stream_buffer;
   if (o_running->count()) config.max_running = max_running;

@@ -126,6 +126,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     response->set_open_streams(core.hub.size());
     response->set_resident_memory_bytes(ResidentMemoryBytes());
     response->set_jobs_held(core.scheduler.jobs().size());
+    response->set_remote_workers(static_cast<uint32_t>(core.workers.size()));
+    core.workers.KindStats(response->mutable_kinds());
     v1::QueueStats* total = response->mutable_total();
     total->set_name("*");
     Histogram wait, run;
@@ -154,6 +156,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(
     for (const core::Queue* q : SortedQueues(core.scheduler)) {
       FillQueueStats(*q, core.now, response->add_queues());
     }
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListWorkers(
+    grpc::CallbackServerContext* context, const v1::ListWorkersRequest* request,
+    v1::ListWorkersResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  return Post(ctx_, reactor, [response, reactor](CoreContext& core) {
+    core.workers.List(response);
     reactor->Finish(grpc::Status::OK);
   });
 }

@@ -244,7 +244,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
       reactor->Finish(NotFound(seq));
       return;
     }
-    core::ToProto(*job, response);
+    core.scheduler.ToProto(*job, response);
     reactor->Finish(grpc::Status::OK);
   });
 }
@@ -267,7 +267,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     }
     if (out->running_attempt)
       core.dispatcher.Cancel(seq, *out->running_attempt);
-    core::ToProto(*out->job, response);
+    core.scheduler.ToProto(*out->job, response);
     reactor->Finish(grpc::Status::OK);
   });
 }
@@ -329,7 +329,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
             response->set_next_page_token(core::FormatJobId(last));
             break;
           }
-          core::ToProto(it->second, response->add_jobs());
+          core.scheduler.ToProto(it->second, response->add_jobs());
           last = it->first;
         }
         reactor->Finish(grpc::Status::OK);

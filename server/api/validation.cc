@@ -52,12 +52,23 @@ bool IsValidQueueName(absl::string_view name) {
   });
 }
 
+bool IsValidKindName(absl::string_view kind) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+  };
+  if (kind.empty() || kind.size() > 128 || !alnum(kind[0])) return false;
+  return std::all_of(kind.begin() + 1, kind.end(), [&](char c) {
+    return alnum(c) || c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+  });
+}
+
 absl::Status ValidateQueueName(absl::string_view name,
                                absl::string_view field) {
   if (IsValidQueueName(name)) return absl::OkStatus();
   return Invalid("", field,
-                 absl::StrCat("\"", name.substr(0, 80),
-                              "\" does not match [a-z0-9][a-z0-9._-]{0,63}"));
+                 absl::StrCat("\"", name.substr(0, 80), "\" does not match ",
+                              kQueuePattern));
 }
 
 absl::Status ValidateStates(const google::protobuf::RepeatedField<int>& states,
@@ -86,15 +97,13 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
   if (!IsValidQueueName(spec.queue())) {
     return Invalid(prefix, "queue",
                    absl::StrCat("\"", spec.queue().substr(0, 80),
-                                "\" does not match [a-z0-9][a-z0-9._-]{0,63}"));
+                                "\" does not match ", kQueuePattern));
   }
   if (spec.kind().empty()) return Invalid(prefix, "kind", "must not be empty");
-  if (!std::binary_search(limits.kinds.begin(), limits.kinds.end(),
-                          spec.kind())) {
-    return Invalid(
-        prefix, "kind",
-        absl::StrCat("unknown kind \"", spec.kind().substr(0, 80),
-                     "\"; known kinds: ", absl::StrJoin(limits.kinds, ", ")));
+  if (!IsValidKindName(spec.kind())) {
+    return Invalid(prefix, "kind",
+                   absl::StrCat("\"", spec.kind().substr(0, 80),
+                                "\" does not match ", kKindPattern));
   }
   if (spec.payload().size() > limits.max_payload) {
     return Invalid(prefix, "payload",

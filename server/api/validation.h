@@ -18,14 +18,17 @@ inline constexpr size_t kMaxIdempotencyKey = 255;
 inline constexpr size_t kMaxBatch = 10'000;
 inline constexpr DurationUs kMaxDelay = 366LL * 24 * 3600 * kSecond;
 
+inline constexpr char kQueuePattern[] = "[a-z0-9][a-z0-9._-]{0,63}";
+inline constexpr char kKindPattern[] = "[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}";
+
 struct ValidationLimits {
   size_t max_payload = 1 << 20;
-  // Every kind a handler serves, sorted; named in the error for an unknown
-  // kind.
-  std::vector<std::string> kinds;
 };
 
 bool IsValidQueueName(absl::string_view name);
+// Any kind of that form is accepted: jobqd runs its own kinds and configured
+// commands, and jobs of other kinds wait for a remote worker.
+bool IsValidKindName(absl::string_view kind);
 
 // Checks a queue name given on its own (admin calls, filters). `field` names
 // it in the error.

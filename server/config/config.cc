@@ -113,6 +113,9 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetSize(v, key, &c->max_finished);
     } else if (key == "shutdown_grace") {
       s = GetDuration(v, key, &c->shutdown_grace);
+    } else if (key == "lease") {
+      s = GetDuration(v, key, &c->lease);
+      if (s.ok() && c->lease < kSecond) s = Bad(key, "must be at least 1s");
     } else if (key == "log_level") {
       s = GetString(v, key, &c->log_level);
     } else if (key == "log_format") {

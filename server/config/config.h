@@ -34,6 +34,9 @@ struct ServerConfig {
   DurationUs retention = 3600 * kSecond;
   size_t max_finished = 100'000;
   DurationUs shutdown_grace = 30 * kSecond;
+  // A remote worker's hold on a job lasts this long from its last message
+  // (or the job's timeout, when shorter).
+  DurationUs lease = 30 * kSecond;
   std::string log_level = "info";
   std::string log_format = "text";
   // Events or acks waiting for one slow stream before it is cut off.

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "common/clock.h"
 #include "common/histogram.h"
 #include "jobq/v1/jobq.pb.h"
@@ -40,7 +41,10 @@ struct Queue {
   bool paused = false;
   int32_t max_concurrency = 0;  // 0: unlimited.
 
+  // READY jobs of kinds jobqd runs itself, and of each kind that remote
+  // workers run.
   absl::btree_set<ReadyKey> ready;
+  absl::flat_hash_map<std::string, absl::btree_set<ReadyKey>> remote_ready;
   // Jobs held now, indexed by v1::JobState.
   std::array<uint64_t, 8> by_state{};
   uint64_t submitted_total = 0;
@@ -57,11 +61,13 @@ struct Queue {
   Histogram total_time;  // Created to terminal.
 
   uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }
-  bool CanStart() const {
-    return !paused && !ready.empty() &&
-           (max_concurrency <= 0 ||
-            running() < static_cast<uint64_t>(max_concurrency));
+  // Not paused and below its concurrency limit.
+  bool Open() const {
+    return !paused && (max_concurrency <= 0 ||
+                       running() < static_cast<uint64_t>(max_concurrency));
   }
+  // A job jobqd runs itself may start.
+  bool CanStart() const { return !ready.empty() && Open(); }
 };
 
 }  // namespace jobq::core

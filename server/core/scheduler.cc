@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/time_proto.h"
 #include "core/backoff.h"
 
@@ -118,12 +119,72 @@ bool Scheduler::Finish(const RunResult& r, TimeUs now) {
   f->set_error(r.error);
   f->set_exit_code(r.exit_code);
   f->set_at_us(now);
-  if (!r.success && r.attempt < MaxAttempts(job->spec.retry())) {
-    f->set_retry_at_us(
-        now + RetryBackoff(job->spec.retry(), r.attempt, options_.random()));
+  int limit = MaxAttempts(job->spec.retry());
+  // A lost run is not the job's fault as a failure is: even a job without
+  // retries gets a few, and a job that keeps killing workers still ends.
+  if (r.retry == Retry::kNow) limit = std::max(limit, kLostRunAttempts);
+  if (!r.success && r.retry != Retry::kNever && r.attempt < limit) {
+    f->set_retry_at_us(r.retry == Retry::kNow
+                           ? now
+                           : now + RetryBackoff(job->spec.retry(), r.attempt,
+                                                options_.random()));
   }
   Record(t);
   return true;
+}
+
+bool Scheduler::Progress(uint64_t seq, int32_t attempt,
+                         const v1::Progress& progress) {
+  auto it = remote_runs_.find(seq);
+  if (it == remote_runs_.end() || it->second.attempt != attempt) return false;
+  it->second.progress = progress;
+  if (observer_ != nullptr) observer_->OnJobProgress(jobs_.at(seq), progress);
+  return true;
+}
+
+std::vector<LostLease> Scheduler::ExpireLeases(
+    TimeUs now, const std::function<TimeUs(const std::string&)>& last_heard) {
+  std::vector<LostLease> lost;
+  wal::v1::Transition t;
+  while (!leases_.empty() && leases_.begin()->first <= now) {
+    uint64_t seq = leases_.begin()->second;
+    const RemoteRun& run = remote_runs_.at(seq);
+    TimeUs heard = last_heard(run.worker);
+    TimeUs until = heard > 0 ? heard + run.length : 0;
+    if (run.deadline > 0) until = std::min(until, run.deadline);
+    if (until > now) {
+      auto* r = t.mutable_renew();
+      r->set_seq(seq);
+      r->set_attempt(run.attempt);
+      r->set_until_us(until);
+      Record(t);
+      continue;
+    }
+    LostLease loss{seq, run.attempt, run.worker, ""};
+    // A run past its timeout failed (its policy decides what follows);
+    // one whose worker fell silent was lost.
+    bool timed_out = run.deadline > 0 && run.deadline <= now;
+    if (timed_out) {
+      loss.reason =
+          absl::StrCat("timed out after ",
+                       absl::FormatDuration(absl::Microseconds(
+                           DurationFromProto(jobs_.at(seq).spec.timeout()))));
+    } else if (heard == 0) {
+      loss.reason = absl::StrCat("worker ", run.worker, " is gone");
+    } else {
+      loss.reason = absl::StrCat(
+          "lease expired: worker ", run.worker, " not heard from for ",
+          absl::FormatDuration(absl::Microseconds(now - heard)));
+    }
+    RunResult result;
+    result.seq = seq;
+    result.attempt = run.attempt;
+    result.error = loss.reason;
+    result.retry = timed_out ? Retry::kPolicy : Retry::kNow;
+    Finish(result, now);
+    lost.push_back(std::move(loss));
+  }
+  return lost;
 }
 
 const Queue& Scheduler::PauseQueue(const std::string& name, bool paused) {
@@ -170,11 +231,10 @@ TimeUs Scheduler::Tick(TimeUs now) {
   if (forget->seqs_size() > 0) Record(t);
 
   TimeUs next = 0;
-  if (!scheduled_.empty()) next = scheduled_.begin()->first;
-  if (!finished_.empty()) {
-    TimeUs expiry = finished_.begin()->first + options_.retention;
-    next = next == 0 ? expiry : std::min(next, expiry);
-  }
+  auto due = [&next](TimeUs at) { next = next == 0 ? at : std::min(next, at); };
+  if (!scheduled_.empty()) due(scheduled_.begin()->first);
+  if (!finished_.empty()) due(finished_.begin()->first + options_.retention);
+  if (!leases_.empty()) due(leases_.begin()->first);
   return next;
 }
 
@@ -212,11 +272,107 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
   return out;
 }
 
+std::vector<Assignment> Scheduler::TakeRemote(
+    const std::vector<std::string>& kinds,
+    const std::vector<std::string>& queues, const std::string& worker,
+    TimeUs now, size_t max, DurationUs lease) {
+  std::vector<Assignment> out;
+  // The READY sets this worker may take from.
+  struct Source {
+    Queue* queue;
+    absl::btree_set<ReadyKey>* ready;
+  };
+  std::vector<Source> sources;
+  auto add = [&](Queue& q) {
+    for (const auto& kind : kinds) {
+      auto it = q.remote_ready.find(kind);
+      if (it != q.remote_ready.end() && !it->second.empty()) {
+        sources.push_back({&q, &it->second});
+      }
+    }
+  };
+  if (queues.empty()) {
+    for (auto& [name, q] : queues_) add(q);
+  } else {
+    for (const auto& name : queues) {
+      auto it = queues_.find(name);
+      if (it != queues_.end()) add(it->second);
+    }
+  }
+  wal::v1::Transition t;
+  auto* start = t.mutable_start();
+  start->set_worker(worker);
+  auto* terms = start->mutable_lease();
+  while (out.size() < max) {
+    // The best head among the open sources.
+    Source* best = nullptr;
+    for (auto& s : sources) {
+      if (s.ready->empty() || !s.queue->Open()) continue;
+      if (best == nullptr || *s.ready->begin() < *best->ready->begin()) {
+        best = &s;
+      }
+    }
+    if (best == nullptr) break;
+    const Job& job = jobs_.at(best->ready->begin()->seq);
+    DurationUs timeout =
+        job.spec.has_timeout() ? DurationFromProto(job.spec.timeout()) : 0;
+    DurationUs length = timeout > 0 ? std::min(timeout, lease) : lease;
+    start->set_seq(job.seq);
+    start->set_attempt(job.attempt + 1);
+    start->set_at_us(now);
+    terms->set_until_us(now + length);
+    terms->set_length_us(length);
+    terms->set_deadline_us(timeout > 0 ? now + timeout : 0);
+    Record(t);
+    out.push_back(
+        Assignment{job.seq, job.attempt, job.spec.kind(), "", timeout});
+  }
+  return out;
+}
+
 // ---- State. ----
 
 const Job* Scheduler::Find(uint64_t seq) const {
   auto it = jobs_.find(seq);
   return it == jobs_.end() ? nullptr : &it->second;
+}
+
+const RemoteRun* Scheduler::FindRemote(uint64_t seq) const {
+  auto it = remote_runs_.find(seq);
+  return it == remote_runs_.end() ? nullptr : &it->second;
+}
+
+void Scheduler::ToProto(const Job& job, v1::Job* out) const {
+  core::ToProto(job, out);
+  if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
+    out->set_worker(run->worker);
+    TimeToProto(run->until, out->mutable_lease_expires_at());
+    if (run->progress.ByteSizeLong() > 0)
+      *out->mutable_progress() = run->progress;
+  }
+}
+
+absl::btree_set<ReadyKey>& Scheduler::ReadySet(Queue& q, const Job& job) {
+  if (IsLocal(job.spec.kind())) return q.ready;
+  return q.remote_ready[job.spec.kind()];
+}
+
+void Scheduler::StartRemote(const Job& job, const std::string& worker,
+                            const wal::v1::Lease& lease) {
+  RemoteRun& run = remote_runs_[job.seq];
+  run.worker = worker;
+  run.attempt = job.attempt;
+  run.until = lease.until_us();
+  run.length = lease.length_us();
+  run.deadline = lease.deadline_us();
+  leases_.insert({run.until, job.seq});
+}
+
+void Scheduler::EndRemote(uint64_t seq) {
+  auto it = remote_runs_.find(seq);
+  if (it == remote_runs_.end()) return;
+  leases_.erase({it->second.until, seq});
+  remote_runs_.erase(it);
 }
 
 const Queue* Scheduler::FindQueue(const std::string& name) const {
@@ -253,7 +409,7 @@ void Scheduler::SetState(Job& job, Queue& q, v1::JobState state) {
 
 void Scheduler::MakeReady(Job& job, Queue& q) {
   SetState(job, q, v1::JOB_STATE_READY);
-  q.ready.insert(ReadyKey{job.spec.priority(), job.seq});
+  ReadySet(q, job).insert(ReadyKey{job.spec.priority(), job.seq});
   Emit(job, v1::JOB_STATE_READY);
 }
 
@@ -296,6 +452,8 @@ void Scheduler::Apply(const wal::v1::Transition& t) {
       return ApplyRequeue(t.requeue());
     case wal::v1::Transition::kSnapshot:
       return ApplySnapshot(t.snapshot());
+    case wal::v1::Transition::kRenew:
+      return ApplyRenew(t.renew());
     case wal::v1::Transition::CHANGE_NOT_SET:
       break;
   }
@@ -333,7 +491,7 @@ void Scheduler::ApplyStart(const wal::v1::Start& s) {
   if (it == jobs_.end() || it->second.state != v1::JOB_STATE_READY) return;
   Job& job = it->second;
   Queue& q = GetQueue(job.spec.queue());
-  q.ready.erase(ReadyKey{job.spec.priority(), job.seq});
+  ReadySet(q, job).erase(ReadyKey{job.spec.priority(), job.seq});
   job.attempt = s.attempt();
   job.started_at = s.at_us();
   job.finished_at = 0;
@@ -343,6 +501,7 @@ void Scheduler::ApplyStart(const wal::v1::Start& s) {
   q.queue_wait.Record(job.started_at - job.ready_at);
   ++q.started_total;
   SetState(job, q, v1::JOB_STATE_RUNNING);
+  if (!s.worker().empty()) StartRemote(job, s.worker(), s.lease());
   Emit(job, v1::JOB_STATE_RUNNING);
 }
 
@@ -354,6 +513,7 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
   }
   Job& job = it->second;
   Queue& q = GetQueue(job.spec.queue());
+  EndRemote(job.seq);
   job.finished_at = f.at_us();
   job.result = f.result();
   job.error = f.error();
@@ -364,6 +524,13 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
     SetState(job, q, v1::JOB_STATE_SUCCEEDED);
     Retire(job, q, f.at_us());
     Emit(job, v1::JOB_STATE_SUCCEEDED);
+    return;
+  }
+  if (f.retry_at_us() > 0 && f.retry_at_us() <= f.at_us()) {
+    // Back to its queue at once (a lost lease).
+    job.ready_at = f.at_us();
+    Emit(job, v1::JOB_STATE_FAILED);
+    MakeReady(job, q);
     return;
   }
   if (f.retry_at_us() > 0) {
@@ -387,10 +554,11 @@ void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
   Job& job = it->second;
   Queue& q = GetQueue(job.spec.queue());
   if (job.state == v1::JOB_STATE_READY) {
-    q.ready.erase(ReadyKey{job.spec.priority(), job.seq});
+    ReadySet(q, job).erase(ReadyKey{job.spec.priority(), job.seq});
   } else if (job.state == v1::JOB_STATE_SCHEDULED) {
     scheduled_.erase({job.ready_at, job.seq});
   }
+  EndRemote(job.seq);
   job.error = "cancelled";
   SetState(job, q, v1::JOB_STATE_CANCELLED);
   Retire(job, q, c.at_us());
@@ -426,6 +594,7 @@ void Scheduler::ApplyRequeue(const wal::v1::Requeue& r) {
   auto it = jobs_.find(r.seq());
   if (it == jobs_.end() || it->second.state != v1::JOB_STATE_RUNNING) return;
   Job& job = it->second;
+  EndRemote(job.seq);
   job.ready_at = r.at_us();
   job.error = "interrupted: jobqd restarted while it ran";
   MakeReady(job, GetQueue(job.spec.queue()));
@@ -441,13 +610,14 @@ uint64_t Scheduler::SizeOf(const Job& job) {
 void Scheduler::Unindex(Job& job, Queue& q) {
   switch (job.state) {
     case v1::JOB_STATE_READY:
-      q.ready.erase(ReadyKey{job.spec.priority(), job.seq});
+      ReadySet(q, job).erase(ReadyKey{job.spec.priority(), job.seq});
       break;
     case v1::JOB_STATE_SCHEDULED:
       scheduled_.erase({job.ready_at, job.seq});
       break;
     case v1::JOB_STATE_RUNNING:
       --running_;
+      EndRemote(job.seq);
       break;
     default:
       if (IsTerminal(job.state)) finished_.erase({job.finished_at, job.seq});
@@ -485,13 +655,14 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
   if (!IsTerminal(job.state)) ++live_;
   switch (job.state) {
     case v1::JOB_STATE_READY:
-      q.ready.insert(ReadyKey{job.spec.priority(), job.seq});
+      ReadySet(q, job).insert(ReadyKey{job.spec.priority(), job.seq});
       break;
     case v1::JOB_STATE_SCHEDULED:
       scheduled_.insert({job.ready_at, job.seq});
       break;
     case v1::JOB_STATE_RUNNING:
       ++running_;
+      if (!s.worker().empty()) StartRemote(job, s.worker(), s.lease());
       break;
     default:
       if (IsTerminal(job.state)) finished_.insert({job.finished_at, job.seq});
@@ -499,7 +670,15 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
   }
 }
 
-void SnapshotJob(const Job& job, wal::v1::JobSnapshot* out) {
+void Scheduler::ApplyRenew(const wal::v1::Renew& r) {
+  auto it = remote_runs_.find(r.seq());
+  if (it == remote_runs_.end() || it->second.attempt != r.attempt()) return;
+  leases_.erase({it->second.until, r.seq()});
+  it->second.until = r.until_us();
+  leases_.insert({it->second.until, r.seq()});
+}
+
+void Scheduler::Snapshot(const Job& job, wal::v1::JobSnapshot* out) const {
   out->set_seq(job.seq);
   *out->mutable_spec() = job.spec;
   out->set_state(job.state);
@@ -511,6 +690,15 @@ void SnapshotJob(const Job& job, wal::v1::JobSnapshot* out) {
   out->set_result(job.result);
   out->set_error(job.error);
   out->set_exit_code(job.exit_code);
+  if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
+    out->set_worker(run->worker);
+    out->mutable_lease()->set_until_us(run->until);
+    out->mutable_lease()->set_length_us(run->length);
+    out->mutable_lease()->set_deadline_us(run->deadline);
+  } else {
+    out->clear_worker();
+    out->clear_lease();
+  }
 }
 
 }  // namespace jobq::core

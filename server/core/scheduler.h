@@ -28,6 +28,8 @@ class JobObserver {
   // `job` is in its new state; `state` is the event's state, which differs
   // from job.state only for the FAILED event that precedes SCHEDULED/DEAD.
   virtual void OnJobEvent(const Job& job, v1::JobState state) = 0;
+  // A remote worker reported progress on the running `job`.
+  virtual void OnJobProgress(const Job& job, const v1::Progress& progress) {}
 };
 
 // Receives every transition before it is applied: the hook of the
@@ -38,9 +40,6 @@ class TransitionLog {
   virtual void Append(const wal::v1::Transition& t) = 0;
 };
 
-// The full state of `job`, as compaction writes it.
-void SnapshotJob(const Job& job, wal::v1::JobSnapshot* out);
-
 // A job handed to a handler.
 struct Assignment {
   uint64_t seq = 0;
@@ -50,6 +49,16 @@ struct Assignment {
   DurationUs timeout = 0;  // 0: none.
 };
 
+// After a failed run: what becomes of the job.
+enum class Retry {
+  kPolicy,  // Its retry policy decides (backoff, or DEAD when none is left).
+  // A lost run (its worker went away or fell silent): READY again at once
+  // while attempts remain, with at least kLostRunAttempts in all.
+  kNow,
+  kNever,  // DEAD now (a failure retrying will not cure).
+};
+inline constexpr int kLostRunAttempts = 3;
+
 // How a handler's run of (seq, attempt) ended.
 struct RunResult {
   uint64_t seq = 0;
@@ -58,6 +67,25 @@ struct RunResult {
   std::string result;
   std::string error;
   int32_t exit_code = 0;
+  Retry retry = Retry::kPolicy;
+};
+
+// A running job on a remote worker: who holds it and until when.
+struct RemoteRun {
+  std::string worker;
+  int32_t attempt = 0;
+  TimeUs until = 0;       // The lease ends then unless renewed.
+  DurationUs length = 0;  // A renewal lasts this long from the last word,
+  TimeUs deadline = 0;    // but never past this (0: no limit).
+  v1::Progress progress;  // The last reported.
+};
+
+// A lease that ran out: the job went back to its queue (or to DEAD).
+struct LostLease {
+  uint64_t seq = 0;
+  int32_t attempt = 0;
+  std::string worker;
+  std::string reason;
 };
 
 struct SubmitOutcome {
@@ -76,6 +104,9 @@ struct SchedulerOptions {
   size_t max_finished = 100'000;
   // Uniform in [0, 1): the jitter of retry backoff.
   std::function<double()> random;
+  // True for the kinds jobqd runs itself; READY jobs of other kinds wait
+  // for a remote worker (TakeRemote). Null: every kind is local.
+  std::function<bool(const std::string& kind)> is_local;
 };
 
 // All job state of the daemon: jobs by id, queues with their READY jobs in
@@ -132,10 +163,45 @@ class Scheduler {
   // taking turns between queues.
   std::vector<Assignment> TakeRunnable(TimeUs now, size_t max);
 
+  // Starts up to `max` READY jobs of remote `kinds` in `queues` (empty: all)
+  // for `worker`, highest priority first across those queues, each under a
+  // lease of `lease` (or the job's timeout when shorter).
+  std::vector<Assignment> TakeRemote(const std::vector<std::string>& kinds,
+                                     const std::vector<std::string>& queues,
+                                     const std::string& worker, TimeUs now,
+                                     size_t max, DurationUs lease);
+
+  // Leases due by `now` are renewed from the time their worker was last
+  // heard from (`last_heard`, 0 when it is gone) when that is recent
+  // enough; otherwise the job goes back to its queue (an attempt counted)
+  // and is returned. Every renewal and loss is a transition.
+  std::vector<LostLease> ExpireLeases(
+      TimeUs now, const std::function<TimeUs(const std::string&)>& last_heard);
+
+  // A remote worker's progress on its running attempt; false (ignored)
+  // unless (seq, attempt) runs remotely.
+  bool Progress(uint64_t seq, int32_t attempt, const v1::Progress& progress);
+
   // The only mutator of job state. Public so that recovery can replay.
   void Apply(const wal::v1::Transition& t);
 
   const Job* Find(uint64_t seq) const;
+  // The remote run of a RUNNING job, or null.
+  const RemoteRun* FindRemote(uint64_t seq) const;
+  const absl::flat_hash_map<uint64_t, RemoteRun>& remote_runs() const {
+    return remote_runs_;
+  }
+  // When the first lease ends; 0 when none is held.
+  TimeUs next_lease() const {
+    return leases_.empty() ? 0 : leases_.begin()->first;
+  }
+  bool IsLocal(const std::string& kind) const {
+    return !options_.is_local || options_.is_local(kind);
+  }
+  // The API view of a job, its remote run included.
+  void ToProto(const Job& job, v1::Job* out) const;
+  // The full state of `job`, as compaction writes it.
+  void Snapshot(const Job& job, wal::v1::JobSnapshot* out) const;
   const Queue* FindQueue(const std::string& name) const;
   const absl::node_hash_map<std::string, Queue>& queues() const {
     return queues_;
@@ -165,6 +231,12 @@ class Scheduler {
   void ApplyForget(const wal::v1::Forget& f);
   void ApplyRequeue(const wal::v1::Requeue& r);
   void ApplySnapshot(const wal::v1::JobSnapshot& s);
+  void ApplyRenew(const wal::v1::Renew& r);
+  // The READY set that holds `job`.
+  absl::btree_set<ReadyKey>& ReadySet(Queue& q, const Job& job);
+  void StartRemote(const Job& job, const std::string& worker,
+                   const wal::v1::Lease& lease);
+  void EndRemote(uint64_t seq);
   // Takes a job out of every index (not of jobs_).
   void Unindex(Job& job, Queue& q);
   static uint64_t SizeOf(const Job& job);
@@ -179,6 +251,9 @@ class Scheduler {
   absl::btree_set<std::pair<TimeUs, uint64_t>> scheduled_;
   // Terminal jobs by (finished_at, seq), oldest first.
   absl::btree_set<std::pair<TimeUs, uint64_t>> finished_;
+  // Jobs running on remote workers, and their leases by (until, seq).
+  absl::flat_hash_map<uint64_t, RemoteRun> remote_runs_;
+  absl::btree_set<std::pair<TimeUs, uint64_t>> leases_;
   absl::flat_hash_map<std::string, uint64_t> idempotency_;
   // Keys of prepared enqueues not yet applied or abandoned.
   absl::flat_hash_map<std::string, uint64_t> pending_keys_;

@@ -12,7 +12,9 @@ CoreLoop::CoreLoop(Options options, const Clock* clock)
     : options_(std::move(options)),
       clock_(clock),
       scheduler_(options_.scheduler, &hub_,
-                 options_.wal != nullptr ? &wal_log_ : nullptr) {
+                 options_.wal != nullptr ? &wal_log_ : nullptr),
+      workers_(options_.workers, &scheduler_) {
+  router_.workers = &workers_;
   wal_log_.wal = options_.wal;
   uv_loop_init(&loop_);
   uv_timer_init(&loop_, &timer_);
@@ -34,7 +36,7 @@ CoreLoop::~CoreLoop() {
 }
 
 void CoreLoop::Start(core::Dispatcher* dispatcher) {
-  dispatcher_ = dispatcher;
+  router_.pool = dispatcher;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "jobq-core");
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -177,7 +179,7 @@ void CoreLoop::Compact() {
   for (; it != jobs.end() && it->first < snapshot_.limit &&
          n < options_.snapshot_chunk;
        ++it, ++n) {
-    core::SnapshotJob(it->second, t.mutable_snapshot());
+    scheduler_.Snapshot(it->second, t.mutable_snapshot());
     wal->Append(t);
     snapshot_.cursor = it->first;
   }
@@ -203,7 +205,7 @@ void CoreLoop::ReturnFreedMemory() {
 }
 
 CoreContext CoreLoop::Context() {
-  return CoreContext{scheduler_, hub_, *dispatcher_, clock_->Now(), *this};
+  return CoreContext{scheduler_, hub_, router_, workers_, clock_->Now(), *this};
 }
 
 void CoreLoop::OnTasks(std::vector<CoreTask>& batch) {
@@ -221,19 +223,25 @@ void CoreLoop::OnResults(std::vector<core::RunResult>& batch) {
 void CoreLoop::Pump() {
   if (closing_) return;
   TimeUs now = clock_->Now();
+  workers_.ExpireLeases(now);
   TimeUs next = scheduler_.Tick(now);
   ReturnFreedMemory();
   if (options_.wal == nullptr) Commit();  // Makes this turn's submits ready.
-  if (!draining_ && scheduler_.running() < options_.max_running) {
-    auto jobs = scheduler_.TakeRunnable(
-        now, options_.max_running - scheduler_.running());
-    if (!jobs.empty()) dispatcher_->Dispatch(std::move(jobs));
+  size_t local = scheduler_.running() - scheduler_.remote_runs().size();
+  if (!draining_ && local < options_.max_running) {
+    auto jobs = scheduler_.TakeRunnable(now, options_.max_running - local);
+    if (!jobs.empty()) router_.pool->Dispatch(std::move(jobs));
+  }
+  if (!draining_) workers_.Dispatch(now);
+  if (TimeUs lease = scheduler_.next_lease(); lease > 0) {
+    next = next == 0 ? lease : std::min(next, lease);  // New leases too.
   }
   if (options_.wal != nullptr) {
     Compact();
     Commit();
   }
   hub_.FlushAll();
+  workers_.FlushAll();
   if (next > 0) {
     uint64_t ms =
         next > now ? static_cast<uint64_t>((next - now + 999) / 1000) : 0;
@@ -255,6 +263,7 @@ size_t CoreLoop::Drain(DurationUs grace) {
   std::future<void> idle_future = idle->get_future();
   bool posted = Post([idle](CoreContext& ctx) {
     ctx.loop.draining_ = true;
+    ctx.workers.Drain();
     ctx.loop.on_idle_ = [idle] { idle->set_value(); };
   });
   if (!posted) return 0;

@@ -15,6 +15,7 @@
 #include "core/dispatcher.h"
 #include "core/scheduler.h"
 #include "events/event_hub.h"
+#include "remote/registry.h"
 #include "store/wal.h"
 
 namespace jobq::daemon {
@@ -25,7 +26,9 @@ class CoreLoop;
 struct CoreContext {
   core::Scheduler& scheduler;
   events::EventHub& hub;
+  // Runs jobs: the worker pool, or the remote worker that holds the job.
   core::Dispatcher& dispatcher;
+  remote::Registry& workers;
   TimeUs now;
   CoreLoop& loop;
 };
@@ -48,8 +51,9 @@ class CoreLoop {
  public:
   struct Options {
     core::SchedulerOptions scheduler;
-    // Jobs running at once on the dispatcher, all queues together.
+    // Jobs running at once on the worker pool, all queues together.
     size_t max_running = 100'000;
+    remote::RegistryOptions workers;
     // The write-ahead log, or null to hold jobs in memory only. Must be
     // recovered and started; must outlive the loop.
     store::Wal* wal = nullptr;
@@ -110,7 +114,20 @@ class CoreLoop {
 
   Options options_;
   const Clock* clock_;
-  core::Dispatcher* dispatcher_ = nullptr;
+  // Sends a cancel to whoever runs the job: a remote worker or the pool.
+  struct Router final : core::Dispatcher {
+    core::Dispatcher* pool = nullptr;
+    remote::Registry* workers = nullptr;
+    void Dispatch(std::vector<core::Assignment>&& jobs) override {
+      pool->Dispatch(std::move(jobs));
+    }
+    void Cancel(uint64_t seq, int32_t attempt) override {
+      if (!workers->Revoke(seq, attempt, "cancelled")) {
+        pool->Cancel(seq, attempt);
+      }
+    }
+  };
+  Router router_;
   events::EventHub hub_;
   // Hands every transition to the log.
   struct WalLog final : core::TransitionLog {
@@ -119,6 +136,7 @@ class CoreLoop {
   };
   WalLog wal_log_;
   core::Scheduler scheduler_;
+  remote::Registry workers_;
 
   // Submits waiting for their batch: batch 0 until the turn's commit.
   struct PendingEnqueue {

@@ -31,9 +31,6 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
   ctx_.limits.max_payload = config_.max_payload;
-  ctx_.limits.kinds = {"noop", "sleep"};
-  for (const auto& [name, cmd] : commands_) ctx_.limits.kinds.push_back(name);
-  std::sort(ctx_.limits.kinds.begin(), ctx_.limits.kinds.end());
   ctx_.outbound.max_items = config_.stream_buffer;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
@@ -96,7 +93,13 @@ absl::Status Daemon::Start() {
   core_options.scheduler.random = [gen = std::make_shared<absl::BitGen>()] {
     return absl::Uniform(*gen, 0.0, 1.0);
   };
+  core_options.scheduler.is_local = [this](const std::string& kind) {
+    return kind == "noop" || kind == "sleep" || commands_.contains(kind);
+  };
   core_options.max_running = config_.max_running;
+  core_options.workers.lease = config_.lease;
+  core_options.workers.heartbeat_interval = config_.lease / 3;
+  core_options.workers.max_result = config_.max_payload;
   if (absl::Status s = OpenStorage(&core_options); !s.ok()) return s;
   core_options.on_wal_failure = [this](const absl::Status& s) {
     // A sticky failure: the daemon can no longer store anything.
@@ -130,6 +133,7 @@ absl::Status Daemon::Start() {
 absl::Status Daemon::StartServers() {
   job_service_ = std::make_unique<api::JobServiceImpl>(&ctx_);
   admin_service_ = std::make_unique<api::AdminServiceImpl>(&ctx_);
+  worker_service_ = std::make_unique<api::WorkerServiceImpl>(&ctx_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -140,6 +144,7 @@ absl::Status Daemon::StartServers() {
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(job_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(worker_service_.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
@@ -204,6 +209,7 @@ void Daemon::Shutdown() {
   std::future<void> closed_future = closed->get_future();
   if (core_->Post([closed](CoreContext& core) {
         core.hub.CloseAll(api::Unavailable());
+        core.workers.CloseAll(api::Unavailable());
         closed->set_value();
       })) {
     closed_future.wait();

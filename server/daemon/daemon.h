@@ -10,6 +10,7 @@
 #include "api/job_service.h"
 #include "api/rpc_metrics.h"
 #include "api/service_context.h"
+#include "api/worker_service.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "daemon/core_loop.h"
@@ -59,6 +60,7 @@ class Daemon {
   std::unique_ptr<exec::WorkerPool> pool_;
   std::unique_ptr<api::JobServiceImpl> job_service_;
   std::unique_ptr<api::AdminServiceImpl> admin_service_;
+  std::unique_ptr<api::WorkerServiceImpl> worker_service_;
   api::RpcMetrics rpc_metrics_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<grpc::Server> server_;

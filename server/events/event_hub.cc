@@ -67,12 +67,29 @@ void EventHub::CloseWhenDone(SubscriptionId id) {
 void EventHub::Unsubscribe(SubscriptionId id) { Drop(id); }
 
 void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
-  auto by_job = by_job_.find(job.seq);
-  auto by_queue = by_queue_.find(job.spec.queue());
-  if (by_job == by_job_.end() && by_queue == by_queue_.end()) return;
-
+  if (!by_job_.contains(job.seq) && !by_queue_.contains(job.spec.queue())) {
+    return;
+  }
   v1::JobEvent event;
   core::ToEvent(job, state, &event);
+  Publish(job, event, core::IsTerminal(job.state) && state == job.state);
+}
+
+void EventHub::OnJobProgress(const core::Job& job,
+                             const v1::Progress& progress) {
+  if (!by_job_.contains(job.seq) && !by_queue_.contains(job.spec.queue())) {
+    return;
+  }
+  v1::JobEvent event;
+  core::ToEvent(job, v1::JOB_STATE_RUNNING, &event);
+  *event.mutable_progress() = progress;
+  Publish(job, event, false);
+}
+
+void EventHub::Publish(const core::Job& job, const v1::JobEvent& event,
+                       bool ended) {
+  auto by_job = by_job_.find(job.seq);
+  auto by_queue = by_queue_.find(job.spec.queue());
   // Copies: delivery may drop subscriptions and so edit these lists.
   std::vector<SubscriptionId> targets;
   if (by_job != by_job_.end()) targets = by_job->second;
@@ -83,7 +100,6 @@ void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
       }
     }
   }
-  bool ended = core::IsTerminal(job.state) && state == job.state;
   for (SubscriptionId id : targets) {
     auto it = subs_.find(id);
     if (it == subs_.end()) continue;

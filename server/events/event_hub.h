@@ -50,6 +50,9 @@ class EventHub final : public core::JobObserver {
   void Unsubscribe(SubscriptionId id);
 
   void OnJobEvent(const core::Job& job, v1::JobState state) override;
+  // Delivered to streams that watch the job's RUNNING events.
+  void OnJobProgress(const core::Job& job,
+                     const v1::Progress& progress) override;
 
   // Starts the writes of every stream that received something this turn.
   void FlushAll();
@@ -68,6 +71,8 @@ class EventHub final : public core::JobObserver {
     StateMask queue_states = 0;
   };
 
+  // Delivers `event` of `job` to its watchers; `ended`: the job's last.
+  void Publish(const core::Job& job, const v1::JobEvent& event, bool ended);
   // Delivers `event` if `states` holds its state.
   void Deliver(SubscriptionId id, Subscription& sub, const v1::JobEvent& event,
                StateMask states);

@@ -51,18 +51,28 @@ class Outbound final : public EventStream {
       : writer_(writer), limits_(limits) {}
 
   bool AddEvent(const v1::JobEvent& event) override {
-    std::lock_guard lock(mu_);
-    if (!Admit(event.ByteSizeLong())) return false;
-    *Tail().add_events() = event;
-    return true;
+    if constexpr (requires(Response r) { r.add_events(); }) {
+      return Add(event.ByteSizeLong(),
+                 [&event](Response& r) { *r.add_events() = event; });
+    } else {
+      return false;  // This stream carries no job events.
+    }
   }
 
   // SubmitStream only.
   bool AddAck(const v1::SubmitAck& ack) {
-    static_assert(std::is_same_v<Response, v1::SubmitStreamResponse>);
+    return Add(ack.ByteSizeLong(),
+               [&ack](Response& r) { *r.add_acks() = ack; });
+  }
+
+  // Queues one item of about `bytes`: `fill(message)` adds it to the
+  // message being packed. False as AddEvent.
+  template <typename Fill>
+  bool Add(size_t bytes, Fill&& fill) {
     std::lock_guard lock(mu_);
-    if (!Admit(ack.ByteSizeLong())) return false;
-    *Tail().add_acks() = ack;
+    if (!Admit(bytes)) return false;
+    fill(Tail());
+    ++pending_.back().items;
     return true;
   }
 
@@ -71,6 +81,15 @@ class Outbound final : public EventStream {
   void AddOpening() {
     std::lock_guard lock(mu_);
     if (pending_.empty() && !finishing_) pending_.emplace_back();
+  }
+
+  // Like AddOpening, with the first message's content: `fill(message)`.
+  template <typename Fill>
+  void AddOpening(Fill&& fill) {
+    std::lock_guard lock(mu_);
+    if (finishing_) return;
+    if (pending_.empty()) pending_.emplace_back();
+    fill(pending_.front().message);
   }
 
   void Flush() override { StartNext(); }
@@ -91,7 +110,7 @@ class Outbound final : public EventStream {
     {
       std::lock_guard lock(mu_);
       in_flight_ = false;
-      if constexpr (std::is_same_v<Response, v1::SubmitStreamResponse>) {
+      if constexpr (requires(Response r) { r.acks_size(); }) {
         acks = static_cast<size_t>(writing_.acks_size());
       }
       if (!ok) {
@@ -141,7 +160,7 @@ class Outbound final : public EventStream {
       tail_items_ = 1;
       tail_bytes_ = 0;
     }
-    return pending_.back();
+    return pending_.back().message;
   }
 
   void Discard() {
@@ -155,12 +174,9 @@ class Outbound final : public EventStream {
       std::lock_guard lock(mu_);
       if (in_flight_ || finished_) return;
       if (!pending_.empty() && !broken_) {
-        writing_ = std::move(pending_.front());
+        writing_ = std::move(pending_.front().message);
+        size_t n = pending_.front().items;
         pending_.pop_front();
-        size_t n = static_cast<size_t>(writing_.events_size());
-        if constexpr (std::is_same_v<Response, v1::SubmitStreamResponse>) {
-          n += static_cast<size_t>(writing_.acks_size());
-        }
         size_t b = writing_.ByteSizeLong();
         items_ -= std::min(items_, n);
         bytes_ -= std::min(bytes_, b);
@@ -183,7 +199,11 @@ class Outbound final : public EventStream {
   StreamWriter<Response>* const writer_;
   const OutboundLimits limits_;
   mutable std::mutex mu_;
-  std::deque<Response> pending_;  // Guarded by mu_.
+  struct Pending {
+    Response message;
+    size_t items = 0;
+  };
+  std::deque<Pending> pending_;   // Guarded by mu_.
   Response writing_;              // Owned by gRPC while in_flight_.
   size_t items_ = 0, bytes_ = 0;  // Queued in pending_.
   size_t tail_items_ = 0, tail_bytes_ = 0;

@@ -115,7 +115,7 @@ TEST_F(ApiTest, WatchByIdStartsWithTheCurrentStateAndEndsWithTheJob) {
 
 TEST_F(ApiTest, SubmitBatchAnswersEveryJobInOrderAndABadJobFailsAlone) {
   std::vector<v1::JobSpec> specs = {
-      MakeSpec("noop", "b"), MakeSpec("nope", "b"), MakeSpec("noop", "B A D"),
+      MakeSpec("noop", "b"), MakeSpec("no pe", "b"), MakeSpec("noop", "B A D"),
       MakeSpec("noop", "b")};
   auto r = c().SubmitBatch(specs);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -255,9 +255,9 @@ TEST_F(ApiTest, EveryBadInputGetsItsStatusCodeAndTheDaemonKeepsServing) {
   watch.add_job_ids("00000000000000aa");
   EXPECT_EQ(code_of(c().Watch(watch, [](auto&) { return true; })),
             C::kNotFound);
-  EXPECT_EQ(
-      code_of(c().SubmitAndWatch(MakeSpec("nope"), [](auto&) { return true; })),
-      C::kInvalidArgument);
+  EXPECT_EQ(code_of(c().SubmitAndWatch(MakeSpec("no pe"),
+                                       [](auto&) { return true; })),
+            C::kInvalidArgument);
 
   // Still serving, and nothing bad was accepted.
   auto stats = c().GetStats();
@@ -288,7 +288,7 @@ TEST_F(ApiTest, SubmitStreamAcksEveryRequestAndStreamsWatchedJobs) {
   });
   for (int i = 0; i < kJobs; ++i) {
     v1::SubmitRequest req;
-    *req.mutable_job() = MakeSpec(i == 7 ? "bogus" : "noop", "stream");
+    *req.mutable_job() = MakeSpec(i == 7 ? "bo gus" : "noop", "stream");
     req.set_client_ref(static_cast<uint64_t>(1000 + i));
     req.set_watch(i % 10 == 0);
     ASSERT_TRUE(stream->Write(req));

@@ -79,9 +79,11 @@ TEST_F(JobqctlTest, StatsQueuesAndQueueControlsWork) {
 }
 
 TEST_F(JobqctlTest, ErrorsAreOneLineOnStderrWithANonZeroExit) {
-  CommandRun r = Ctl("submit --kind nosuchkind");
+  CommandRun r = Ctl("submit --kind 'no such kind'");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.out.find("jobqctl: INVALID_ARGUMENT: job.kind: unknown kind"), 0u)
+  EXPECT_EQ(r.out.find("jobqctl: INVALID_ARGUMENT: job.kind: \"no such kind\" "
+                       "does not match"),
+            0u)
       << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
   CommandRun missing = Ctl("get 00000000000000aa");

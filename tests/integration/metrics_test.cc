@@ -45,7 +45,7 @@ TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
   }
   ASSERT_TRUE(c.PauseQueue("held").ok());
   ASSERT_TRUE(c.Submit(MakeSpec("noop", "held")).ok());
-  EXPECT_FALSE(c.Submit(MakeSpec("nope")).ok());
+  EXPECT_FALSE(c.Submit(MakeSpec("no pe")).ok());
 
   std::string page = Get(jobqd->http_port(), "/metrics");
   EXPECT_EQ(Sample(page, "jobq_jobs_submitted_total{queue=\"default\"}"), 5);

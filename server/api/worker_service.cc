@@ -1,0 +1,151 @@
+#include "api/worker_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "api/validation.h"
+
+namespace jobq::api {
+namespace {
+
+constexpr int kMaxWorkerKinds = 64;
+constexpr int kMaxWorkerQueues = 256;
+constexpr int kMaxConcurrency = 10'000;
+constexpr size_t kMaxWorkerId = 128;
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("hello.", field, ": ", what));
+}
+
+}  // namespace
+
+absl::Status ValidateHello(const v1::WorkerHello& hello) {
+  const std::string& id = hello.worker_id();
+  if (id.size() > kMaxWorkerId) {
+    return Invalid("worker_id",
+                   absl::StrCat("longer than ", kMaxWorkerId, " bytes"));
+  }
+  for (char c : id) {
+    if (c <= ' ' || c > '~') {
+      return Invalid("worker_id", "only printable characters, no spaces");
+    }
+  }
+  if (hello.kinds_size() == 0) {
+    return Invalid("kinds", "name at least one kind the worker runs");
+  }
+  if (hello.kinds_size() > kMaxWorkerKinds) {
+    return Invalid("kinds", absl::StrCat("more than ", kMaxWorkerKinds));
+  }
+  for (int i = 0; i < hello.kinds_size(); ++i) {
+    if (!IsValidKindName(hello.kinds(i))) {
+      return Invalid(absl::StrCat("kinds[", i, "]"),
+                     absl::StrCat("\"", hello.kinds(i).substr(0, 80),
+                                  "\" does not match ", kKindPattern));
+    }
+  }
+  if (hello.queues_size() > kMaxWorkerQueues) {
+    return Invalid("queues", absl::StrCat("more than ", kMaxWorkerQueues));
+  }
+  for (int i = 0; i < hello.queues_size(); ++i) {
+    if (!IsValidQueueName(hello.queues(i))) {
+      return Invalid(absl::StrCat("queues[", i, "]"),
+                     absl::StrCat("\"", hello.queues(i).substr(0, 80),
+                                  "\" does not match ", kQueuePattern));
+    }
+  }
+  if (hello.concurrency() < 0 || hello.concurrency() > kMaxConcurrency) {
+    return Invalid("concurrency",
+                   absl::StrCat("must be between 1 and ", kMaxConcurrency));
+  }
+  return absl::OkStatus();
+}
+
+WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer)
+    : ctx_(ctx), peer_(std::move(peer)), shared_(std::make_shared<Shared>()) {
+  shared_->outbound =
+      std::make_shared<remote::WorkerStream>(this, ctx_->outbound);
+  if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
+    shared_->outbound->Close(refused);
+    return;
+  }
+  StartRead(&message_);
+}
+
+void WorkReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The worker closed its side (or the stream broke): its jobs go back.
+    PostGone();
+    shared_->outbound->Close(grpc::Status::OK);
+    return;
+  }
+  std::shared_ptr<Shared> shared = shared_;
+  bool posted;
+  if (!hello_seen_) {
+    absl::Status valid = message_.has_hello()
+                             ? ValidateHello(message_.hello())
+                             : absl::InvalidArgumentError(
+                                   "hello: the first message must carry it");
+    if (!valid.ok()) {
+      shared_->outbound->Close(ToGrpc(valid));
+      return;
+    }
+    hello_seen_ = true;
+    posted =
+        ctx_->core->Post([shared, peer = peer_, message = std::move(message_)](
+                             daemon::CoreContext& core) mutable {
+          if (shared->gone) return;
+          auto session = core.workers.Connect(message.hello(), std::move(peer),
+                                              shared->outbound, core.now);
+          if (!session.ok()) {
+            shared->outbound->Close(ToGrpc(session.status()));
+            shared->outbound->Flush();
+            return;
+          }
+          shared->session = *session;
+          // The hello may carry results or progress too.
+          if (message.results_size() > 0 || message.progress_size() > 0 ||
+              message.draining()) {
+            core.workers.OnMessage(shared->session, message, core.now);
+          }
+        });
+  } else if (message_.has_hello()) {
+    shared_->outbound->Close(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello: sent twice"));
+    PostGone();
+    return;
+  } else {
+    posted = ctx_->core->Post(
+        [shared, message = std::move(message_)](daemon::CoreContext& core) {
+          if (shared->session != 0) {
+            core.workers.OnMessage(shared->session, message, core.now);
+          }
+        });
+  }
+  if (!posted) {
+    shared_->outbound->Close(Unavailable());
+    return;
+  }
+  message_.Clear();
+  StartRead(&message_);
+}
+
+void WorkReactor::PostGone() {
+  std::shared_ptr<Shared> shared = shared_;
+  ctx_->core->Post([shared](daemon::CoreContext& core) {
+    shared->gone = true;
+    if (shared->session != 0)
+      core.workers.Disconnect(shared->session, core.now);
+    shared->session = 0;
+  });
+}
+
+void WorkReactor::OnCancel() {
+  shared_->outbound->Close(
+      grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the worker"));
+  PostGone();
+}
+
+void WorkReactor::OnDone() {
+  PostGone();
+  delete this;
+}
+
+}  // namespace jobq::api
