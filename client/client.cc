@@ -7,13 +7,17 @@
 
 namespace jobq::client {
 
-Client::Client(const std::string& address, ClientOptions options)
-    : options_(options) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
-  channel_ = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+Client::Client(const std::string& address, ClientOptions options)
+    : options_(options) {
+  channel_ = MakeChannel(address);
   jobs_ = v1::JobService::NewStub(channel_);
   admin_ = v1::AdminService::NewStub(channel_);
 }
@@ -155,6 +159,13 @@ absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(const std::string& queue,
   req.set_max_concurrency(max_concurrency);
   return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
     return admin_->SetQueueLimits(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<v1::ListWorkersResponse> Client::ListWorkers() {
+  v1::ListWorkersRequest req;
+  return Unary<v1::ListWorkersResponse>([&](auto* ctx, auto* resp) {
+    return admin_->ListWorkers(ctx, req, resp);
   });
 }
 

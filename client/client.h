@@ -13,6 +13,10 @@
 
 namespace jobq::client {
 
+// A channel to jobqd at `address` (host:port), with message limits that
+// fit jobqd's.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
 struct ClientOptions {
   // Per-call deadline of unary calls; 0 for none.
   int64_t timeout_ms = 30'000;
@@ -50,6 +54,7 @@ class Client {
   absl::StatusOr<v1::QueueStats> ResumeQueue(const std::string& queue);
   absl::StatusOr<v1::QueueStats> SetQueueLimits(const std::string& queue,
                                                 int32_t max_concurrency);
+  absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   // grpc.health.v1: true when the server reports SERVING.
   absl::StatusOr<bool> Healthy();
 

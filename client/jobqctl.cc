@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -129,6 +130,14 @@ void PrintJob(const v1::Job& j) {
   for (const auto& [k, v] : j.spec().labels()) {
     std::printf("label:       %s=%s\n", k.c_str(), v.c_str());
   }
+  if (!j.worker().empty()) {
+    std::printf("worker:      %s (lease until %s)\n", j.worker().c_str(),
+                FormatTime(j.lease_expires_at()).c_str());
+  }
+  if (j.has_progress()) {
+    std::printf("progress:    %.0f%% %s\n", j.progress().fraction() * 100,
+                j.progress().message().c_str());
+  }
   if (!j.error().empty()) std::printf("error:       %s\n", j.error().c_str());
   if (j.exit_code() != 0) std::printf("exit_code:   %d\n", j.exit_code());
   std::printf("payload:     %zu bytes\n", j.spec().payload().size());
@@ -203,6 +212,35 @@ void PrintStats(const v1::GetStatsResponse& s, bool json) {
   }
   std::printf("\n");
   PrintQueueTable(s.queues());
+  if (s.kinds_size() > 0) {
+    std::printf("\nremote workers %u\n", s.remote_workers());
+    std::printf("%-32s %9s %9s %8s %9s\n", "KIND", "WAITING", "RUNNING",
+                "WORKERS", "CAPACITY");
+    for (const auto& k : s.kinds()) {
+      std::printf("%-32s %9llu %9llu %8u %9llu\n", k.kind().c_str(),
+                  static_cast<unsigned long long>(k.waiting()),
+                  static_cast<unsigned long long>(k.running()), k.workers(),
+                  static_cast<unsigned long long>(k.capacity()));
+    }
+  }
+}
+
+void PrintWorkers(const v1::ListWorkersResponse& r) {
+  std::printf("%-24s %-24s %-16s %6s %6s %10s %10s %-24s %s\n", "WORKER",
+              "KINDS", "QUEUES", "SLOTS", "HELD", "SUCCEEDED", "FAILED",
+              "LAST HEARD", "PEER");
+  for (const auto& w : r.workers()) {
+    std::string kinds = absl::StrJoin(w.kinds(), ",");
+    std::string queues =
+        w.queues().empty() ? "*" : absl::StrJoin(w.queues(), ",");
+    std::printf("%-24s %-24s %-16s %6d %6u %10llu %10llu %-24s %s%s\n",
+                w.worker_id().c_str(), kinds.c_str(), queues.c_str(),
+                w.concurrency(), w.in_flight(),
+                static_cast<unsigned long long>(w.succeeded_total()),
+                static_cast<unsigned long long>(w.failed_total()),
+                FormatTime(w.last_heartbeat()).c_str(), w.peer().c_str(),
+                w.draining() ? " (draining)" : "");
+  }
 }
 
 }  // namespace
@@ -270,6 +308,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   stats->add_option("--count", refreshes, "stop after this many (0: never)");
   auto* queues = app.add_subcommand("queues", "list queues");
+  auto* workers =
+      app.add_subcommand("workers", "list connected remote workers");
   auto* pause = app.add_subcommand("pause", "pause a queue");
   std::string q_arg;
   pause->add_option("queue", q_arg, "queue")->required();
@@ -423,6 +463,17 @@ int main(int argc, char** argv) {
       if (!watch_stats || (refreshes > 0 && n >= refreshes)) return 0;
       absl::SleepFor(every);
     }
+  }
+
+  if (workers->parsed()) {
+    auto r = client.ListWorkers();
+    if (!r.ok()) return Fail(r.status());
+    if (g.json) {
+      std::printf("%s\n", Json(*r).c_str());
+    } else {
+      PrintWorkers(*r);
+    }
+    return 0;
   }
 
   if (queues->parsed()) {

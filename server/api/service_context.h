@@ -3,6 +3,9 @@
 #include <grpcpp/support/status.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,6 +15,37 @@
 #include "store/wal.h"
 
 namespace jobq::api {
+
+// Counts the streaming calls in progress, so that shutdown can wait for
+// the ones it ended to finish before it stops the server: a stream still
+// open when the server says GOAWAY keeps its client's connection, and the
+// server's shutdown, waiting.
+// Thread: any.
+class OpenStreams {
+ public:
+  void Opened() {
+    std::lock_guard lock(mu_);
+    ++open_;
+  }
+  void Closed() {
+    std::lock_guard lock(mu_);
+    if (--open_ == 0) cv_.notify_all();
+  }
+  int open() {
+    std::lock_guard lock(mu_);
+    return open_;
+  }
+  // True when none is open within `timeout`.
+  bool WaitNone(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return open_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int open_ = 0;  // Guarded by mu_.
+};
 
 // What every gRPC service of jobqd shares. Owned by the Daemon; outlives
 // the gRPC server.
@@ -27,6 +61,7 @@ struct ServiceContext {
   store::Wal* wal = nullptr;  // Null in memory mode.
   int workers = 0;
   TimeUs started_at = 0;
+  OpenStreams streams;
 };
 
 inline grpc::Status ToGrpc(const absl::Status& s) {

@@ -19,6 +19,7 @@ void PostUnsubscribe(ServiceContext* ctx, const std::shared_ptr<Shared>& s) {
 
 WatchReactor::WatchReactor(ServiceContext* ctx, Start start)
     : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  ctx_->streams.Opened();
   std::shared_ptr<Shared> shared = shared_;
   bool posted = ctx_->core->Post(
       [shared, start = std::move(start)](daemon::CoreContext& core) mutable {
@@ -30,6 +31,7 @@ WatchReactor::WatchReactor(ServiceContext* ctx, Start start)
 
 WatchReactor::WatchReactor(ServiceContext* ctx, const grpc::Status& status)
     : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  ctx_->streams.Opened();
   shared_->outbound->Close(status);
 }
 
@@ -41,11 +43,13 @@ void WatchReactor::OnCancel() {
 
 void WatchReactor::OnDone() {
   PostUnsubscribe(ctx_, shared_);
+  ctx_->streams.Closed();
   delete this;
 }
 
 SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx)
     : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  ctx_->streams.Opened();
   std::shared_ptr<Shared> shared = shared_;
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
     shared_->outbound->Close(refused);
@@ -168,6 +172,7 @@ void SubmitStreamReactor::OnCancel() {
 
 void SubmitStreamReactor::OnDone() {
   PostUnsubscribe(ctx_, shared_);
+  ctx_->streams.Closed();
   delete this;
 }
 

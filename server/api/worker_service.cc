@@ -60,6 +60,7 @@ absl::Status ValidateHello(const v1::WorkerHello& hello) {
 
 WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer)
     : ctx_(ctx), peer_(std::move(peer)), shared_(std::make_shared<Shared>()) {
+  ctx_->streams.Opened();
   shared_->outbound =
       std::make_shared<remote::WorkerStream>(this, ctx_->outbound);
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
@@ -71,9 +72,10 @@ WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer)
 
 void WorkReactor::OnReadDone(bool ok) {
   if (!ok) {
-    // The worker closed its side (or the stream broke): its jobs go back.
-    PostGone();
-    shared_->outbound->Close(grpc::Status::OK);
+    // The worker closed its side (or the stream broke): its jobs go back,
+    // and the stream ends after anything the core still sends (such as
+    // the answer to its hello).
+    PostGone(grpc::Status::OK);
     return;
   }
   std::shared_ptr<Shared> shared = shared_;
@@ -109,7 +111,7 @@ void WorkReactor::OnReadDone(bool ok) {
   } else if (message_.has_hello()) {
     shared_->outbound->Close(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello: sent twice"));
-    PostGone();
+    PostGone(std::nullopt);
     return;
   } else {
     posted = ctx_->core->Post(
@@ -127,24 +129,30 @@ void WorkReactor::OnReadDone(bool ok) {
   StartRead(&message_);
 }
 
-void WorkReactor::PostGone() {
+void WorkReactor::PostGone(std::optional<grpc::Status> close) {
   std::shared_ptr<Shared> shared = shared_;
-  ctx_->core->Post([shared](daemon::CoreContext& core) {
+  bool posted = ctx_->core->Post([shared, close](daemon::CoreContext& core) {
     shared->gone = true;
     if (shared->session != 0)
       core.workers.Disconnect(shared->session, core.now);
     shared->session = 0;
+    if (close) {
+      shared->outbound->Close(*close);
+      shared->outbound->Flush();
+    }
   });
+  if (!posted && close) shared_->outbound->Close(*close);
 }
 
 void WorkReactor::OnCancel() {
   shared_->outbound->Close(
       grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the worker"));
-  PostGone();
+  PostGone(std::nullopt);
 }
 
 void WorkReactor::OnDone() {
-  PostGone();
+  PostGone(std::nullopt);
+  ctx_->streams.Closed();
   delete this;
 }
 

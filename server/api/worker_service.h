@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/service_context.h"
@@ -46,8 +47,9 @@ class WorkReactor final
     remote::Registry::SessionId session = 0;
     bool gone = false;
   };
-  // Ends the session on the core: the worker's jobs go back to the queue.
-  void PostGone();
+  // Ends the session on the core: the worker's jobs go back to the queue;
+  // then closes the stream with `close`, if given.
+  void PostGone(std::optional<grpc::Status> close);
 
   ServiceContext* const ctx_;
   const std::string peer_;

@@ -214,9 +214,17 @@ void Daemon::Shutdown() {
       })) {
     closed_future.wait();
   }
+  // Let the ended streams finish, then stop the server. Only idle
+  // connections and unary calls (answered at once) remain by then; the
+  // short deadline closes connections whose clients do not go away on
+  // GOAWAY, which would otherwise hold the shutdown.
+  if (!ctx_.streams.WaitNone(std::chrono::seconds(2))) {
+    spdlog::warn("shutdown: {} streams did not end in time; cancelling them",
+                 ctx_.streams.open());
+  }
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(2));
+                      std::chrono::milliseconds(250));
   }
   pool_->Stop();
   core_->Stop();

@@ -1,9 +1,12 @@
 #include "remote/registry.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/time_proto.h"
 #include "core/job.h"
 
@@ -41,6 +44,11 @@ absl::StatusOr<Registry::SessionId> Registry::Connect(
   s.peer = std::move(peer);
   s.stream = std::move(stream);
   by_name_[name] = id;
+  spdlog::info(
+      "worker {} connected from {}: kinds {}, queues {}, concurrency {}", name,
+      s.peer, absl::StrJoin(s.kinds, ","),
+      s.queues.empty() ? std::string("all") : absl::StrJoin(s.queues, ","),
+      s.concurrency);
   s.stream->AddOpening([&](v1::WorkAssignment& m) {
     auto* w = m.mutable_welcome();
     w->set_worker_id(name);
@@ -124,6 +132,9 @@ void Registry::Disconnect(SessionId id, TimeUs now) {
   if (it == sessions_.end()) return;
   Session& s = it->second;
   std::string reason = absl::StrCat("worker ", s.name, " disconnected");
+  spdlog::info(
+      "worker {} disconnected; {} jobs it held go back to their queues", s.name,
+      s.held.size());
   for (const auto& [seq, attempt] : s.held) {
     holder_.erase(seq);
     core::RunResult result;

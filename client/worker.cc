@@ -1,0 +1,200 @@
+#include "client/worker.h"
+
+#include <exception>
+
+#include "client/client.h"
+
+namespace jobq::client {
+
+void WorkerJob::Progress(double fraction, const std::string& message) {
+  worker_->AddProgress(*this, fraction, message);
+}
+
+Worker::Worker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options,
+               Handler handler)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      stub_(v1::WorkerService::NewStub(channel)) {}
+
+Worker::~Worker() {
+  Stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+std::string Worker::worker_id() const {
+  std::lock_guard lock(mu_);
+  return worker_id_;
+}
+
+bool Worker::WaitWelcomed(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  welcome_cv_.wait_for(lock, timeout,
+                       [&] { return !worker_id_.empty() || read_done_; });
+  return !worker_id_.empty();
+}
+
+void Worker::Stop() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  cv_.notify_all();
+}
+
+absl::Status Worker::Run() {
+  stream_ = stub_->Work(&ctx_);
+  v1::WorkerMessage hello;
+  auto* h = hello.mutable_hello();
+  h->set_worker_id(options_.worker_id);
+  for (const auto& k : options_.kinds) h->add_kinds(k);
+  for (const auto& q : options_.queues) h->add_queues(q);
+  h->set_concurrency(options_.concurrency);
+  if (stream_->Write(hello)) {
+    for (int i = 0; i < options_.threads; ++i) {
+      threads_.emplace_back([this] { ThreadLoop(); });
+    }
+    std::thread writer([this] { WriteLoop(); });
+    ReadLoop();
+    {
+      std::lock_guard lock(mu_);
+      read_done_ = true;
+      cv_.notify_all();
+      work_cv_.notify_all();
+      welcome_cv_.notify_all();
+    }
+    writer.join();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  return Client::FromGrpc(stream_->Finish());
+}
+
+void Worker::ReadLoop() {
+  v1::WorkAssignment m;
+  while (stream_->Read(&m)) {
+    std::vector<std::shared_ptr<WorkerJob>> inline_jobs;
+    {
+      std::lock_guard lock(mu_);
+      if (m.has_welcome()) {
+        worker_id_ = m.welcome().worker_id();
+        const auto& d = m.welcome().heartbeat_interval();
+        auto ms = d.seconds() * 1000 + d.nanos() / 1'000'000;
+        if (ms > 0) heartbeat_ = std::chrono::milliseconds(ms);
+        welcome_cv_.notify_all();
+      }
+      for (const auto& r : m.revoked()) {
+        auto it = held_.find(r.job_id());
+        if (it == held_.end() || it->second->attempt() != r.attempt()) continue;
+        it->second->revoked_.store(true);
+        held_.erase(it);
+      }
+      refused_ += static_cast<uint64_t>(m.refused_size());
+      if (m.drain()) drained_ = true;
+      for (auto& j : *m.mutable_jobs()) {
+        std::shared_ptr<WorkerJob> job(new WorkerJob(this, std::move(j)));
+        held_[job->id()] = job;
+        if (options_.threads == 0) {
+          inline_jobs.push_back(std::move(job));
+        } else {
+          queue_.push_back(std::move(job));
+          work_cv_.notify_one();
+        }
+      }
+      cv_.notify_all();
+    }
+    if (m.drain() && options_.on_drain) options_.on_drain();
+    for (const auto& job : inline_jobs) RunJob(job);
+    if (!inline_jobs.empty()) {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+    }
+    m.Clear();
+  }
+}
+
+void Worker::ThreadLoop() {
+  while (true) {
+    std::shared_ptr<WorkerJob> job;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return !queue_.empty() || read_done_; });
+      if (read_done_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (!job->revoked()) RunJob(job);
+  }
+}
+
+void Worker::RunJob(const std::shared_ptr<WorkerJob>& job) {
+  Outcome outcome;
+  try {
+    outcome = handler_(*job);
+  } catch (const std::exception& e) {
+    outcome = Outcome::Failure(e.what());
+  } catch (...) {
+    outcome = Outcome::Failure("the handler threw");
+  }
+  Report(job, outcome);
+}
+
+void Worker::Report(const std::shared_ptr<WorkerJob>& job,
+                    const Outcome& outcome) {
+  std::lock_guard lock(mu_);
+  ++done_;
+  auto it = held_.find(job->id());
+  if (it == held_.end() || it->second != job) return;  // Revoked.
+  held_.erase(it);
+  auto* r = pending_.add_results();
+  r->set_job_id(job->id());
+  r->set_attempt(job->attempt());
+  r->set_success(outcome.success);
+  r->set_result(outcome.result);
+  r->set_error(outcome.error);
+  r->set_permanent(outcome.permanent);
+  // Inline runs are reported in one message per assignment message.
+  if (options_.threads > 0) cv_.notify_all();
+}
+
+void Worker::AddProgress(const WorkerJob& job, double fraction,
+                         const std::string& message) {
+  std::lock_guard lock(mu_);
+  if (!held_.contains(job.id())) return;
+  auto* p = pending_.add_progress();
+  p->set_job_id(job.id());
+  p->set_attempt(job.attempt());
+  p->set_fraction(fraction);
+  p->set_message(message);
+  cv_.notify_all();
+}
+
+void Worker::WriteLoop() {
+  std::unique_lock lock(mu_);
+  while (!read_done_) {
+    // Wake for something to say, or after the heartbeat interval to say
+    // that the worker lives.
+    cv_.wait_for(lock, heartbeat_, [&] {
+      return read_done_ || pending_.results_size() > 0 ||
+             pending_.progress_size() > 0 || (stopping_ && !drain_sent_) ||
+             DoneLocked();
+    });
+    if (read_done_) break;
+    v1::WorkerMessage message;
+    message.Swap(&pending_);
+    if (stopping_ && !drain_sent_) {
+      message.set_draining(true);
+      drain_sent_ = true;
+    }
+    bool finish = DoneLocked();
+    lock.unlock();
+    bool ok = stream_->Write(message);
+    if (ok && finish) ok = stream_->WritesDone();
+    lock.lock();
+    if (!ok || finish) {
+      writes_done_ = true;
+      break;
+    }
+  }
+}
+
+}  // namespace jobq::client

@@ -1,0 +1,159 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "jobq/v1/jobq.grpc.pb.h"
+
+namespace jobq::client {
+
+struct WorkerOptions {
+  // Unique among the workers connected to one jobqd; empty: jobqd assigns.
+  std::string worker_id;
+  // The kinds this worker runs (at least one), and the queues it takes
+  // them from (empty: every queue).
+  std::vector<std::string> kinds;
+  std::vector<std::string> queues;
+  // Jobs held at once.
+  int concurrency = 1;
+  // Threads that run the handler. 0 runs it on the stream's reading thread:
+  // the fastest way for handlers that return at once, but one slow job
+  // then holds up the others.
+  int threads = 1;
+  // Called on the reading thread when jobqd, shutting down, asks the
+  // worker to finish the jobs it holds (no more will come).
+  std::function<void()> on_drain;
+};
+
+// One job handed to the handler.
+// Thread: the handler's; Progress and revoked() are safe from any thread.
+class WorkerJob {
+ public:
+  const v1::AssignedJob& assignment() const { return job_; }
+  const std::string& id() const { return job_.job_id(); }
+  const std::string& kind() const { return job_.kind(); }
+  const std::string& queue() const { return job_.queue(); }
+  const std::string& payload() const { return job_.payload(); }
+  int32_t attempt() const { return job_.attempt(); }
+
+  // Reports how far the job has got (0 to 1); watchers see it.
+  void Progress(double fraction, const std::string& message = "");
+  // True once jobqd has taken the job back (cancelled, timed out, or the
+  // lease was lost): stop; the result will be dropped.
+  bool revoked() const { return revoked_.load(); }
+
+ private:
+  friend class Worker;
+  WorkerJob(class Worker* worker, v1::AssignedJob job)
+      : worker_(worker), job_(std::move(job)) {}
+  class Worker* worker_;
+  v1::AssignedJob job_;
+  std::atomic<bool> revoked_{false};
+};
+
+// How the handler's run ended.
+struct Outcome {
+  bool success = true;
+  std::string result;
+  std::string error;
+  // No retry will help: the job goes to DEAD at once.
+  bool permanent = false;
+
+  static Outcome Success(std::string result = "") {
+    return Outcome{true, std::move(result), "", false};
+  }
+  static Outcome Failure(std::string error, bool permanent = false) {
+    return Outcome{false, "", std::move(error), permanent};
+  }
+};
+
+// A remote worker: opens WorkerService.Work, runs `handler` for each job
+// jobqd assigns, and reports each outcome. Leases are handled: results and
+// progress go out batched, and an idle worker sends heartbeats. A handler
+// that throws fails its job with the exception's message.
+//
+//   Worker w(channel, {.kinds = {"resize"}, .concurrency = 8, .threads = 8},
+//            [](WorkerJob& job) { return Outcome::Success(Resize(job)); });
+//   absl::Status s = w.Run();  // Until Stop() or jobqd drains.
+//
+// Thread: Run on one thread; Stop from any.
+class Worker {
+ public:
+  using Handler = std::function<Outcome(WorkerJob&)>;
+
+  Worker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options,
+         Handler handler);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Connects and works until the stream ends: OK after Stop() or a drain
+  // by jobqd once every held job has been reported; the error otherwise.
+  absl::Status Run();
+  // Asks for no more jobs; Run returns once the jobs held are reported.
+  void Stop();
+
+  // Set once jobqd has welcomed the worker.
+  std::string worker_id() const;
+  // Blocks until jobqd has welcomed the worker (from then on it is offered
+  // jobs) or the stream has ended, at most `timeout`. True when welcomed.
+  bool WaitWelcomed(std::chrono::milliseconds timeout);
+  uint64_t jobs_done() const { return done_.load(); }
+  // Results jobqd did not take (late ones, after a lost lease).
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  friend class WorkerJob;
+  void ReadLoop();
+  void WriteLoop();
+  void ThreadLoop();
+  void RunJob(const std::shared_ptr<WorkerJob>& job);
+  void Report(const std::shared_ptr<WorkerJob>& job, const Outcome& outcome);
+  void AddProgress(const WorkerJob& job, double fraction,
+                   const std::string& message);
+  // With mu_ held: whether the writer should finish the stream.
+  bool DoneLocked() const {
+    return (stopping_ || drained_) && held_.empty() &&
+           pending_.results_size() == 0;
+  }
+
+  const WorkerOptions options_;
+  const Handler handler_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::WorkerMessage, v1::WorkAssignment>>
+      stream_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // Writer: something to send.
+  std::condition_variable work_cv_;  // Threads: a job to run.
+  std::condition_variable welcome_cv_;
+  v1::WorkerMessage pending_;  // Guarded by mu_.
+  absl::flat_hash_map<std::string, std::shared_ptr<WorkerJob>> held_;
+  std::deque<std::shared_ptr<WorkerJob>> queue_;  // For the threads.
+  std::string worker_id_;
+  std::chrono::milliseconds heartbeat_{10'000};
+  bool stopping_ = false;    // Stop() was called.
+  bool drain_sent_ = false;  // The writer told jobqd.
+  bool drained_ = false;     // jobqd said drain.
+  bool read_done_ = false;   // The stream's read side ended.
+  bool writes_done_ = false;
+  std::atomic<uint64_t> done_{0};
+  std::atomic<uint64_t> refused_{0};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace jobq::client
