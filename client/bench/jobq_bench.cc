@@ -4,7 +4,8 @@
 //   jobq-bench [--addr A] [--json] ingest [--path submit|batch|stream|all]
 //              [--count N] [--concurrency C] [--batch B] [--streams M]
 //              [--payload BYTES] [--queues Q] [--priorities P]
-//   jobq-bench e2e [--count N] [--streams M]
+//   jobq-bench e2e [--count N] [--streams M] [--remote [--workers W]
+//                  [--worker-concurrency C]]
 //   jobq-bench latency [--rate R] [--duration S]
 //   jobq-bench fanout [--count N] [--sleep D]
 //   jobq-bench memory [--count N] [--payload BYTES]
@@ -23,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/worker.h"
 #include "common/histogram.h"
 
 namespace {
@@ -45,6 +47,10 @@ struct Options {
   double rate = 5000;        // latency: jobs per second.
   double duration = 5;       // latency: seconds.
   std::string sleep = "1s";  // fanout: each job's sleep.
+  std::string kind = "noop";
+  bool remote = false;             // e2e: run the jobs on remote workers.
+  int remote_workers = 1;          // Their streams (in this process).
+  int remote_concurrency = 1000;   // Jobs each holds at once.
 };
 
 // The outcome of one scenario.
@@ -65,7 +71,7 @@ int64_t MicrosSince(Clock::time_point t0) {
 
 v1::JobSpec MakeJob(const Options& o, uint64_t i) {
   v1::JobSpec s;
-  s.set_kind("noop");
+  s.set_kind(o.kind);
   s.set_queue(absl::StrCat("bench", i % static_cast<uint64_t>(o.queues)));
   s.set_priority(static_cast<int32_t>(i % static_cast<uint64_t>(o.priorities)));
   s.set_payload(std::string(o.payload, 'x'));
@@ -548,6 +554,46 @@ void Print(const Result& r, bool json) {
   std::printf("\n");
 }
 
+// Runs `scenario` while this process serves o.kind as remote workers
+// whose handler succeeds at once.
+Result WithRemoteWorkers(const Options& o,
+                         const std::function<Result()>& scenario) {
+  std::vector<std::unique_ptr<jobq::client::Worker>> workers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.remote_workers; ++i) {
+    jobq::client::WorkerOptions wo;
+    wo.kinds = {o.kind};
+    wo.concurrency = o.remote_concurrency;
+    wo.threads = 0;  // The handler returns at once: run it inline.
+    workers.push_back(std::make_unique<jobq::client::Worker>(
+        jobq::client::MakeChannel(o.addr), wo,
+        [](jobq::client::WorkerJob&) {
+          return jobq::client::Outcome::Success();
+        }));
+    threads.emplace_back([w = workers.back().get()] {
+      absl::Status s = w->Run();
+      if (!s.ok()) {
+        std::fprintf(stderr, "worker: %s\n", std::string(s.message()).c_str());
+      }
+    });
+  }
+  Result r;
+  bool ready = true;
+  for (auto& w : workers) {
+    ready = ready && w->WaitWelcomed(std::chrono::seconds(10));
+  }
+  if (ready) {
+    r = scenario();
+  } else {
+    r.name = "e2e/remote";
+    r.errors = 1;
+    std::fprintf(stderr, "jobq-bench: remote workers were not welcomed\n");
+  }
+  for (auto& w : workers) w->Stop();
+  for (auto& t : threads) t.join();
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -588,6 +634,14 @@ int main(int argc, char** argv) {
   e2e->add_option("--window", o.window, "unacked requests per stream")
       ->capture_default_str();
   e2e->add_option("--payload", o.payload, "payload bytes")
+      ->capture_default_str();
+  e2e->add_flag("--remote", o.remote,
+                "run the jobs on remote workers (WorkerService streams of "
+                "this process) instead of jobqd's built-in noop");
+  e2e->add_option("--workers", o.remote_workers, "remote worker streams")
+      ->capture_default_str();
+  e2e->add_option("--worker-concurrency", o.remote_concurrency,
+                  "jobs each remote worker holds at once")
       ->capture_default_str();
   auto* latency = app.add_subcommand(
       "latency", "open-loop fixed rate: submit-to-ack and submit-to-done");
@@ -633,7 +687,19 @@ int main(int argc, char** argv) {
   }
   if (e2e->parsed()) {
     o.watch = true;
-    run(Stream(client, o));
+    if (o.remote) {
+      if (o.remote_workers < 1 || o.remote_concurrency < 1) {
+        std::fprintf(stderr, "jobq-bench: counts must be at least 1\n");
+        return 2;
+      }
+      o.kind = "bench.remote";
+      Result r = WithRemoteWorkers(o, [&] { return Stream(client, o); });
+      r.name += absl::StrCat(" on ", o.remote_workers,
+                             " remote workers x ", o.remote_concurrency);
+      run(r);
+    } else {
+      run(Stream(client, o));
+    }
   }
   if (latency->parsed()) {
     if (o.rate <= 0 || o.duration <= 0) {

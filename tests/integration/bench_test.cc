@@ -40,6 +40,8 @@ TEST(BenchTest, E2eLatencyAndFanoutSeeEveryJobFinish) {
     int jobs;
   } cases[] = {
       {"e2e -n 2000 --streams 2", "e2e/stream", 2000},
+      {"e2e -n 2000 --streams 2 --remote --workers 2 --worker-concurrency 50",
+       "e2e/stream[^\"]* on 2 remote workers x 50", 2000},
       {"latency --rate 500 --duration 1", "latency", 500},
       {"fanout -n 500 --sleep 200ms", "fanout", 500},
   };
