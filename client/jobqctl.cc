@@ -103,6 +103,12 @@ void PrintEvent(const v1::JobEvent& e, bool json, FILE* out) {
   if (e.has_timings() && e.timings().has_run_time()) {
     line += " run_time=" + FormatDuration(e.timings().run_time());
   }
+  if (e.has_progress()) {
+    line += absl::StrFormat(" progress=%.0f%%", e.progress().fraction() * 100);
+    if (!e.progress().message().empty()) {
+      line += " \"" + e.progress().message() + "\"";
+    }
+  }
   if (!e.error().empty()) line += " error=\"" + e.error() + "\"";
   std::fprintf(out, "%s\n", line.c_str());
   std::fflush(out);

@@ -48,9 +48,9 @@ struct Options {
   double duration = 5;       // latency: seconds.
   std::string sleep = "1s";  // fanout: each job's sleep.
   std::string kind = "noop";
-  bool remote = false;             // e2e: run the jobs on remote workers.
-  int remote_workers = 1;          // Their streams (in this process).
-  int remote_concurrency = 1000;   // Jobs each holds at once.
+  bool remote = false;            // e2e: run the jobs on remote workers.
+  int remote_workers = 1;         // Their streams (in this process).
+  int remote_concurrency = 1000;  // Jobs each holds at once.
 };
 
 // The outcome of one scenario.
@@ -566,8 +566,7 @@ Result WithRemoteWorkers(const Options& o,
     wo.concurrency = o.remote_concurrency;
     wo.threads = 0;  // The handler returns at once: run it inline.
     workers.push_back(std::make_unique<jobq::client::Worker>(
-        jobq::client::MakeChannel(o.addr), wo,
-        [](jobq::client::WorkerJob&) {
+        jobq::client::MakeChannel(o.addr), wo, [](jobq::client::WorkerJob&) {
           return jobq::client::Outcome::Success();
         }));
     threads.emplace_back([w = workers.back().get()] {
@@ -694,8 +693,8 @@ int main(int argc, char** argv) {
       }
       o.kind = "bench.remote";
       Result r = WithRemoteWorkers(o, [&] { return Stream(client, o); });
-      r.name += absl::StrCat(" on ", o.remote_workers,
-                             " remote workers x ", o.remote_concurrency);
+      r.name += absl::StrCat(" on ", o.remote_workers, " remote workers x ",
+                             o.remote_concurrency);
       run(r);
     } else {
       run(Stream(client, o));

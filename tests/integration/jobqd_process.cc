@@ -15,29 +15,93 @@
 extern char** environ;
 
 namespace jobq::testing {
-namespace {
 
-// Starts `argv` with its stderr on `stderr_fd`. The child dies with this
-// process (PR_SET_PDEATHSIG), so a test killed by a timeout leaves no
-// jobqd behind. Returns the pid, or -1.
-pid_t Spawn(std::vector<std::string>& argv, int stderr_fd) {
+using namespace std::chrono_literals;
+
+// The child dies with this process (PR_SET_PDEATHSIG), so a test killed by
+// a timeout leaves nothing behind.
+std::unique_ptr<ChildProcess> ChildProcess::Start(
+    std::vector<std::string> argv, const std::vector<std::string>& env) {
+  std::unique_ptr<ChildProcess> p(new ChildProcess);
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  std::vector<std::string> env_copy(env);
+  std::vector<char*> cenv;
+  for (char** e = environ; *e != nullptr; ++e) cenv.push_back(*e);
+  for (auto& e : env_copy) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return nullptr;
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid != 0) return pid;
-  // The child: only async-signal-safe calls until exec.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  dup2(stderr_fd, STDERR_FILENO);
-  execve(cargv[0], cargv.data(), environ);
-  _exit(127);
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    ADD_FAILURE() << "cannot start " << argv[0];
+    return nullptr;
+  }
+  p->pid_ = pid;
+  ChildProcess* raw = p.get();
+  p->reader_ = std::thread([raw, fd = fds[0]] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+      std::lock_guard lock(raw->mu_);
+      raw->output_.append(buf, static_cast<size_t>(n));
+      raw->cv_.notify_all();
+    }
+    close(fd);
+    std::lock_guard lock(raw->mu_);
+    raw->eof_ = true;
+    raw->cv_.notify_all();
+  });
+  return p;
 }
 
-}  // namespace
+bool ChildProcess::WaitForOutput(const std::regex& re, std::smatch* match) {
+  std::unique_lock lock(mu_);
+  std::smatch m;
+  cv_.wait_for(lock, 30s,
+               [&] { return eof_ || std::regex_search(output_, m, re); });
+  if (!std::regex_search(output_, m, re)) return false;
+  if (match != nullptr) {
+    // Copied out: `m` points into output_, which keeps growing.
+    matched_ = output_;
+    std::regex_search(matched_, *match, re);
+  }
+  return true;
+}
 
-using namespace std::chrono_literals;
+std::string ChildProcess::Output() {
+  std::lock_guard lock(mu_);
+  return output_;
+}
+
+int ChildProcess::Stop(int sig) {
+  if (pid_ <= 0) return exit_code_;
+  kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) Stop(SIGKILL);
+  if (reader_.joinable()) reader_.join();
+}
 
 std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     std::vector<std::string> args, const std::string& config_yaml) {
@@ -52,33 +116,17 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     argv.push_back(p->config_path_);
   }
   for (auto& a : args) argv.push_back(a);
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return nullptr;
-  p->pid_ = Spawn(argv, fds[1]);
-  close(fds[1]);
-  if (p->pid_ < 0) {
-    close(fds[0]);
-    ADD_FAILURE() << "cannot start " << JOBQD_PATH;
-    return nullptr;
-  }
-  JobqdProcess* raw = p.get();
-  p->reader_ = std::thread([raw, fd = fds[0]] {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-      std::lock_guard lock(raw->mu_);
-      raw->log_.append(buf, static_cast<size_t>(n));
-      raw->cv_.notify_all();
-    }
-    close(fd);
-    std::lock_guard lock(raw->mu_);
-    raw->eof_ = true;
-    raw->cv_.notify_all();
-  });
-  if (!p->WaitForPort()) {
+  p->child_ = ChildProcess::Start(std::move(argv));
+  if (p->child_ == nullptr) return nullptr;
+  static const std::regex kListening(
+      R"(listening on [0-9.]+:([0-9]+) \(http (off|[0-9.]+:([0-9]+))\))");
+  std::smatch m;
+  if (!p->child_->WaitForOutput(kListening, &m)) {
     ADD_FAILURE() << "jobqd did not start:\n" << p->Log();
     return nullptr;
   }
+  p->port_ = std::stoi(m[1]);
+  if (m[3].matched) p->http_port_ = std::stoi(m[3]);
   // Calls get a deadline; a sanitizer build runs ten times slower.
   client::ClientOptions options;
   options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
@@ -87,61 +135,18 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
 }
 
 std::string JobqdProcess::StartExpectingFailure(std::vector<std::string> args) {
-  std::unique_ptr<JobqdProcess> p(new JobqdProcess);
   std::vector<std::string> argv = {JOBQD_PATH, "--listen", "127.0.0.1:0",
                                    "--http-listen", "127.0.0.1:0"};
   for (auto& a : args) argv.push_back(a);
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return "pipe failed";
-  pid_t pid = Spawn(argv, fds[1]);
-  close(fds[1]);
-  int rc = pid > 0 ? 0 : -1;
-  std::string out;
-  if (rc == 0) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0)
-      out.append(buf, static_cast<size_t>(n));
-    int status;
-    waitpid(pid, &status, 0);
-  }
-  close(fds[0]);
-  return out;
-}
-
-bool JobqdProcess::WaitForPort() {
-  static const std::regex kListening(
-      R"(listening on [0-9.]+:([0-9]+) \(http (off|[0-9.]+:([0-9]+))\))");
-  std::unique_lock lock(mu_);
-  std::smatch m;
-  cv_.wait_for(lock, 30s,
-               [&] { return eof_ || std::regex_search(log_, m, kListening); });
-  if (!std::regex_search(log_, m, kListening)) return false;
-  port_ = std::stoi(m[1]);
-  if (m[3].matched) http_port_ = std::stoi(m[3]);
-  return true;
-}
-
-std::string JobqdProcess::Log() {
-  std::lock_guard lock(mu_);
-  return log_;
-}
-
-int JobqdProcess::Stop(int sig) {
-  if (pid_ <= 0) return -1;
-  kill(pid_, sig);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  if (reader_.joinable()) reader_.join();
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  auto child = ChildProcess::Start(std::move(argv));
+  if (child == nullptr) return "cannot start jobqd";
+  child->Stop(0);  // Waits for it to exit by itself.
+  return child->Output();
 }
 
 JobqdProcess::~JobqdProcess() {
   client_.reset();
-  if (pid_ > 0) Stop(SIGKILL);
-  if (reader_.joinable()) reader_.join();
+  child_.reset();
   if (!config_path_.empty()) std::remove(config_path_.c_str());
 }
 

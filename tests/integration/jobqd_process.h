@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,8 +15,39 @@
 
 namespace jobq::testing {
 
+// A child process for one test, with its stdout and stderr collected,
+// stopped by its pid.
+// Thread: one owner.
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with `env` ("NAME=value") added to ours.
+  static std::unique_ptr<ChildProcess> Start(
+      std::vector<std::string> argv, const std::vector<std::string>& env = {});
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  // Waits up to 30 s for the output to match `re` (false if it does not
+  // before the process ends); `match` gets the groups.
+  bool WaitForOutput(const std::regex& re, std::smatch* match = nullptr);
+  std::string Output();
+  // Sends `sig` (0 to just wait) and waits for the exit; returns the exit
+  // status, or 128 plus the signal that ended it.
+  int Stop(int sig);
+
+ private:
+  ChildProcess() = default;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+  std::thread reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string output_;   // Guarded by mu_.
+  std::string matched_;  // What the last match points into.
+  bool eof_ = false;     // Guarded by mu_.
+};
+
 // The real jobqd binary, started on 127.0.0.1 port 0 for one test and
-// stopped by its pid. Its stderr is collected, and the port is read back
+// stopped by its pid. Its output is collected, and the port is read back
 // from its start-up line.
 class JobqdProcess {
  public:
@@ -23,35 +55,29 @@ class JobqdProcess {
   static std::unique_ptr<JobqdProcess> Start(
       std::vector<std::string> args = {}, const std::string& config_yaml = "");
   // Runs jobqd with `args` (on 127.0.0.1:0) until it exits by itself, and
-  // returns what it wrote to stderr.
+  // returns what it wrote.
   static std::string StartExpectingFailure(std::vector<std::string> args);
   ~JobqdProcess();
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_->pid(); }
   int http_port() const { return http_port_; }
   client::Client& client() { return *client_; }
 
   // Sends `sig` and waits for the exit; returns the exit status, or 128 plus
   // the signal that ended it.
-  int Stop(int sig);
-  // Everything jobqd wrote to stderr so far.
-  std::string Log();
+  int Stop(int sig) { return child_->Stop(sig); }
+  // Everything jobqd wrote so far.
+  std::string Log() { return child_->Output(); }
 
  private:
   JobqdProcess() = default;
-  bool WaitForPort();
 
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> child_;
   int port_ = 0;
   int http_port_ = 0;
   std::string config_path_;
   std::unique_ptr<client::Client> client_;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string log_;   // Guarded by mu_.
-  bool eof_ = false;  // Guarded by mu_.
 };
 
 // A job spec in one line.

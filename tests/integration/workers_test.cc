@@ -369,5 +369,33 @@ TEST_F(WorkersTest, ShutdownDrainsWorkersAndWaitsForTheirJobs) {
   EXPECT_EQ(gate.Runs().size(), 1u);
 }
 
+TEST_F(WorkersTest, ThePythonWorkerRunsJobsSubmittedThroughJobqctl) {
+  auto python = ChildProcess::Start(
+      {"/usr/bin/python3", JOBQ_PYTHON_WORKER, "--addr", jobqd_->address(),
+       "--id", "py", "--concurrency", "2"},
+      {std::string("PYTHONPATH=") + JOBQ_PYTHONPATH});
+  ASSERT_NE(python, nullptr);
+  ASSERT_TRUE(python->WaitForOutput(std::regex("worker py connected")))
+      << python->Output();
+  auto ctl = [&](const std::string& args) {
+    return RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
+                      jobqd_->address() + " " + args);
+  };
+  CommandRun ok = ctl("submit --kind py.upper --payload hello --wait");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_THAT(ok.out, HasSubstr("progress=50% \"upper-casing\""));
+  EXPECT_THAT(ok.out, HasSubstr("SUCCEEDED"));
+  EXPECT_THAT(ok.out, HasSubstr("HELLO"));
+  CommandRun fatal = ctl("submit --kind py.upper --payload fatal --wait");
+  EXPECT_NE(fatal.exit_code, 0);
+  EXPECT_THAT(fatal.out, HasSubstr("DEAD"));
+  EXPECT_THAT(fatal.out, HasSubstr("asked to fail for good"));
+  CommandRun workers = ctl("workers");
+  EXPECT_THAT(workers.out, ::testing::ContainsRegex("\npy +py.upper "));
+  // SIGTERM: it drains and exits cleanly.
+  EXPECT_EQ(python->Stop(SIGTERM), 0) << python->Output();
+  EXPECT_THAT(python->Output(), HasSubstr("worker py stopped after 2 jobs"));
+}
+
 }  // namespace
 }  // namespace jobq::testing

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""An example jobq worker: serves the kind "py.upper" (and any other named
+with --kind), answering each job with its payload in upper case. A payload
+of "fail" fails the job, "fatal" fails it for good.
+
+    python3 example_worker.py --addr 127.0.0.1:7070 --concurrency 4
+"""
+
+import argparse
+import sys
+
+from jobq_worker import PermanentError, Worker, stop_on_signals
+
+
+def upper(job):
+    text = job.payload.decode(errors="replace")
+    if text == "fail":
+        raise RuntimeError("asked to fail")
+    if text == "fatal":
+        raise PermanentError("asked to fail for good")
+    job.progress(0.5, "upper-casing")
+    return text.upper()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--addr", default="127.0.0.1:7070")
+    parser.add_argument("--kind", action="append", default=None)
+    parser.add_argument("--queue", action="append", default=[])
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--id", default="")
+    args = parser.parse_args()
+    worker = Worker(args.addr, kinds=args.kind or ["py.upper"], handler=upper,
+                    queues=args.queue, concurrency=args.concurrency,
+                    worker_id=args.id,
+                    on_welcome=lambda w: print(f"worker {w.worker_id} connected",
+                                               flush=True))
+    stop_on_signals(worker)
+    worker.run()
+    print(f"worker {worker.worker_id} stopped after {worker.done} jobs",
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
