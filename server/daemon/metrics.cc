@@ -64,6 +64,22 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
            {}, static_cast<double>(core.hub.size()));
   p->Gauge("jobq_jobs_running", "Jobs running, all queues.", {},
            static_cast<double>(core.scheduler.running()));
+  p->Gauge("jobq_remote_workers", "Remote workers connected.", {},
+           static_cast<double>(core.workers.size()));
+  google::protobuf::RepeatedPtrField<v1::KindStats> kinds;
+  core.workers.KindStats(&kinds);
+  for (const auto& k : kinds) {
+    http::Labels l = {{"kind", k.kind()}};
+    p->Gauge("jobq_remote_jobs_waiting",
+             "READY jobs of a kind remote workers run, all queues.", l,
+             static_cast<double>(k.waiting()));
+    p->Gauge("jobq_remote_jobs_running",
+             "Jobs of a kind running on remote workers.", l,
+             static_cast<double>(k.running()));
+    p->Gauge("jobq_remote_capacity",
+             "Jobs of a kind that connected workers may hold at once.", l,
+             static_cast<double>(k.capacity()));
+  }
 }
 
 void AddWal(const store::Wal& wal, PrometheusText* p) {

@@ -46,6 +46,7 @@ TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
   ASSERT_TRUE(c.PauseQueue("held").ok());
   ASSERT_TRUE(c.Submit(MakeSpec("noop", "held")).ok());
   EXPECT_FALSE(c.Submit(MakeSpec("no pe")).ok());
+  ASSERT_TRUE(c.Submit(MakeSpec("thumbnail", "img")).ok());  // No worker.
 
   std::string page = Get(jobqd->http_port(), "/metrics");
   EXPECT_EQ(Sample(page, "jobq_jobs_submitted_total{queue=\"default\"}"), 5);
@@ -57,6 +58,9 @@ TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
       5);
   EXPECT_EQ(Sample(page, "jobq_queue_jobs{queue=\"held\",state=\"ready\"}"), 1);
   EXPECT_EQ(Sample(page, "jobq_queue_paused{queue=\"held\"}"), 1);
+  EXPECT_EQ(Sample(page, "jobq_remote_jobs_waiting{kind=\"thumbnail\"}"), 1);
+  EXPECT_EQ(Sample(page, "jobq_remote_capacity{kind=\"thumbnail\"}"), 0);
+  EXPECT_EQ(Sample(page, "jobq_remote_workers"), 0);
   EXPECT_EQ(Sample(page, "jobq_job_run_time_seconds_count{queue=\"default\"}"),
             5);
   EXPECT_EQ(
