@@ -29,6 +29,7 @@ echo "== memory"
 start --stream-buffer 1000000
 bench ingest -n "$count"
 bench e2e -n "$count"
+bench e2e --remote -n "$count"
 for rate in 1000 5000 20000; do bench latency --rate "$rate" --duration 5; done
 bench fanout -n 100000 --sleep 1s
 stop
@@ -42,6 +43,7 @@ for sync in fsync none; do
   start --data-dir "$data/wal" --sync "$sync"
   bench ingest -n "$count"
   bench e2e -n "$count"
+  bench e2e --remote -n "$count"
   bench latency --rate 5000 --duration 5
   stop
 done

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# jobq side by side with beanstalkd, on this machine, in one run: the same
+# workloads (64-byte jobs, loopback), at three levels of durability, with
+# the ratio of jobq to beanstalkd per row.
+#
+#   ingest: jobs accepted as fast as the client can pipeline them, one job
+#           per request (beanstalkd: put on 8 connections; jobq: SubmitStream
+#           on 4 streams), and jobq's bulk path (SubmitBatch) for reference.
+#   cycle:  producers submit while consumers take and acknowledge each job
+#           (beanstalkd: reserve + delete on 4 connections; jobq: a remote
+#           worker, which also streams every completion back to the producer).
+#
+# Durability, weakest first:
+#   memory     jobs in memory only
+#   log        acknowledged after write(2) (jobq --sync=none); beanstalkd -b
+#              fsyncs at most every 50 ms
+#   fsync      acknowledged after fdatasync (jobq --sync=fsync, group
+#              commit; beanstalkd -b -f0)
+#
+# Installs beanstalkd (the Debian package) if it is missing; starts each
+# server on loopback and stops it by its pid.
+#   tests/perf/peers.sh [jobs per run, default 200000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin=${BIN:-build/bin}
+count=${1:-200000}
+# beanstalkd with an fsync per write manages a few thousand jobs/s.
+fsync_count=${FSYNC_COUNT:-$((count / 10))}
+data=$(mktemp -d)
+jport=""
+# A free loopback port for beanstalkd, which cannot report one it chose.
+bport=${BEANSTALK_PORT:-$(/usr/bin/python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')}
+pid=""
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$data"' EXIT
+
+if ! command -v beanstalkd >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get install -y -q beanstalkd >/dev/null
+  else
+    sudo apt-get install -y -q beanstalkd >/dev/null
+  fi
+fi
+
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+start_jobqd() {
+  rm -rf "$data/wal"
+  "$bin/jobqd" --listen 127.0.0.1:0 --http-listen "" \
+    --stream-buffer 1000000 "$@" 2>"$data/jobqd.log" &
+  pid=$!
+  for _ in $(seq 100); do
+    jport=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$data/jobqd.log" |
+      cut -d: -f2) && [[ -n $jport ]] && return 0
+    sleep 0.05
+  done
+  cat "$data/jobqd.log" >&2
+  return 1
+}
+start_beanstalkd() {
+  rm -rf "$data/binlog"
+  mkdir -p "$data/binlog"
+  beanstalkd -l 127.0.0.1 -p "$bport" "$@" &
+  pid=$!
+  wait_port "$bport"
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+# The jobs per second of the first JSON line on stdin.
+rate() {
+  /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("{"):
+        print(round(json.loads(line)["jobs_per_second"])); break
+else:
+    print(0)'
+}
+jobq() { "$bin/jobq-bench" --addr "127.0.0.1:$jport" --json "$@" | rate; }
+beanstalk() { "$bin/beanstalk_bench" --port "$bport" "$@" | rate; }
+
+row() {  # workload durability beanstalkd jobq
+  printf '%-26s %-7s %12s %12s %7s\n' "$1" "$2" "$3" "$4" \
+    "$(/usr/bin/python3 -c "print(f'{$4 / max($3, 1):.2f}x')")"
+}
+
+printf '%-26s %-7s %12s %12s %7s\n' workload durable beanstalkd jobq ratio
+for level in memory log fsync; do
+  n=$count
+  case $level in
+    memory) jflags=(); bflags=() ;;
+    log) jflags=(--data-dir "$data/wal" --sync none); bflags=(-b "$data/binlog") ;;
+    fsync) n=$fsync_count
+      jflags=(--data-dir "$data/wal" --sync fsync); bflags=(-b "$data/binlog" -f0) ;;
+  esac
+  start_beanstalkd "${bflags[@]}"
+  b_put=$(beanstalk -n "$n" put --conns 8)
+  stop
+  start_beanstalkd "${bflags[@]}"
+  b_cycle=$(beanstalk -n "$n" cycle --producers 4 --consumers 4)
+  stop
+  start_jobqd "${jflags[@]}"
+  j_stream=$(jobq ingest --path stream -n "$n" --streams 4)
+  j_batch=$(jobq ingest --path batch -n "$n")
+  j_cycle=$(jobq e2e --remote -n "$n" --streams 4)
+  stop
+  row "ingest, one job a request" "$level" "$b_put" "$j_stream"
+  row "ingest, jobq SubmitBatch" "$level" "$b_put" "$j_batch"
+  row "cycle (take + ack)" "$level" "$b_cycle" "$j_cycle"
+done
