@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """An example jobq worker: serves the kind "py.upper" (and any other named
 with --kind), answering each job with its payload in upper case. A payload
-of "fail" fails the job, "fatal" fails it for good.
+of "fail" fails the job, "fatal" fails it for good, "sleep N" sleeps N
+seconds first.
 
     python3 example_worker.py --addr 127.0.0.1:7070 --concurrency 4
 """
 
 import argparse
 import sys
+import time
 
 from jobq_worker import PermanentError, Worker, stop_on_signals
 
@@ -18,6 +20,9 @@ def upper(job):
         raise RuntimeError("asked to fail")
     if text == "fatal":
         raise PermanentError("asked to fail for good")
+    if text.startswith("sleep "):
+        job.progress(0.0, "sleeping")
+        time.sleep(float(text.split()[1]))
     job.progress(0.5, "upper-casing")
     return text.upper()
 

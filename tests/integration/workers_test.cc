@@ -369,14 +369,12 @@ TEST_F(WorkersTest, ShutdownDrainsWorkersAndWaitsForTheirJobs) {
   EXPECT_EQ(gate.Runs().size(), 1u);
 }
 
+std::unique_ptr<ChildProcess> StartPythonWorker(const std::string& address,
+                                                const std::string& id);
+
 TEST_F(WorkersTest, ThePythonWorkerRunsJobsSubmittedThroughJobqctl) {
-  auto python = ChildProcess::Start(
-      {"/usr/bin/python3", JOBQ_PYTHON_WORKER, "--addr", jobqd_->address(),
-       "--id", "py", "--concurrency", "2"},
-      {std::string("PYTHONPATH=") + JOBQ_PYTHONPATH});
+  auto python = StartPythonWorker(jobqd_->address(), "py");
   ASSERT_NE(python, nullptr);
-  ASSERT_TRUE(python->WaitForOutput(std::regex("worker py connected")))
-      << python->Output();
   auto ctl = [&](const std::string& args) {
     return RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
                       jobqd_->address() + " " + args);
@@ -395,6 +393,75 @@ TEST_F(WorkersTest, ThePythonWorkerRunsJobsSubmittedThroughJobqctl) {
   // SIGTERM: it drains and exits cleanly.
   EXPECT_EQ(python->Stop(SIGTERM), 0) << python->Output();
   EXPECT_THAT(python->Output(), HasSubstr("worker py stopped after 2 jobs"));
+}
+
+// The Python example worker, started and welcomed.
+std::unique_ptr<ChildProcess> StartPythonWorker(const std::string& address,
+                                                const std::string& id) {
+  auto python = ChildProcess::Start(
+      {"/usr/bin/python3", JOBQ_PYTHON_WORKER, "--addr", address, "--id", id},
+      {std::string("PYTHONPATH=") + JOBQ_PYTHONPATH});
+  if (python == nullptr) return nullptr;
+  EXPECT_TRUE(python->WaitForOutput(std::regex("worker " + id + " connected")))
+      << python->Output();
+  return python;
+}
+
+TEST_F(WorkersTest, AWorkerProcessKilledMidJobLosesItToAnother) {
+  auto victim = StartPythonWorker(jobqd_->address(), "victim");
+  ASSERT_NE(victim, nullptr);
+  auto submitted = c().Submit(MakeSpec("py.upper", "", "sleep 60"));
+  ASSERT_TRUE(submitted.ok());
+  const std::string id = submitted->job_id();
+  // Running on the victim (its first progress report says so).
+  v1::WatchRequest req;
+  req.add_job_ids(id);
+  ASSERT_TRUE(
+      c().Watch(req, [](const v1::JobEvent& e) { return !e.has_progress(); })
+          .ok());
+  EXPECT_EQ(c().GetJob(id)->worker(), "victim");
+  EXPECT_EQ(victim->Stop(SIGKILL), 128 + SIGKILL);
+  // A C++ worker takes it over as attempt 2 and finishes it.
+  Gate gate;
+  gate.Release();
+  RunningWorker rescuer(jobqd_->address(), Options("rescuer", 1, "py.upper"),
+                        gate.Handler("rescuer"));
+  v1::Job done = WaitDone(c(), id);
+  EXPECT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(done.attempt(), 2);
+  EXPECT_EQ(done.result(), "by rescuer");
+  EXPECT_EQ(gate.Runs().size(), 1u);
+}
+
+TEST(WorkersCrashTest, LeasedJobsAreReadyAgainAfterJobqdCrashes) {
+  const std::string dir = TempPath("data");
+  std::string id;
+  {
+    auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+    ASSERT_NE(jobqd, nullptr);
+    Gate gate;  // Never released: the job is held when jobqd dies.
+    RunningWorker w(jobqd->address(), Options("w", 1), gate.Handler("w"));
+    auto submitted = jobqd->client().Submit(MakeSpec("resize"));
+    ASSERT_TRUE(submitted.ok());
+    id = submitted->job_id();
+    ASSERT_TRUE(gate.WaitEntered(1));
+    EXPECT_EQ(jobqd->client().GetJob(id)->worker(), "w");
+    EXPECT_EQ(jobqd->Stop(SIGKILL), 128 + SIGKILL);
+    gate.Release();  // Its result has nowhere to go.
+  }
+  auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+  ASSERT_NE(jobqd, nullptr);
+  auto job = jobqd->client().GetJob(id);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state(), v1::JOB_STATE_READY);
+  EXPECT_EQ(job->attempt(), 1);
+  EXPECT_TRUE(job->worker().empty());
+  Gate gate;
+  gate.Release();
+  RunningWorker w(jobqd->address(), Options("w", 1), gate.Handler("again"));
+  v1::Job done = WaitDone(jobqd->client(), id);
+  EXPECT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(done.attempt(), 2);
 }
 
 }  // namespace
