@@ -308,7 +308,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
        reactor](CoreContext& core) {
         const auto& jobs = core.scheduler.jobs();
         auto matches = [&filter](const core::Job& job) {
-          if (!filter.queue().empty() && job.spec.queue() != filter.queue()) {
+          if (!filter.queue().empty() && job.queue() != filter.queue()) {
             return false;
           }
           if (filter.state() != v1::JOB_STATE_UNSPECIFIED &&
@@ -316,21 +316,21 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
             return false;
           }
           for (const auto& [k, v] : filter.labels()) {
-            auto it = job.spec.labels().find(k);
-            if (it == job.spec.labels().end() || it->second != v) return false;
+            auto it = job.labels().find(k);
+            if (it == job.labels().end() || it->second != v) return false;
           }
           return true;
         };
         uint64_t last = 0;
         for (auto it = jobs.upper_bound(after); it != jobs.end(); ++it) {
-          if (!matches(it->second)) continue;
+          if (!matches(*it)) continue;
           if (response->jobs_size() == page_size) {
             // One more match exists: there is a next page.
             response->set_next_page_token(core::FormatJobId(last));
             break;
           }
-          core.scheduler.ToProto(it->second, response->add_jobs());
-          last = it->first;
+          core.scheduler.ToProto(*it, response->add_jobs());
+          last = it->seq;
         }
         reactor->Finish(grpc::Status::OK);
       });

@@ -1,10 +1,136 @@
 #include "core/job.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "common/time_proto.h"
 
 namespace jobq::core {
+
+const std::string* NameTable::Intern(absl::string_view name) {
+  auto it = names_.find(name);
+  if (it == names_.end()) it = names_.emplace(std::string(name)).first;
+  return &*it;
+}
+
+const std::string& Job::Empty() {
+  static const std::string* empty = new std::string();
+  return *empty;
+}
+
+void Job::SetSpec(const v1::JobSpec& spec, NameTable& names) {
+  queue_ = names.Intern(spec.queue());
+  kind_ = names.Intern(spec.kind());
+  priority_ = spec.priority();
+  payload_.reset();
+  if (!spec.payload().empty()) {
+    uint32_t n = static_cast<uint32_t>(spec.payload().size());
+    payload_.reset(static_cast<char*>(::operator new(sizeof n + n)));
+    std::memcpy(payload_.get(), &n, sizeof n);
+    std::memcpy(payload_.get() + sizeof n, spec.payload().data(), n);
+  }
+  extras_.reset();
+  if (!spec.idempotency_key().empty() || !spec.labels().empty() ||
+      spec.has_retry() || spec.has_timeout()) {
+    Extras& e = MutableExtras();
+    e.idempotency_key = spec.idempotency_key();
+    e.labels = spec.labels();
+    e.has_retry = spec.has_retry();
+    if (e.has_retry) e.retry = spec.retry();
+    e.has_timeout = spec.has_timeout();
+    if (e.has_timeout) e.timeout = spec.timeout();
+  }
+}
+
+std::string_view Job::payload() const {
+  if (payload_ == nullptr) return {};
+  uint32_t n;
+  std::memcpy(&n, payload_.get(), sizeof n);
+  return {payload_.get() + sizeof n, n};
+}
+
+Job::Extras& Job::MutableExtras() {
+  if (extras_ == nullptr) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+
+const std::string& Job::idempotency_key() const {
+  return extras_ != nullptr ? extras_->idempotency_key : Empty();
+}
+
+const google::protobuf::Map<std::string, std::string>& Job::labels() const {
+  static const auto* empty =
+      new google::protobuf::Map<std::string, std::string>;
+  return extras_ != nullptr ? extras_->labels : *empty;
+}
+
+const v1::RetryPolicy& Job::retry() const {
+  return has_retry() ? extras_->retry : v1::RetryPolicy::default_instance();
+}
+
+const google::protobuf::Duration& Job::timeout() const {
+  return has_timeout() ? extras_->timeout
+                       : google::protobuf::Duration::default_instance();
+}
+
+void Job::SpecToProto(v1::JobSpec* out) const {
+  out->set_queue(queue());
+  out->set_kind(kind());
+  std::string_view p = payload();
+  out->set_payload(p.data(), p.size());
+  out->set_priority(priority_);
+  if (extras_ == nullptr) return;
+  out->set_idempotency_key(extras_->idempotency_key);
+  *out->mutable_labels() = extras_->labels;
+  if (extras_->has_retry) *out->mutable_retry() = extras_->retry;
+  if (extras_->has_timeout) *out->mutable_timeout() = extras_->timeout;
+}
+
+size_t Job::SpecByteSize() const {
+  size_t n = queue().size() + kind().size() + payload().size() + 16;
+  if (extras_ != nullptr) {
+    n += extras_->idempotency_key.size() + extras_->retry.ByteSizeLong() +
+         extras_->timeout.ByteSizeLong();
+    for (const auto& [k, v] : extras_->labels) n += k.size() + v.size() + 6;
+  }
+  return n;
+}
+
+const std::string& Job::result() const {
+  return extras_ != nullptr ? extras_->result : Empty();
+}
+
+const std::string& Job::error() const {
+  return extras_ != nullptr ? extras_->error : Empty();
+}
+
+int32_t Job::exit_code() const {
+  return extras_ != nullptr ? extras_->exit_code : 0;
+}
+
+void Job::SetOutcome(std::string result, std::string error, int32_t exit_code) {
+  if (result.empty() && error.empty() && exit_code == 0) {
+    ClearOutcome();
+    return;
+  }
+  Extras& e = MutableExtras();
+  e.result = std::move(result);
+  e.error = std::move(error);
+  e.exit_code = exit_code;
+}
+
+void Job::SetError(std::string error) {
+  SetOutcome(std::string(result()), std::move(error), exit_code());
+}
+
+void Job::ClearOutcome() {
+  if (extras_ == nullptr) return;
+  extras_->result.clear();
+  extras_->result.shrink_to_fit();
+  extras_->error.clear();
+  extras_->error.shrink_to_fit();
+  extras_->exit_code = 0;
+}
 
 bool IsTerminal(v1::JobState state) {
   return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_DEAD ||
@@ -54,7 +180,7 @@ void FillTimings(const Job& job, v1::Timings* out) {
 
 void ToProto(const Job& job, v1::Job* out) {
   out->set_id(FormatJobId(job.seq));
-  *out->mutable_spec() = job.spec;
+  job.SpecToProto(out->mutable_spec());
   out->set_state(job.state);
   out->set_attempt(job.attempt);
   TimeToProto(job.created_at, out->mutable_created_at());
@@ -63,15 +189,15 @@ void ToProto(const Job& job, v1::Job* out) {
     TimeToProto(job.started_at, out->mutable_started_at());
   if (job.finished_at > 0)
     TimeToProto(job.finished_at, out->mutable_finished_at());
-  out->set_result(job.result);
-  out->set_error(job.error);
-  out->set_exit_code(job.exit_code);
+  out->set_result(job.result());
+  out->set_error(job.error());
+  out->set_exit_code(job.exit_code());
   FillTimings(job, out->mutable_timings());
 }
 
 void ToEvent(const Job& job, v1::JobState state, v1::JobEvent* out) {
   out->set_job_id(FormatJobId(job.seq));
-  out->set_queue(job.spec.queue());
+  out->set_queue(job.queue());
   out->set_state(state);
   out->set_attempt(job.attempt);
   TimeUs at = job.created_at;
@@ -97,12 +223,12 @@ void ToEvent(const Job& job, v1::JobState state, v1::JobEvent* out) {
   TimeToProto(at, out->mutable_at());
   if (state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
       state == v1::JOB_STATE_DEAD) {
-    out->set_result(job.result);
-    out->set_error(job.error);
-    out->set_exit_code(job.exit_code);
+    out->set_result(job.result());
+    out->set_error(job.error());
+    out->set_exit_code(job.exit_code());
     FillTimings(job, out->mutable_timings());
   } else if (state == v1::JOB_STATE_CANCELLED) {
-    out->set_error(job.error);
+    out->set_error(job.error());
   }
 }
 

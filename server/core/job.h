@@ -1,27 +1,130 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <string_view>
 
+#include "absl/container/node_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "jobq/v1/jobq.pb.h"
 
 namespace jobq::core {
 
-// A job as the core holds it. Owned by the Scheduler; callers get const
-// references that stay valid only until the scheduler's next mutation.
-struct Job {
-  uint64_t seq = 0;
-  v1::JobSpec spec;  // Validated; queue always set.
-  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
-  int32_t attempt = 0;
+// One copy of each queue and kind name, shared by every job that names it.
+// Names are few (queues and kinds), and are kept for the process's life.
+// Thread: one owner (the scheduler's).
+class NameTable {
+ public:
+  const std::string* Intern(absl::string_view name);
+  size_t size() const { return names_.size(); }
+
+ private:
+  absl::node_hash_set<std::string> names_;
+};
+
+// A v1::JobState in one byte.
+class StateByte {
+ public:
+  StateByte(v1::JobState s = v1::JOB_STATE_UNSPECIFIED)  // NOLINT: implicit
+      : v_(static_cast<uint8_t>(s)) {}
+  operator v1::JobState() const {  // NOLINT: implicit
+    return static_cast<v1::JobState>(v_);
+  }
+
+ private:
+  uint8_t v_;
+};
+
+// A job as the core holds it: 80 bytes, and its payload in one allocation
+// while it waits. What it was submitted with reads like v1::JobSpec
+// (queue(), kind(), payload(), ...): the queue and kind are interned, and
+// the fields most jobs leave unset (idempotency key, labels, retry policy,
+// timeout), like the outcome of its last run, live apart, only when set.
+// Owned by the Scheduler; callers get const references that stay valid
+// only until the scheduler's next mutation.
+class Job {
+ public:
+  explicit Job(uint64_t seq = 0) : seq(seq) {}
+  Job(Job&&) = default;
+  Job& operator=(Job&&) = default;
+
+  uint64_t seq;
   TimeUs created_at = 0;
   TimeUs ready_at = 0;
   TimeUs started_at = 0;
   TimeUs finished_at = 0;
-  std::string result;
-  std::string error;
-  int32_t exit_code = 0;
+  int16_t attempt = 0;  // At most kMaxAttemptsLimit (and kLostRunAttempts).
+  StateByte state;
+
+ private:
+  int32_t priority_ = 0;  // Packed beside attempt and state.
+
+ public:
+  // The spec: set from a validated v1::JobSpec (queue set).
+  void SetSpec(const v1::JobSpec& spec, NameTable& names);
+  const std::string& queue() const { return *queue_; }
+  const std::string& kind() const { return *kind_; }
+  std::string_view payload() const;
+  int32_t priority() const { return priority_; }
+  const std::string& idempotency_key() const;
+  const google::protobuf::Map<std::string, std::string>& labels() const;
+  bool has_retry() const { return extras_ != nullptr && extras_->has_retry; }
+  const v1::RetryPolicy& retry() const;
+  bool has_timeout() const {
+    return extras_ != nullptr && extras_->has_timeout;
+  }
+  const google::protobuf::Duration& timeout() const;
+  // The v1 form of the spec (without delay or run_at: the times hold them).
+  void SpecToProto(v1::JobSpec* out) const;
+  // About the bytes of the serialised v1 spec.
+  size_t SpecByteSize() const;
+
+  // How its last run ended; empty until one has.
+  const std::string& result() const;
+  const std::string& error() const;
+  int32_t exit_code() const;
+  void SetOutcome(std::string result, std::string error, int32_t exit_code);
+  void SetError(std::string error);
+  void ClearOutcome();
+
+ private:
+  struct Extras {
+    std::string idempotency_key;
+    google::protobuf::Map<std::string, std::string> labels;
+    v1::RetryPolicy retry;
+    google::protobuf::Duration timeout;
+    bool has_retry = false;
+    bool has_timeout = false;
+    std::string result;
+    std::string error;
+    int32_t exit_code = 0;
+  };
+  struct FreePayload {
+    void operator()(char* p) const { ::operator delete(p); }
+  };
+  Extras& MutableExtras();
+  static const std::string& Empty();
+
+  const std::string* queue_ = &Empty();
+  const std::string* kind_ = &Empty();
+  // A 4-byte length, then the bytes; null when empty.
+  std::unique_ptr<char, FreePayload> payload_;
+  std::unique_ptr<Extras> extras_;
+};
+static_assert(sizeof(Job) == 80);
+
+// Jobs by id: the id is the job's own, so no key is stored twice.
+struct JobOrder {
+  using is_transparent = void;
+  static uint64_t Seq(const Job& j) { return j.seq; }
+  static uint64_t Seq(uint64_t s) { return s; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return Seq(a) < Seq(b);
+  }
 };
 
 bool IsTerminal(v1::JobState state);

@@ -69,8 +69,8 @@ void Scheduler::Abandon(const wal::v1::Transition& t) {
 
 size_t Scheduler::RequeueRunning(TimeUs now) {
   std::vector<uint64_t> running;
-  for (const auto& [seq, job] : jobs_) {
-    if (job.state == v1::JOB_STATE_RUNNING) running.push_back(seq);
+  for (const Job& job : jobs_) {
+    if (job.state == v1::JOB_STATE_RUNNING) running.push_back(job.seq);
   }
   wal::v1::Transition t;
   for (uint64_t seq : running) {
@@ -82,19 +82,19 @@ size_t Scheduler::RequeueRunning(TimeUs now) {
 }
 
 absl::StatusOr<CancelOutcome> Scheduler::Cancel(uint64_t seq, TimeUs now) {
-  auto it = jobs_.find(seq);
-  if (it == jobs_.end()) {
+  const Job* found = Find(seq);
+  if (found == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("job ", FormatJobId(seq), " not found"));
   }
-  if (IsTerminal(it->second.state)) {
+  if (IsTerminal(found->state)) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", FormatJobId(seq), " has already ended (",
-                     v1::JobState_Name(it->second.state), ")"));
+                     v1::JobState_Name(v1::JobState(found->state)), ")"));
   }
   CancelOutcome out;
-  if (it->second.state == v1::JOB_STATE_RUNNING) {
-    out.running_attempt = it->second.attempt;
+  if (found->state == v1::JOB_STATE_RUNNING) {
+    out.running_attempt = found->attempt;
   }
   wal::v1::Transition t;
   t.mutable_cancel()->set_seq(seq);
@@ -119,15 +119,15 @@ bool Scheduler::Finish(const RunResult& r, TimeUs now) {
   f->set_error(r.error);
   f->set_exit_code(r.exit_code);
   f->set_at_us(now);
-  int limit = MaxAttempts(job->spec.retry());
+  int limit = MaxAttempts(job->retry());
   // A lost run is not the job's fault as a failure is: even a job without
   // retries gets a few, and a job that keeps killing workers still ends.
   if (r.retry == Retry::kNow) limit = std::max(limit, kLostRunAttempts);
   if (!r.success && r.retry != Retry::kNever && r.attempt < limit) {
-    f->set_retry_at_us(r.retry == Retry::kNow
-                           ? now
-                           : now + RetryBackoff(job->spec.retry(), r.attempt,
-                                                options_.random()));
+    f->set_retry_at_us(
+        r.retry == Retry::kNow
+            ? now
+            : now + RetryBackoff(job->retry(), r.attempt, options_.random()));
   }
   Record(t);
   return true;
@@ -138,7 +138,7 @@ bool Scheduler::Progress(uint64_t seq, int32_t attempt,
   auto it = remote_runs_.find(seq);
   if (it == remote_runs_.end() || it->second.attempt != attempt) return false;
   it->second.progress = progress;
-  if (observer_ != nullptr) observer_->OnJobProgress(jobs_.at(seq), progress);
+  if (observer_ != nullptr) observer_->OnJobProgress(At(seq), progress);
   return true;
 }
 
@@ -165,10 +165,9 @@ std::vector<LostLease> Scheduler::ExpireLeases(
     // one whose worker fell silent was lost.
     bool timed_out = run.deadline > 0 && run.deadline <= now;
     if (timed_out) {
-      loss.reason =
-          absl::StrCat("timed out after ",
-                       absl::FormatDuration(absl::Microseconds(
-                           DurationFromProto(jobs_.at(seq).spec.timeout()))));
+      loss.reason = absl::StrCat("timed out after ",
+                                 absl::FormatDuration(absl::Microseconds(
+                                     DurationFromProto(At(seq).timeout()))));
     } else if (heard == 0) {
       loss.reason = absl::StrCat("worker ", run.worker, " is gone");
     } else {
@@ -215,8 +214,8 @@ TimeUs Scheduler::Tick(TimeUs now) {
   while (!scheduled_.empty() && scheduled_.begin()->first <= now) {
     uint64_t seq = scheduled_.begin()->second;
     scheduled_.erase(scheduled_.begin());
-    Job& job = jobs_.at(seq);
-    MakeReady(job, GetQueue(job.spec.queue()));
+    Job& job = At(seq);
+    MakeReady(job, GetQueue(job.queue()));
   }
   wal::v1::Transition t;
   auto* forget = t.mutable_forget();
@@ -258,14 +257,14 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
          it != runnable.end() && out.size() < max;) {
       Queue* q = *it;
       uint64_t seq = q->ready.begin()->seq;
-      const Job& job = jobs_.at(seq);
+      const Job& job = At(seq);
       start->set_seq(seq);
       start->set_attempt(job.attempt + 1);
       start->set_at_us(now);
       Record(t);
-      out.push_back(Assignment{
-          seq, job.attempt, job.spec.kind(), job.spec.payload(),
-          job.spec.has_timeout() ? DurationFromProto(job.spec.timeout()) : 0});
+      out.push_back(
+          Assignment{seq, job.attempt, job.kind(), std::string(job.payload()),
+                     job.has_timeout() ? DurationFromProto(job.timeout()) : 0});
       it = q->CanStart() ? it + 1 : runnable.erase(it);
     }
   }
@@ -313,9 +312,9 @@ std::vector<Assignment> Scheduler::TakeRemote(
       }
     }
     if (best == nullptr) break;
-    const Job& job = jobs_.at(best->ready->begin()->seq);
+    const Job& job = At(best->ready->begin()->seq);
     DurationUs timeout =
-        job.spec.has_timeout() ? DurationFromProto(job.spec.timeout()) : 0;
+        job.has_timeout() ? DurationFromProto(job.timeout()) : 0;
     DurationUs length = timeout > 0 ? std::min(timeout, lease) : lease;
     start->set_seq(job.seq);
     start->set_attempt(job.attempt + 1);
@@ -324,8 +323,7 @@ std::vector<Assignment> Scheduler::TakeRemote(
     terms->set_length_us(length);
     terms->set_deadline_us(timeout > 0 ? now + timeout : 0);
     Record(t);
-    out.push_back(
-        Assignment{job.seq, job.attempt, job.spec.kind(), "", timeout});
+    out.push_back(Assignment{job.seq, job.attempt, job.kind(), "", timeout});
   }
   return out;
 }
@@ -334,7 +332,7 @@ std::vector<Assignment> Scheduler::TakeRemote(
 
 const Job* Scheduler::Find(uint64_t seq) const {
   auto it = jobs_.find(seq);
-  return it == jobs_.end() ? nullptr : &it->second;
+  return it == jobs_.end() ? nullptr : &*it;
 }
 
 const RemoteRun* Scheduler::FindRemote(uint64_t seq) const {
@@ -353,8 +351,8 @@ void Scheduler::ToProto(const Job& job, v1::Job* out) const {
 }
 
 absl::btree_set<ReadyKey>& Scheduler::ReadySet(Queue& q, const Job& job) {
-  if (IsLocal(job.spec.kind())) return q.ready;
-  return q.remote_ready[job.spec.kind()];
+  if (IsLocal(job.kind())) return q.ready;
+  return q.remote_ready[job.kind()];
 }
 
 void Scheduler::StartRemote(const Job& job, const std::string& worker,
@@ -409,7 +407,7 @@ void Scheduler::SetState(Job& job, Queue& q, v1::JobState state) {
 
 void Scheduler::MakeReady(Job& job, Queue& q) {
   SetState(job, q, v1::JOB_STATE_READY);
-  ReadySet(q, job).insert(ReadyKey{job.spec.priority(), job.seq});
+  ReadySet(q, job).insert(ReadyKey{job.priority(), job.seq});
   Emit(job, v1::JOB_STATE_READY);
 }
 
@@ -460,21 +458,20 @@ void Scheduler::Apply(const wal::v1::Transition& t) {
 }
 
 void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
-  auto [it, inserted] = jobs_.try_emplace(e.seq());
+  auto [it, inserted] = jobs_.insert(Job(e.seq()));
   if (!inserted) return;  // Replayed twice: the first one stands.
-  Job& job = it->second;
-  job.seq = e.seq();
-  job.spec = e.spec();
+  Job& job = Mut(*it);
+  job.SetSpec(e.spec(), names_);
   job.created_at = e.created_at_us();
   job.ready_at = e.ready_at_us();
   next_seq_ = std::max(next_seq_, e.seq() + 1);
   ++live_;
   retained_bytes_ += SizeOf(job);
-  if (!job.spec.idempotency_key().empty()) {
-    pending_keys_.erase(job.spec.idempotency_key());
-    idempotency_.emplace(job.spec.idempotency_key(), job.seq);
+  if (!job.idempotency_key().empty()) {
+    pending_keys_.erase(job.idempotency_key());
+    idempotency_.emplace(job.idempotency_key(), job.seq);
   }
-  Queue& q = GetQueue(job.spec.queue());
+  Queue& q = GetQueue(job.queue());
   ++q.submitted_total;
   q.submit_rate.Add(job.created_at, 1);
   if (job.ready_at > job.created_at) {
@@ -487,17 +484,15 @@ void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
 }
 
 void Scheduler::ApplyStart(const wal::v1::Start& s) {
-  auto it = jobs_.find(s.seq());
-  if (it == jobs_.end() || it->second.state != v1::JOB_STATE_READY) return;
-  Job& job = it->second;
-  Queue& q = GetQueue(job.spec.queue());
-  ReadySet(q, job).erase(ReadyKey{job.spec.priority(), job.seq});
+  Job* found = Mutable(s.seq());
+  if (found == nullptr || found->state != v1::JOB_STATE_READY) return;
+  Job& job = *found;
+  Queue& q = GetQueue(job.queue());
+  ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
   job.attempt = s.attempt();
   job.started_at = s.at_us();
   job.finished_at = 0;
-  job.result.clear();
-  job.error.clear();
-  job.exit_code = 0;
+  job.ClearOutcome();
   q.queue_wait.Record(job.started_at - job.ready_at);
   ++q.started_total;
   SetState(job, q, v1::JOB_STATE_RUNNING);
@@ -506,18 +501,16 @@ void Scheduler::ApplyStart(const wal::v1::Start& s) {
 }
 
 void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
-  auto it = jobs_.find(f.seq());
-  if (it == jobs_.end() || it->second.state != v1::JOB_STATE_RUNNING ||
-      it->second.attempt != f.attempt()) {
+  Job* found = Mutable(f.seq());
+  if (found == nullptr || found->state != v1::JOB_STATE_RUNNING ||
+      found->attempt != f.attempt()) {
     return;
   }
-  Job& job = it->second;
-  Queue& q = GetQueue(job.spec.queue());
+  Job& job = *found;
+  Queue& q = GetQueue(job.queue());
   EndRemote(job.seq);
   job.finished_at = f.at_us();
-  job.result = f.result();
-  job.error = f.error();
-  job.exit_code = f.exit_code();
+  job.SetOutcome(f.result(), f.error(), f.exit_code());
   q.run_time.Record(job.finished_at - job.started_at);
   if (!f.success()) ++q.failed_total;
   if (f.success()) {
@@ -549,17 +542,17 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
 }
 
 void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
-  auto it = jobs_.find(c.seq());
-  if (it == jobs_.end() || IsTerminal(it->second.state)) return;
-  Job& job = it->second;
-  Queue& q = GetQueue(job.spec.queue());
+  Job* found = Mutable(c.seq());
+  if (found == nullptr || IsTerminal(found->state)) return;
+  Job& job = *found;
+  Queue& q = GetQueue(job.queue());
   if (job.state == v1::JOB_STATE_READY) {
-    ReadySet(q, job).erase(ReadyKey{job.spec.priority(), job.seq});
+    ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
   } else if (job.state == v1::JOB_STATE_SCHEDULED) {
     scheduled_.erase({job.ready_at, job.seq});
   }
   EndRemote(job.seq);
-  job.error = "cancelled";
+  job.SetError("cancelled");
   SetState(job, q, v1::JOB_STATE_CANCELLED);
   Retire(job, q, c.at_us());
   Emit(job, v1::JOB_STATE_CANCELLED);
@@ -574,14 +567,14 @@ void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
 void Scheduler::ApplyForget(const wal::v1::Forget& f) {
   for (uint64_t seq : f.seqs()) {
     auto it = jobs_.find(seq);
-    if (it == jobs_.end() || !IsTerminal(it->second.state)) continue;
-    Job& job = it->second;
-    Queue& q = GetQueue(job.spec.queue());
+    if (it == jobs_.end() || !IsTerminal(it->state)) continue;
+    Job& job = Mut(*it);
+    Queue& q = GetQueue(job.queue());
     --q.by_state[job.state];
     retained_bytes_ -= SizeOf(job);
     finished_.erase({job.finished_at, seq});
-    if (!job.spec.idempotency_key().empty()) {
-      auto key = idempotency_.find(job.spec.idempotency_key());
+    if (!job.idempotency_key().empty()) {
+      auto key = idempotency_.find(job.idempotency_key());
       if (key != idempotency_.end() && key->second == seq) {
         idempotency_.erase(key);
       }
@@ -591,26 +584,26 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
 }
 
 void Scheduler::ApplyRequeue(const wal::v1::Requeue& r) {
-  auto it = jobs_.find(r.seq());
-  if (it == jobs_.end() || it->second.state != v1::JOB_STATE_RUNNING) return;
-  Job& job = it->second;
+  Job* found = Mutable(r.seq());
+  if (found == nullptr || found->state != v1::JOB_STATE_RUNNING) return;
+  Job& job = *found;
   EndRemote(job.seq);
   job.ready_at = r.at_us();
-  job.error = "interrupted: jobqd restarted while it ran";
-  MakeReady(job, GetQueue(job.spec.queue()));
+  job.SetError("interrupted: jobqd restarted while it ran");
+  MakeReady(job, GetQueue(job.queue()));
 }
 
 uint64_t Scheduler::SizeOf(const Job& job) {
   // The proto size of the spec plus about 64 bytes of fixed fields: about
   // what a snapshot record of the job takes (results are left out, so that
   // the figure does not change while the job lives).
-  return job.spec.ByteSizeLong() + 64;
+  return job.SpecByteSize() + 64;
 }
 
 void Scheduler::Unindex(Job& job, Queue& q) {
   switch (job.state) {
     case v1::JOB_STATE_READY:
-      ReadySet(q, job).erase(ReadyKey{job.spec.priority(), job.seq});
+      ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
       break;
     case v1::JOB_STATE_SCHEDULED:
       scheduled_.erase({job.ready_at, job.seq});
@@ -631,31 +624,28 @@ void Scheduler::Unindex(Job& job, Queue& q) {
 }
 
 void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
-  auto [it, inserted] = jobs_.try_emplace(s.seq());
-  Job& job = it->second;
-  if (!inserted) Unindex(job, GetQueue(job.spec.queue()));
-  job.seq = s.seq();
-  job.spec = s.spec();
+  auto [it, inserted] = jobs_.insert(Job(s.seq()));
+  Job& job = Mut(*it);
+  if (!inserted) Unindex(job, GetQueue(job.queue()));
+  job.SetSpec(s.spec(), names_);
   job.state = s.state();
   job.attempt = s.attempt();
   job.created_at = s.created_at_us();
   job.ready_at = s.ready_at_us();
   job.started_at = s.started_at_us();
   job.finished_at = s.finished_at_us();
-  job.result = s.result();
-  job.error = s.error();
-  job.exit_code = s.exit_code();
+  job.SetOutcome(s.result(), s.error(), s.exit_code());
   next_seq_ = std::max(next_seq_, s.seq() + 1);
   retained_bytes_ += SizeOf(job);
-  if (!job.spec.idempotency_key().empty()) {
-    idempotency_[job.spec.idempotency_key()] = job.seq;
+  if (!job.idempotency_key().empty()) {
+    idempotency_[job.idempotency_key()] = job.seq;
   }
-  Queue& q = GetQueue(job.spec.queue());
+  Queue& q = GetQueue(job.queue());
   ++q.by_state[job.state];
   if (!IsTerminal(job.state)) ++live_;
   switch (job.state) {
     case v1::JOB_STATE_READY:
-      ReadySet(q, job).insert(ReadyKey{job.spec.priority(), job.seq});
+      ReadySet(q, job).insert(ReadyKey{job.priority(), job.seq});
       break;
     case v1::JOB_STATE_SCHEDULED:
       scheduled_.insert({job.ready_at, job.seq});
@@ -680,16 +670,16 @@ void Scheduler::ApplyRenew(const wal::v1::Renew& r) {
 
 void Scheduler::Snapshot(const Job& job, wal::v1::JobSnapshot* out) const {
   out->set_seq(job.seq);
-  *out->mutable_spec() = job.spec;
+  job.SpecToProto(out->mutable_spec());
   out->set_state(job.state);
   out->set_attempt(job.attempt);
   out->set_created_at_us(job.created_at);
   out->set_ready_at_us(job.ready_at);
   out->set_started_at_us(job.started_at);
   out->set_finished_at_us(job.finished_at);
-  out->set_result(job.result);
-  out->set_error(job.error);
-  out->set_exit_code(job.exit_code);
+  out->set_result(job.result());
+  out->set_error(job.error());
+  out->set_exit_code(job.exit_code());
   if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
     out->set_worker(run->worker);
     out->mutable_lease()->set_until_us(run->until);

@@ -207,7 +207,8 @@ class Scheduler {
     return queues_;
   }
   // Every job held, in id order.
-  const absl::btree_map<uint64_t, Job>& jobs() const { return jobs_; }
+  using JobSet = absl::btree_set<Job, JobOrder>;
+  const JobSet& jobs() const { return jobs_; }
   size_t running() const { return running_; }
   uint64_t next_seq() const { return next_seq_; }
   // About the bytes a snapshot of every job held would take.
@@ -217,6 +218,14 @@ class Scheduler {
 
  private:
   Queue& GetQueue(const std::string& name);
+  // Jobs are mutated in place: the set orders them by seq alone, which
+  // never changes.
+  static Job& Mut(const Job& job) { return const_cast<Job&>(job); }
+  Job* Mutable(uint64_t seq) {
+    const Job* job = Find(seq);
+    return job == nullptr ? nullptr : &Mut(*job);
+  }
+  Job& At(uint64_t seq) { return *Mutable(seq); }
   void Record(const wal::v1::Transition& t);
   void SetState(Job& job, Queue& q, v1::JobState state);
   void MakeReady(Job& job, Queue& q);
@@ -245,7 +254,8 @@ class Scheduler {
   JobObserver* observer_;
   TransitionLog* log_;
 
-  absl::btree_map<uint64_t, Job> jobs_;
+  NameTable names_;  // Queue and kind names of the jobs.
+  JobSet jobs_;
   absl::node_hash_map<std::string, Queue> queues_;
   // SCHEDULED jobs by (ready_at, seq).
   absl::btree_set<std::pair<TimeUs, uint64_t>> scheduled_;

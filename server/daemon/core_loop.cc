@@ -176,15 +176,15 @@ void CoreLoop::Compact() {
   wal::v1::Transition t;
   size_t n = 0;
   auto it = jobs.upper_bound(snapshot_.cursor);
-  for (; it != jobs.end() && it->first < snapshot_.limit &&
+  for (; it != jobs.end() && it->seq < snapshot_.limit &&
          n < options_.snapshot_chunk;
        ++it, ++n) {
-    scheduler_.Snapshot(it->second, t.mutable_snapshot());
+    scheduler_.Snapshot(*it, t.mutable_snapshot());
     wal->Append(t);
-    snapshot_.cursor = it->first;
+    snapshot_.cursor = it->seq;
   }
   snapshot_.jobs += n;
-  if (it == jobs.end() || it->first >= snapshot_.limit) {
+  if (it == jobs.end() || it->seq >= snapshot_.limit) {
     wal->DropOldSegmentsAtNextCommit();
     snapshot_.active = false;
     spdlog::info("compaction: {} jobs written in {} ms; old segments go",

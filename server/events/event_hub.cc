@@ -42,8 +42,8 @@ void EventHub::WatchQueue(SubscriptionId id, const std::string& queue,
   it->second.queue_states = states;
   by_queue_[queue].push_back(id);
   v1::JobEvent event;
-  for (const auto& [seq, job] : scheduler.jobs()) {
-    if (job.spec.queue() != queue || core::IsTerminal(job.state)) continue;
+  for (const core::Job& job : scheduler.jobs()) {
+    if (job.queue() != queue || core::IsTerminal(job.state)) continue;
     event.Clear();
     core::ToEvent(job, job.state, &event);
     Deliver(id, it->second, event, states);
@@ -67,7 +67,7 @@ void EventHub::CloseWhenDone(SubscriptionId id) {
 void EventHub::Unsubscribe(SubscriptionId id) { Drop(id); }
 
 void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
-  if (!by_job_.contains(job.seq) && !by_queue_.contains(job.spec.queue())) {
+  if (!by_job_.contains(job.seq) && !by_queue_.contains(job.queue())) {
     return;
   }
   v1::JobEvent event;
@@ -77,7 +77,7 @@ void EventHub::OnJobEvent(const core::Job& job, v1::JobState state) {
 
 void EventHub::OnJobProgress(const core::Job& job,
                              const v1::Progress& progress) {
-  if (!by_job_.contains(job.seq) && !by_queue_.contains(job.spec.queue())) {
+  if (!by_job_.contains(job.seq) && !by_queue_.contains(job.queue())) {
     return;
   }
   v1::JobEvent event;
@@ -89,7 +89,7 @@ void EventHub::OnJobProgress(const core::Job& job,
 void EventHub::Publish(const core::Job& job, const v1::JobEvent& event,
                        bool ended) {
   auto by_job = by_job_.find(job.seq);
-  auto by_queue = by_queue_.find(job.spec.queue());
+  auto by_queue = by_queue_.find(job.queue());
   // Copies: delivery may drop subscriptions and so edit these lists.
   std::vector<SubscriptionId> targets;
   if (by_job != by_job_.end()) targets = by_job->second;
@@ -104,7 +104,7 @@ void EventHub::Publish(const core::Job& job, const v1::JobEvent& event,
     auto it = subs_.find(id);
     if (it == subs_.end()) continue;
     Subscription& sub = it->second;
-    StateMask states = sub.queue == job.spec.queue() ? sub.queue_states : 0;
+    StateMask states = sub.queue == job.queue() ? sub.queue_states : 0;
     if (auto j = sub.jobs.find(job.seq); j != sub.jobs.end()) {
       states |= j->second;
     }

@@ -244,19 +244,19 @@ void Registry::Send(Session& s, const std::vector<core::Assignment>& jobs) {
     s.held[a.seq] = a.attempt;
     holder_[a.seq] = id;
     if (job == nullptr || run == nullptr) continue;
-    s.stream->Add(job->spec.payload().size() + 64, [&](v1::WorkAssignment& m) {
+    s.stream->Add(job->payload().size() + 64, [&](v1::WorkAssignment& m) {
       auto* j = m.add_jobs();
       j->set_job_id(core::FormatJobId(a.seq));
       j->set_attempt(a.attempt);
-      j->set_queue(job->spec.queue());
-      j->set_kind(job->spec.kind());
-      j->set_payload(job->spec.payload());
-      if (!job->spec.labels().empty()) {
-        *j->mutable_labels() = job->spec.labels();
+      j->set_queue(job->queue());
+      j->set_kind(job->kind());
+      j->set_payload(job->payload().data(), job->payload().size());
+      if (!job->labels().empty()) {
+        *j->mutable_labels() = job->labels();
       }
       TimeToProto(run->until, j->mutable_lease_expires_at());
-      if (job->spec.has_timeout()) {
-        *j->mutable_timeout() = job->spec.timeout();
+      if (job->has_timeout()) {
+        *j->mutable_timeout() = job->timeout();
       }
     });
   }
@@ -335,7 +335,7 @@ void Registry::KindStats(
   for (const auto& [seq, run] : scheduler_->remote_runs()) {
     const core::Job* job = scheduler_->Find(seq);
     if (job == nullptr) continue;
-    v1::KindStats& k = of(job->spec.kind());
+    v1::KindStats& k = of(job->kind());
     k.set_running(k.running() + 1);
   }
   for (auto& [name, k] : kinds) *out->Add() = std::move(k);

@@ -241,22 +241,28 @@ TEST_F(WorkersTest, ProgressReachesAWatcher) {
     cv.wait(lock, [&] { return finish; });
     return Outcome::Success();
   });
-  auto submitted = c().Submit(MakeSpec("resize"));
-  ASSERT_TRUE(submitted.ok());
+  // The watch is in place (its opening message read) before the job
+  // exists, so its progress cannot come before it.
+  grpc::ClientContext ctx;
   v1::WatchRequest req;
-  req.add_job_ids(submitted->job_id());
+  req.set_queue("progress");
+  auto watch = c().jobs().Watch(&ctx, req);
+  v1::WatchResponse m;
+  ASSERT_TRUE(watch->Read(&m));
+  ASSERT_TRUE(c().Submit(MakeSpec("resize", "progress")).ok());
   std::vector<v1::JobEvent> events;
-  ASSERT_TRUE(c().Watch(req,
-                        [&](const v1::JobEvent& e) {
-                          events.push_back(e);
-                          if (e.has_progress()) {
-                            std::lock_guard lock(mu);
-                            finish = true;
-                            cv.notify_all();
-                          }
-                          return true;
-                        })
-                  .ok());
+  while (events.empty() || events.back().state() != v1::JOB_STATE_SUCCEEDED) {
+    ASSERT_TRUE(watch->Read(&m));
+    for (const auto& e : m.events()) {
+      events.push_back(e);
+      if (e.has_progress()) {
+        std::lock_guard lock(mu);
+        finish = true;
+        cv.notify_all();
+      }
+    }
+  }
+  ctx.TryCancel();
   auto progress = std::find_if(events.begin(), events.end(),
                                [](const auto& e) { return e.has_progress(); });
   ASSERT_NE(progress, events.end());
@@ -413,12 +419,14 @@ TEST_F(WorkersTest, AWorkerProcessKilledMidJobLosesItToAnother) {
   auto submitted = c().Submit(MakeSpec("py.upper", "", "sleep 60"));
   ASSERT_TRUE(submitted.ok());
   const std::string id = submitted->job_id();
-  // Running on the victim (its first progress report says so).
+  // Running on the victim (a watch starts with the job's current state).
   v1::WatchRequest req;
   req.add_job_ids(id);
-  ASSERT_TRUE(
-      c().Watch(req, [](const v1::JobEvent& e) { return !e.has_progress(); })
-          .ok());
+  ASSERT_TRUE(c().Watch(req,
+                        [](const v1::JobEvent& e) {
+                          return e.state() != v1::JOB_STATE_RUNNING;
+                        })
+                  .ok());
   EXPECT_EQ(c().GetJob(id)->worker(), "victim");
   EXPECT_EQ(victim->Stop(SIGKILL), 128 + SIGKILL);
   // A C++ worker takes it over as attempt 2 and finishes it.

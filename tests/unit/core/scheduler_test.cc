@@ -110,7 +110,7 @@ TEST_F(SchedulerTest, SuccessfulRunEndsSucceededWithTimings) {
   EXPECT_TRUE(s_.Finish({seq, 1, true, "out", "", 0}, kT0 + 7 * kMillisecond));
   const Job* job = s_.Find(seq);
   EXPECT_EQ(job->state, v1::JOB_STATE_SUCCEEDED);
-  EXPECT_EQ(job->result, "out");
+  EXPECT_EQ(job->result(), "out");
   v1::Job proto;
   ToProto(*job, &proto);
   EXPECT_EQ(proto.timings().queue_wait().nanos(), 2'000'000);
@@ -223,7 +223,7 @@ TEST_F(SchedulerTest, MaxConcurrencyLimitsRunningJobsOfAQueue) {
   EXPECT_EQ(s_.FindQueue("q")->running(), 2u);
   EXPECT_TRUE(s_.TakeRunnable(kT0, 100).empty());
   auto of_q = std::find_if(run.begin(), run.end(), [&](const Assignment& a) {
-    return s_.Find(a.seq)->spec.queue() == "q";
+    return s_.Find(a.seq)->queue() == "q";
   });
   ASSERT_TRUE(s_.Finish({of_q->seq, 1, true, "", "", 0}, kT0));
   EXPECT_EQ(s_.TakeRunnable(kT0, 100).size(), 1u);
@@ -234,8 +234,7 @@ TEST_F(SchedulerTest, TakeRunnableTakesTurnsBetweenQueues) {
   for (int i = 0; i < 3; ++i) s_.Submit(Spec("b"), kT0);
   auto run = s_.TakeRunnable(kT0, 2);
   ASSERT_EQ(run.size(), 2u);
-  EXPECT_NE(s_.Find(run[0].seq)->spec.queue(),
-            s_.Find(run[1].seq)->spec.queue());
+  EXPECT_NE(s_.Find(run[0].seq)->queue(), s_.Find(run[1].seq)->queue());
 }
 
 TEST_F(SchedulerTest, FinishedJobsAreForgottenAfterRetention) {
@@ -291,7 +290,7 @@ TEST_F(SchedulerTest, ReplayingTheTransitionsRebuildsTheSameState) {
       s_.Finish({a.seq, a.attempt, rng() % 3 != 0, "r", "e", 0}, now);
     }
     if (rng() % 10 == 0 && !s_.jobs().empty()) {
-      (void)s_.Cancel(s_.jobs().rbegin()->first, now);
+      (void)s_.Cancel(s_.jobs().rbegin()->seq, now);
     }
   }
   Scheduler replica(Options(), nullptr);
@@ -299,10 +298,10 @@ TEST_F(SchedulerTest, ReplayingTheTransitionsRebuildsTheSameState) {
   replica.Tick(now);
   s_.Tick(now);
   ASSERT_EQ(replica.jobs().size(), s_.jobs().size());
-  for (const auto& [seq, job] : s_.jobs()) {
-    const Job* r = replica.Find(seq);
+  for (const Job& job : s_.jobs()) {
+    const Job* r = replica.Find(job.seq);
     ASSERT_NE(r, nullptr);
-    EXPECT_EQ(r->state, job.state) << seq;
+    EXPECT_EQ(v1::JobState(r->state), v1::JobState(job.state)) << job.seq;
     EXPECT_EQ(r->attempt, job.attempt);
     EXPECT_EQ(r->ready_at, job.ready_at);
     EXPECT_EQ(r->finished_at, job.finished_at);

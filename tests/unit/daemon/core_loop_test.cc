@@ -106,7 +106,7 @@ class CoreLoopWalTest : public ::testing::Test {
   v1::JobState StateOf(uint64_t seq) {
     return OnCore<v1::JobState>([seq](CoreContext& ctx) {
       const core::Job* j = ctx.scheduler.Find(seq);
-      return j == nullptr ? v1::JOB_STATE_UNSPECIFIED : j->state;
+      return j == nullptr ? v1::JOB_STATE_UNSPECIFIED : v1::JobState(j->state);
     });
   }
 

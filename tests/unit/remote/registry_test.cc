@@ -221,7 +221,7 @@ TEST_F(RegistryTest, ResultsFinishJobsAndFreeRoomForTheNext) {
   EXPECT_EQ(SeqOf(w.Jobs()[0].job_id()), first);
   workers_.OnMessage(id, ResultOf(w.Jobs()[0], true), kT0 + kSecond);
   EXPECT_EQ(scheduler_.Find(first)->state, v1::JOB_STATE_SUCCEEDED);
-  EXPECT_EQ(scheduler_.Find(first)->result, "done");
+  EXPECT_EQ(scheduler_.Find(first)->result(), "done");
   Pump(kT0 + kSecond);
   ASSERT_EQ(w.Jobs().size(), 2u);
   EXPECT_EQ(SeqOf(w.Jobs()[1].job_id()), second);
@@ -241,7 +241,7 @@ TEST_F(RegistryTest, FailuresFollowTheRetryPolicyUnlessPermanent) {
   workers_.OnMessage(id, ResultOf(w.Jobs()[1], false, /*permanent=*/true), kT0);
   EXPECT_EQ(scheduler_.Find(retried)->state, v1::JOB_STATE_SCHEDULED);
   EXPECT_EQ(scheduler_.Find(dead)->state, v1::JOB_STATE_DEAD);
-  EXPECT_EQ(scheduler_.Find(dead)->error, "broke");
+  EXPECT_EQ(scheduler_.Find(dead)->error(), "broke");
   Pump(kT0 + kSecond);
   ASSERT_EQ(w.Jobs().size(), 3u);
   EXPECT_EQ(w.Jobs()[2].attempt(), 2);
@@ -270,7 +270,7 @@ TEST_F(RegistryTest, SilentWorkerLosesItsLeaseOnTimeAndItsLateResultIsRefused) {
   const core::Job& job = *scheduler_.Find(seq);
   EXPECT_EQ(job.state, v1::JOB_STATE_READY);
   EXPECT_EQ(job.attempt, 1);  // Counted.
-  EXPECT_THAT(job.error, HasSubstr("lease expired: worker w not heard from"));
+  EXPECT_THAT(job.error(), HasSubstr("lease expired: worker w not heard from"));
   workers_.FlushAll();
   ASSERT_EQ(w.Revoked().size(), 1u);
   EXPECT_EQ(w.Revoked()[0].job_id(), first.job_id());
@@ -295,7 +295,7 @@ TEST_F(RegistryTest, AJobsTimeoutCapsItsLeaseWhateverTheHeartbeats) {
   workers_.OnMessage(id, v1::WorkerMessage(), kT0 + 4 * kSecond);
   Pump(kT0 + 5 * kSecond);
   EXPECT_EQ(scheduler_.Find(seq)->state, v1::JOB_STATE_DEAD);
-  EXPECT_EQ(scheduler_.Find(seq)->error, "timed out after 5s");
+  EXPECT_EQ(scheduler_.Find(seq)->error(), "timed out after 5s");
 }
 
 TEST_F(RegistryTest,
@@ -307,7 +307,7 @@ TEST_F(RegistryTest,
   ASSERT_EQ(a.Jobs().size(), 1u);
   workers_.Disconnect(first, kT0 + kSecond);
   EXPECT_EQ(scheduler_.Find(seq)->state, v1::JOB_STATE_READY);
-  EXPECT_EQ(scheduler_.Find(seq)->error, "worker a disconnected");
+  EXPECT_EQ(scheduler_.Find(seq)->error(), "worker a disconnected");
   // The same id may come back; the job goes to whoever has room.
   Registry::SessionId second = Connect(b, Hello("a", 1), kT0 + kSecond);
   Pump(kT0 + kSecond);
