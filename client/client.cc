@@ -2,22 +2,88 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace jobq::client {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+namespace {
+
+grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
+  return args;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& what,
+                                    const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(what + ": cannot read a PEM file at " +
+                                      path);
+  }
+  return text.str();
+}
+
+}  // namespace
+
+TlsOptions TlsOptions::FromEnvironment() {
+  TlsOptions o;
+  auto env = [](const char* name, std::string* out) {
+    if (const char* v = std::getenv(name)) *out = v;
+  };
+  env("JOBQ_TLS_CA", &o.ca_file);
+  env("JOBQ_TLS_CERT", &o.cert_file);
+  env("JOBQ_TLS_KEY", &o.key_file);
+  env("JOBQ_TLS_SERVER_NAME", &o.server_name);
+  return o;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+                                   ChannelArgs());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const std::string& address, const TlsOptions& tls) {
+  if (!tls.enabled()) return MakeChannel(address);
+  grpc::SslCredentialsOptions ssl;
+  if (!tls.ca_file.empty()) {
+    auto ca = ReadPem("--tls-ca", tls.ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key: give both, or neither");
+  }
+  if (!tls.cert_file.empty()) {
+    auto cert = ReadPem("--tls-cert", tls.cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPem("--tls-key", tls.key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  grpc::ChannelArguments args = ChannelArgs();
+  if (!tls.server_name.empty()) {
+    args.SetSslTargetNameOverride(tls.server_name);
+  }
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
 Client::Client(const std::string& address, ClientOptions options)
+    : Client(MakeChannel(address), options) {}
+
+Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : options_(options) {
-  channel_ = MakeChannel(address);
+  channel_ = std::move(channel);
   jobs_ = v1::JobService::NewStub(channel_);
   admin_ = v1::AdminService::NewStub(channel_);
 }

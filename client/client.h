@@ -13,9 +13,27 @@
 
 namespace jobq::client {
 
+// How to reach a jobqd that serves TLS. All empty: plain TCP.
+struct TlsOptions {
+  std::string ca_file;    // PEM CA that signed jobqd's certificate.
+  std::string cert_file;  // For mutual TLS: this client's certificate ...
+  std::string key_file;   // ... and key.
+  // The name to check jobqd's certificate against, when it is not the
+  // host part of the address.
+  std::string server_name;
+  bool enabled() const { return !ca_file.empty() || !cert_file.empty(); }
+  // From JOBQ_TLS_CA, JOBQ_TLS_CERT, JOBQ_TLS_KEY and
+  // JOBQ_TLS_SERVER_NAME, where set.
+  static TlsOptions FromEnvironment();
+};
+
 // A channel to jobqd at `address` (host:port), with message limits that
 // fit jobqd's.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// The same over TLS when `tls` asks for it; INVALID_ARGUMENT naming the
+// file that cannot be read.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const std::string& address, const TlsOptions& tls);
 
 struct ClientOptions {
   // Per-call deadline of unary calls; 0 for none.
@@ -29,6 +47,9 @@ class Client {
  public:
   // Connects lazily: the first call dials `address` (host:port).
   explicit Client(const std::string& address, ClientOptions options = {});
+  // Over a channel of the caller's (such as one with TLS).
+  explicit Client(std::shared_ptr<grpc::Channel> channel,
+                  ClientOptions options = {});
 
   absl::StatusOr<v1::SubmitResponse> Submit(const v1::JobSpec& spec);
   absl::StatusOr<v1::SubmitBatchResponse> SubmitBatch(

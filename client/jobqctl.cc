@@ -27,6 +27,7 @@ namespace v1 = jobq::v1;
 
 struct Globals {
   std::string addr;
+  jobq::client::TlsOptions tls;
   bool json = false;
   int64_t timeout_ms = 30'000;
 };
@@ -262,6 +263,17 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "JSON output for scripts");
   app.add_option("--timeout-ms", g.timeout_ms, "deadline of each call")
       ->capture_default_str();
+  g.tls = jobq::client::TlsOptions::FromEnvironment();
+  app.add_option("--tls-ca", g.tls.ca_file,
+                 "PEM CA of jobqd's certificate: connect over TLS "
+                 "(env JOBQ_TLS_CA)");
+  app.add_option("--tls-cert", g.tls.cert_file,
+                 "PEM client certificate, for mutual TLS (env JOBQ_TLS_CERT)");
+  app.add_option("--tls-key", g.tls.key_file,
+                 "PEM key of --tls-cert (env JOBQ_TLS_KEY)");
+  app.add_option("--tls-server-name", g.tls.server_name,
+                 "name to check jobqd's certificate against "
+                 "(env JOBQ_TLS_SERVER_NAME)");
 
   // submit
   auto* submit = app.add_subcommand("submit", "submit a job");
@@ -332,7 +344,9 @@ int main(int argc, char** argv) {
 
   jobq::client::ClientOptions opts;
   opts.timeout_ms = g.timeout_ms;
-  Client client(g.addr, opts);
+  auto channel = jobq::client::MakeChannel(g.addr, g.tls);
+  if (!channel.ok()) return Fail(channel.status());
+  Client client(*channel, opts);
 
   if (submit->parsed()) {
     v1::JobSpec spec;

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(jobq::kVersion));
   std::string config_path, listen, log_level, log_format, max_payload,
       retention, shutdown_grace, lease, data_dir, sync, recover, compact_min,
-      http_listen;
+      http_listen, tls_cert, tls_key, tls_client_ca;
   int workers = 0;
   size_t max_finished = 0, stream_buffer = 0, max_running = 0;
   app.add_option("--config", config_path, "YAML configuration file");
@@ -76,6 +76,13 @@ int main(int argc, char** argv) {
       "--http-listen", http_listen,
       "HTTP address of /metrics, /healthz, /readyz (default 127.0.0.1:7071; "
       "empty: off)");
+  auto* o_tls_cert = app.add_option(
+      "--tls-cert", tls_cert, "PEM certificate chain: serve gRPC over TLS");
+  auto* o_tls_key =
+      app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  auto* o_tls_ca = app.add_option(
+      "--tls-client-ca", tls_client_ca,
+      "PEM CA: require client certificates it signed (mutual TLS)");
   // Every flag can also come from the environment: --max-payload from
   // JOBQ_MAX_PAYLOAD, and so on (a flag given on the command line wins).
   for (CLI::Option* o : app.get_options()) {
@@ -123,6 +130,9 @@ int main(int argc, char** argv) {
     return Fail("--lease: a duration of at least 1s, such as 30s");
   }
   if (o_buffer->count()) config.stream_buffer = stream_buffer;
+  if (o_tls_cert->count()) config.tls_cert = tls_cert;
+  if (o_tls_key->count()) config.tls_key = tls_key;
+  if (o_tls_ca->count()) config.tls_client_ca = tls_client_ca;
   if (o_running->count()) config.max_running = max_running;
   if (o_data->count()) config.data_dir = data_dir;
   if (o_sync->count()) config.sync = sync;
@@ -177,12 +187,15 @@ int main(int argc, char** argv) {
   }
   spdlog::info(
       "jobqd {} listening on {} (http {}), {} workers, storage: {}, {} command "
-      "kinds",
+      "kinds, tls {}",
       jobq::kVersion, listen_addr, http_addr,
       config.workers > 0
           ? config.workers
           : static_cast<int>(std::thread::hardware_concurrency()),
-      storage, config.commands.size());
+      storage, config.commands.size(),
+      config.tls_cert.empty()        ? "off"
+      : config.tls_client_ca.empty() ? "on"
+                                     : "on, client certificates required");
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

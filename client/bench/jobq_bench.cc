@@ -51,6 +51,7 @@ struct Options {
   bool remote = false;            // e2e: run the jobs on remote workers.
   int remote_workers = 1;         // Their streams (in this process).
   int remote_concurrency = 1000;  // Jobs each holds at once.
+  jobq::client::TlsOptions tls;
 };
 
 // The outcome of one scenario.
@@ -579,7 +580,8 @@ Result WithRemoteWorkers(const Options& o,
     wo.concurrency = o.remote_concurrency;
     wo.threads = 0;  // The handler returns at once: run it inline.
     workers.push_back(std::make_unique<jobq::client::Worker>(
-        jobq::client::MakeChannel(o.addr), wo, [](jobq::client::WorkerJob&) {
+        *jobq::client::MakeChannel(o.addr, o.tls), wo,
+        [](jobq::client::WorkerJob&) {
           return jobq::client::Outcome::Success();
         }));
     threads.emplace_back([w = workers.back().get()] {
@@ -616,6 +618,13 @@ int main(int argc, char** argv) {
   app.add_option("--addr", o.addr, "jobqd address (env JOBQ_ADDR)")
       ->capture_default_str();
   app.add_flag("--json", o.json, "one JSON object per scenario");
+  o.tls = jobq::client::TlsOptions::FromEnvironment();
+  app.add_option("--tls-ca", o.tls.ca_file,
+                 "PEM CA of jobqd's certificate (env JOBQ_TLS_CA)");
+  app.add_option("--tls-cert", o.tls.cert_file,
+                 "PEM client certificate (env JOBQ_TLS_CERT)");
+  app.add_option("--tls-key", o.tls.key_file,
+                 "PEM key of --tls-cert (env JOBQ_TLS_KEY)");
 
   auto* ingest =
       app.add_subcommand("ingest", "submit noop jobs as fast as possible");
@@ -680,7 +689,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "jobq-bench: counts must be at least 1\n");
     return 2;
   }
-  jobq::client::Client client(o.addr);
+  auto channel = jobq::client::MakeChannel(o.addr, o.tls);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "jobq-bench: %s\n",
+                 std::string(channel.status().message()).c_str());
+    return 2;
+  }
+  jobq::client::Client client(*channel);
   if (auto h = client.Healthy(); !h.ok()) {
     std::fprintf(stderr, "jobq-bench: %s: %s\n", o.addr.c_str(),
                  std::string(h.status().message()).c_str());

@@ -11,6 +11,8 @@ import argparse
 import sys
 import time
 
+import grpc
+
 from jobq_worker import PermanentError, Worker, stop_on_signals
 
 
@@ -34,10 +36,22 @@ def main():
     parser.add_argument("--queue", action="append", default=[])
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--id", default="")
+    parser.add_argument("--tls-ca", help="PEM CA of jobqd's certificate")
+    parser.add_argument("--tls-cert", help="PEM client certificate (mTLS)")
+    parser.add_argument("--tls-key", help="PEM key of --tls-cert")
     args = parser.parse_args()
+    channel = None
+    if args.tls_ca or args.tls_cert:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        channel = grpc.secure_channel(args.addr, grpc.ssl_channel_credentials(
+            root_certificates=read(args.tls_ca) if args.tls_ca else None,
+            private_key=read(args.tls_key) if args.tls_key else None,
+            certificate_chain=read(args.tls_cert) if args.tls_cert else None))
     worker = Worker(args.addr, kinds=args.kind or ["py.upper"], handler=upper,
                     queues=args.queue, concurrency=args.concurrency,
-                    worker_id=args.id,
+                    worker_id=args.id, channel=channel,
                     on_welcome=lambda w: print(f"worker {w.worker_id} connected",
                                                flush=True))
     stop_on_signals(worker)

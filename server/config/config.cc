@@ -124,6 +124,12 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetSize(v, key, &c->stream_buffer);
     } else if (key == "max_running") {
       s = GetSize(v, key, &c->max_running);
+    } else if (key == "tls_cert") {
+      s = GetString(v, key, &c->tls_cert);
+    } else if (key == "tls_key") {
+      s = GetString(v, key, &c->tls_key);
+    } else if (key == "tls_client_ca") {
+      s = GetString(v, key, &c->tls_client_ca);
     } else if (key == "data_dir") {
       s = GetString(v, key, &c->data_dir);
     } else if (key == "sync") {

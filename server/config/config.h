@@ -54,6 +54,12 @@ struct ServerConfig {
   // jobs).
   size_t compact_min_bytes = 64 << 20;
   std::map<std::string, CommandConfig> commands;
+  // TLS on the gRPC listener: PEM files of the server's certificate chain
+  // and key (both, or neither). With a client CA, clients must present a
+  // certificate it signed (mutual TLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 // Reads YAML text into `config`, leaving unset keys alone. Unknown keys and

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "absl/random/random.h"
@@ -136,10 +138,11 @@ absl::Status Daemon::StartServers() {
   worker_service_ = std::make_unique<api::WorkerServiceImpl>(&ctx_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = ServerCredentials();
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(config_.listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.RegisterService(job_service_.get());
@@ -168,6 +171,47 @@ absl::Status Daemon::StartServers() {
   absl::Status s = http_->Start(config_.http_listen);
   http_port_.store(http_->port());
   return s;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
+Daemon::ServerCredentials() const {
+  if (config_.tls_cert.empty() != config_.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key: give both, or neither");
+  }
+  if (config_.tls_cert.empty()) {
+    if (!config_.tls_client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-client-ca: needs --tls-cert and --tls-key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  auto read = [](const std::string& flag,
+                 const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": cannot read a PEM file at ", path));
+    }
+    return text.str();
+  };
+  auto cert = read("--tls-cert", config_.tls_cert);
+  if (!cert.ok()) return cert.status();
+  auto key = read("--tls-key", config_.tls_key);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config_.tls_client_ca.empty()) {
+    auto ca = read("--tls-client-ca", config_.tls_client_ca);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
 }
 
 std::string Daemon::NotReady() const {

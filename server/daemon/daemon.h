@@ -45,6 +45,10 @@ class Daemon {
  private:
   absl::Status OpenStorage(CoreLoop::Options* options);
   absl::Status StartServers();
+  // Plain, or TLS (and mutual TLS) as configured; INVALID_ARGUMENT naming
+  // the flag for a missing half or an unreadable file.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials()
+      const;
   absl::Status Recover();
   // Empty when jobqd takes work; otherwise why not.
   std::string NotReady() const;
