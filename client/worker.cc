@@ -66,7 +66,13 @@ absl::Status Worker::Run() {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
-  return Client::FromGrpc(stream_->Finish());
+  absl::Status status = Client::FromGrpc(stream_->Finish());
+  std::lock_guard lock(mu_);
+  // Told to drain, with nothing left to report: however jobqd then ended
+  // the stream (it may close it before reading the worker's goodbye), the
+  // worker did what was asked.
+  if (drained_ && held_.empty()) return absl::OkStatus();
+  return status;
 }
 
 void Worker::ReadLoop() {

@@ -21,11 +21,13 @@ namespace jobq::client {
 
 struct WorkerOptions {
   // Unique among the workers connected to one jobqd; empty: jobqd assigns.
-  std::string worker_id;
+  // (Every member has an initializer, so that designated initializers may
+  // name only some.)
+  std::string worker_id{};
   // The kinds this worker runs (at least one), and the queues it takes
   // them from (empty: every queue).
-  std::vector<std::string> kinds;
-  std::vector<std::string> queues;
+  std::vector<std::string> kinds{};
+  std::vector<std::string> queues{};
   // Jobs held at once.
   int concurrency = 1;
   // Threads that run the handler. 0 runs it on the stream's reading thread:
@@ -34,7 +36,7 @@ struct WorkerOptions {
   int threads = 1;
   // Called on the reading thread when jobqd, shutting down, asks the
   // worker to finish the jobs it holds (no more will come).
-  std::function<void()> on_drain;
+  std::function<void()> on_drain{};
 };
 
 // One job handed to the handler.
@@ -99,8 +101,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Connects and works until the stream ends: OK after Stop() or a drain
-  // by jobqd once every held job has been reported; the error otherwise.
+  // Connects and works until the stream ends: OK after Stop(), or after a
+  // drain by jobqd once every held job has been reported; the stream's
+  // error otherwise.
   absl::Status Run();
   // Asks for no more jobs; Run returns once the jobs held are reported.
   void Stop();

@@ -36,6 +36,7 @@ absl::StatusOr<Registry::SessionId> Registry::Connect(
     return absl::UnavailableError("jobqd is shutting down");
   }
   Session& s = sessions_[id];
+  s.id = id;
   s.name = name;
   s.kinds.assign(hello.kinds().begin(), hello.kinds().end());
   s.queues.assign(hello.queues().begin(), hello.queues().end());
@@ -124,7 +125,7 @@ void Registry::Refuse(Session& s, const std::string& job_id, int32_t attempt,
     r->set_attempt(attempt);
     r->set_reason(reason);
   });
-  Touch(by_name_.at(s.name));
+  Touch(s.id);
 }
 
 void Registry::Disconnect(SessionId id, TimeUs now) {
@@ -156,45 +157,43 @@ void Registry::ExpireLeases(TimeUs now) {
                                 : sessions_.at(it->second).last_heard;
   });
   for (const auto& loss : lost) {
-    auto holder = holder_.find(loss.seq);
-    if (holder == holder_.end()) continue;
-    auto it = sessions_.find(holder->second);
-    holder_.erase(holder);
-    if (it == sessions_.end()) continue;
-    it->second.held.erase(loss.seq);
-    ++it->second.expired;
-    std::string job_id = core::FormatJobId(loss.seq);
-    it->second.stream->Add(job_id.size() + loss.reason.size() + 8,
-                           [&](v1::WorkAssignment& m) {
-                             auto* r = m.add_revoked();
-                             r->set_job_id(job_id);
-                             r->set_attempt(loss.attempt);
-                             r->set_reason(loss.reason);
-                           });
-    Touch(it->first);
+    if (Session* s = Release(loss.seq, loss.attempt); s != nullptr) {
+      ++s->expired;
+      TellRevoked(*s, loss.seq, loss.attempt, loss.reason);
+    }
   }
 }
 
 bool Registry::Revoke(uint64_t seq, int32_t attempt,
                       const std::string& reason) {
+  Session* s = Release(seq, attempt);
+  if (s == nullptr) return false;
+  TellRevoked(*s, seq, attempt, reason);
+  return true;
+}
+
+Registry::Session* Registry::Release(uint64_t seq, int32_t attempt) {
   auto holder = holder_.find(seq);
-  if (holder == holder_.end()) return false;
+  if (holder == holder_.end()) return nullptr;
   auto it = sessions_.find(holder->second);
-  if (it == sessions_.end()) return false;
+  if (it == sessions_.end()) return nullptr;
   auto h = it->second.held.find(seq);
-  if (h == it->second.held.end() || h->second != attempt) return false;
+  if (h == it->second.held.end() || h->second != attempt) return nullptr;
   it->second.held.erase(h);
   holder_.erase(holder);
+  return &it->second;
+}
+
+void Registry::TellRevoked(Session& s, uint64_t seq, int32_t attempt,
+                           const std::string& reason) {
   std::string job_id = core::FormatJobId(seq);
-  it->second.stream->Add(job_id.size() + reason.size() + 8,
-                         [&](v1::WorkAssignment& m) {
-                           auto* r = m.add_revoked();
-                           r->set_job_id(job_id);
-                           r->set_attempt(attempt);
-                           r->set_reason(reason);
-                         });
-  Touch(it->first);
-  return true;
+  s.stream->Add(job_id.size() + reason.size() + 8, [&](v1::WorkAssignment& m) {
+    auto* r = m.add_revoked();
+    r->set_job_id(job_id);
+    r->set_attempt(attempt);
+    r->set_reason(reason);
+  });
+  Touch(s.id);
 }
 
 void Registry::Dispatch(TimeUs now) {
@@ -237,12 +236,11 @@ void Registry::Dispatch(TimeUs now) {
 }
 
 void Registry::Send(Session& s, const std::vector<core::Assignment>& jobs) {
-  SessionId id = by_name_.at(s.name);
   for (const auto& a : jobs) {
     const core::Job* job = scheduler_->Find(a.seq);
     const core::RemoteRun* run = scheduler_->FindRemote(a.seq);
     s.held[a.seq] = a.attempt;
-    holder_[a.seq] = id;
+    holder_[a.seq] = s.id;
     if (job == nullptr || run == nullptr) continue;
     s.stream->Add(job->payload().size() + 64, [&](v1::WorkAssignment& m) {
       auto* j = m.add_jobs();

@@ -80,6 +80,7 @@ class Registry {
 
  private:
   struct Session {
+    SessionId id = 0;
     std::string name;
     std::vector<std::string> kinds;
     std::vector<std::string> queues;  // Empty: all.
@@ -103,6 +104,11 @@ class Registry {
   void Result(Session& s, const v1::WorkResult& r, TimeUs now);
   void Refuse(Session& s, const std::string& job_id, int32_t attempt,
               const std::string& reason);
+  // Takes (seq, attempt) from the worker that holds it; null if none does.
+  Session* Release(uint64_t seq, int32_t attempt);
+  // Tells `s` that it no longer holds (seq, attempt).
+  void TellRevoked(Session& s, uint64_t seq, int32_t attempt,
+                   const std::string& reason);
   // Sends `jobs`, just started for `s`.
   void Send(Session& s, const std::vector<core::Assignment>& jobs);
   void Touch(SessionId id) { dirty_.insert(id); }
