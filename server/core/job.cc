@@ -4,8 +4,11 @@
 #include <cstring>
 
 #include "common/time_proto.h"
+#include "core/backoff.h"
 
 namespace jobq::core {
+
+static_assert(kMaxAttemptsLimit <= 255, "Job::attempt is one byte");
 
 const std::string* NameTable::Intern(absl::string_view name) {
   auto it = names_.find(name);
@@ -23,11 +26,18 @@ void Job::SetSpec(const v1::JobSpec& spec, NameTable& names) {
   kind_ = names.Intern(spec.kind());
   priority_ = spec.priority();
   payload_.reset();
-  if (!spec.payload().empty()) {
-    uint32_t n = static_cast<uint32_t>(spec.payload().size());
+  payload_size_ = 0;
+  const std::string& p = spec.payload();
+  if (p.size() >= kPrefixedPayload) {
+    uint32_t n = static_cast<uint32_t>(p.size());
     payload_.reset(static_cast<char*>(::operator new(sizeof n + n)));
     std::memcpy(payload_.get(), &n, sizeof n);
-    std::memcpy(payload_.get() + sizeof n, spec.payload().data(), n);
+    std::memcpy(payload_.get() + sizeof n, p.data(), n);
+    payload_size_ = kPrefixedPayload;
+  } else if (!p.empty()) {
+    payload_.reset(static_cast<char*>(::operator new(p.size())));
+    std::memcpy(payload_.get(), p.data(), p.size());
+    payload_size_ = static_cast<uint16_t>(p.size());
   }
   extras_.reset();
   if (!spec.idempotency_key().empty() || !spec.labels().empty() ||
@@ -43,7 +53,7 @@ void Job::SetSpec(const v1::JobSpec& spec, NameTable& names) {
 }
 
 std::string_view Job::payload() const {
-  if (payload_ == nullptr) return {};
+  if (payload_size_ != kPrefixedPayload) return {payload_.get(), payload_size_};
   uint32_t n;
   std::memcpy(&n, payload_.get(), sizeof n);
   return {payload_.get() + sizeof n, n};

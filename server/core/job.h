@@ -56,11 +56,17 @@ class Job {
   TimeUs ready_at = 0;
   TimeUs started_at = 0;
   TimeUs finished_at = 0;
-  int16_t attempt = 0;  // At most kMaxAttemptsLimit (and kLostRunAttempts).
+  uint8_t attempt = 0;  // At most kMaxAttemptsLimit (100).
   StateByte state;
 
  private:
-  int32_t priority_ = 0;  // Packed beside attempt and state.
+  // Packed beside attempt and state. A payload shorter than
+  // kPrefixedPayload is exactly payload_size_ bytes at payload_ (a 64-byte
+  // payload takes a 64-byte allocation); a longer one is prefixed by its
+  // 4-byte length.
+  static constexpr uint16_t kPrefixedPayload = 0xFFFF;
+  uint16_t payload_size_ = 0;
+  int32_t priority_ = 0;
 
  public:
   // The spec: set from a validated v1::JobSpec (queue set).
@@ -110,7 +116,7 @@ class Job {
 
   const std::string* queue_ = &Empty();
   const std::string* kind_ = &Empty();
-  // A 4-byte length, then the bytes; null when empty.
+  // Null when empty.
   std::unique_ptr<char, FreePayload> payload_;
   std::unique_ptr<Extras> extras_;
 };

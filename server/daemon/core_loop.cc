@@ -1,10 +1,11 @@
 #include "daemon/core_loop.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <future>
+
+#include "common/process.h"
 
 namespace jobq::daemon {
 
@@ -199,7 +200,7 @@ void CoreLoop::ReturnFreedMemory() {
   size_t held = scheduler_.jobs().size();
   peak_jobs_ = std::max(peak_jobs_, held);
   if (peak_jobs_ >= 100'000 && held < peak_jobs_ / 2) {
-    malloc_trim(0);
+    ReleaseFreeMemory();
     peak_jobs_ = held;
   }
 }

@@ -314,3 +314,53 @@ TEST_F(SchedulerTest, ReplayingTheTransitionsRebuildsTheSameState) {
 
 }  // namespace
 }  // namespace jobq::core
+
+namespace jobq::core {
+namespace {
+
+TEST(JobTest, PayloadsOfEverySizeComeBackIntactAndSpecsRoundTrip) {
+  NameTable names;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{64}, size_t{65534},
+                   size_t{65535}, size_t{70000}}) {
+    std::string payload(n, '\0');
+    for (size_t i = 0; i < n; ++i) payload[i] = static_cast<char>(i * 7);
+    v1::JobSpec spec;
+    spec.set_queue("q");
+    spec.set_kind("k");
+    spec.set_payload(payload);
+    spec.set_priority(-3);
+    Job job(1);
+    job.SetSpec(spec, names);
+    EXPECT_EQ(job.payload(), payload) << n;
+    v1::JobSpec back;
+    job.SpecToProto(&back);
+    EXPECT_EQ(back.SerializeAsString(), spec.SerializeAsString()) << n;
+  }
+  v1::JobSpec full;
+  full.set_queue("q");
+  full.set_kind("k");
+  full.set_idempotency_key("key");
+  (*full.mutable_labels())["team"] = "web";
+  full.mutable_retry()->set_max_attempts(5);
+  full.mutable_timeout()->set_seconds(9);
+  Job job(2);
+  job.SetSpec(full, names);
+  EXPECT_EQ(job.queue(), "q");
+  EXPECT_EQ(&job.queue(), names.Intern("q"));  // Interned: one copy.
+  EXPECT_EQ(job.idempotency_key(), "key");
+  EXPECT_EQ(job.labels().at("team"), "web");
+  EXPECT_EQ(job.retry().max_attempts(), 5);
+  EXPECT_EQ(job.timeout().seconds(), 9);
+  v1::JobSpec back;
+  job.SpecToProto(&back);
+  EXPECT_EQ(back.SerializeAsString(), full.SerializeAsString());
+  job.SetOutcome("out", "", 0);
+  EXPECT_EQ(job.result(), "out");
+  job.ClearOutcome();
+  EXPECT_EQ(job.result(), "");
+  EXPECT_EQ(job.idempotency_key(), "key");  // The spec stays.
+  EXPECT_EQ(sizeof(Job), 80u);
+}
+
+}  // namespace
+}  // namespace jobq::core
