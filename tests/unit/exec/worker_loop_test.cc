@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -85,7 +86,9 @@ class WorkerLoopTest : public ::testing::Test {
     return 0;
   }
 
-  std::string pidfile_ = ::testing::TempDir() + "/jobq_worker_loop_test.pid";
+  // One per test process: ctest runs these tests side by side.
+  std::string pidfile_ = ::testing::TempDir() + "/jobq_worker_loop_test." +
+                         std::to_string(getpid()) + ".pid";
   CommandTable commands_;
   Results results_;
   std::unique_ptr<WorkerLoop> loop_;
