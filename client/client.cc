@@ -218,11 +218,13 @@ absl::StatusOr<v1::QueueStats> Client::ResumeQueue(const std::string& queue) {
   });
 }
 
-absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(const std::string& queue,
-                                                      int32_t max_concurrency) {
+absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
+    const std::string& queue, int32_t max_concurrency,
+    std::optional<int64_t> max_queued) {
   v1::SetQueueLimitsRequest req;
   req.set_queue(queue);
   req.set_max_concurrency(max_concurrency);
+  if (max_queued) req.set_max_queued(*max_queued);
   return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
     return admin_->SetQueueLimits(ctx, req, resp);
   });

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,8 +74,10 @@ class Client {
   absl::StatusOr<v1::ListQueuesResponse> ListQueues();
   absl::StatusOr<v1::QueueStats> PauseQueue(const std::string& queue);
   absl::StatusOr<v1::QueueStats> ResumeQueue(const std::string& queue);
-  absl::StatusOr<v1::QueueStats> SetQueueLimits(const std::string& queue,
-                                                int32_t max_concurrency);
+  // `max_queued`, when given, sets the queue's cap on unfinished jobs.
+  absl::StatusOr<v1::QueueStats> SetQueueLimits(
+      const std::string& queue, int32_t max_concurrency,
+      std::optional<int64_t> max_queued = std::nullopt);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   // grpc.health.v1: true when the server reports SERVING.
   absl::StatusOr<bool> Healthy();

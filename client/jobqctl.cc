@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -153,12 +154,14 @@ void PrintJob(const v1::Job& j) {
 
 void PrintQueueTable(
     const google::protobuf::RepeatedPtrField<v1::QueueStats>& qs) {
-  std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s\n", "QUEUE",
-              "PAUSED", "LIMIT", "SCHEDULED", "READY", "RUNNING", "SUCCEEDED",
-              "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S");
+  std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s %10s\n",
+              "QUEUE", "PAUSED", "LIMIT", "SCHEDULED", "READY", "RUNNING",
+              "SUCCEEDED", "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S",
+              "MAX-QUEUED");
   for (const auto& q : qs) {
     std::printf(
-        "%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f\n",
+        "%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f "
+        "%10lld\n",
         q.name().c_str(), q.paused() ? "yes" : "no", q.max_concurrency(),
         static_cast<unsigned long long>(q.scheduled()),
         static_cast<unsigned long long>(q.ready()),
@@ -166,7 +169,7 @@ void PrintQueueTable(
         static_cast<unsigned long long>(q.succeeded()),
         static_cast<unsigned long long>(q.dead()),
         static_cast<unsigned long long>(q.cancelled()), q.submit_rate(),
-        q.complete_rate());
+        q.complete_rate(), static_cast<long long>(q.max_queued()));
   }
 }
 
@@ -333,12 +336,16 @@ int main(int argc, char** argv) {
   pause->add_option("queue", q_arg, "queue")->required();
   auto* resume = app.add_subcommand("resume", "resume a queue");
   resume->add_option("queue", q_arg, "queue")->required();
-  auto* limit_cmd =
-      app.add_subcommand("limit", "set a queue's max concurrency");
+  auto* limit_cmd = app.add_subcommand(
+      "limit", "set a queue's max concurrency (and max queued jobs)");
   int max_conc = 0;
+  int64_t max_queued = -1;
   limit_cmd->add_option("queue", q_arg, "queue")->required();
   limit_cmd->add_option("max", max_conc, "jobs at once; 0: no limit")
       ->required();
+  auto* o_max_queued = limit_cmd->add_option(
+      "--max-queued", max_queued,
+      "unfinished jobs the queue accepts; 0: jobqd's --max-queued");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -510,7 +517,11 @@ int main(int argc, char** argv) {
   if (pause->parsed() || resume->parsed() || limit_cmd->parsed()) {
     auto r = pause->parsed()    ? client.PauseQueue(q_arg)
              : resume->parsed() ? client.ResumeQueue(q_arg)
-                                : client.SetQueueLimits(q_arg, max_conc);
+                                : client.SetQueueLimits(
+                                      q_arg, max_conc,
+                                      o_max_queued->count()
+                                          ? std::optional<int64_t>(max_queued)
+                                          : std::nullopt);
     if (!r.ok()) return Fail(r.status());
     if (g.json) {
       std::printf("%s\n", Json(*r).c_str());

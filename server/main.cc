@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       retention, shutdown_grace, lease, data_dir, sync, recover, compact_min,
       http_listen, tls_cert, tls_key, tls_client_ca;
   int workers = 0;
-  size_t max_finished = 0, stream_buffer = 0, max_running = 0;
+  size_t max_finished = 0, stream_buffer = 0, max_running = 0, max_queued = 0;
   app.add_option("--config", config_path, "YAML configuration file");
   auto* o_listen = app.add_option("--listen", listen,
                                   "gRPC address (default 127.0.0.1:7070)");
@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
   auto* o_running = app.add_option(
       "--max-running", max_running,
       "jobs running at once on the built-in handlers (default 100000)");
+  auto* o_max_queued = app.add_option(
+      "--max-queued", max_queued,
+      "unfinished jobs a queue accepts at most, unless it has its own "
+      "limit (default 0: none)");
   auto* o_data = app.add_option(
       "--data-dir", data_dir,
       "write-ahead log directory (default: none, jobs in memory only)");
@@ -143,6 +147,7 @@ int main(int argc, char** argv) {
   if (o_tls_key->count()) config.tls_key = tls_key;
   if (o_tls_ca->count()) config.tls_client_ca = tls_client_ca;
   if (o_running->count()) config.max_running = max_running;
+  if (o_max_queued->count()) config.max_queued = max_queued;
   if (o_data->count()) config.data_dir = data_dir;
   if (o_sync->count()) config.sync = sync;
   if (o_recover->count()) config.recover = recover;

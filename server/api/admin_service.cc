@@ -1,6 +1,7 @@
 #include "api/admin_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/process.h"
@@ -99,6 +100,8 @@ void FillQueueStats(const core::Queue& q, TimeUs now, v1::QueueStats* out) {
   out->set_name(q.name);
   out->set_paused(q.paused);
   out->set_max_concurrency(q.max_concurrency);
+  out->set_max_queued(q.max_queued);
+  out->set_refused_total(q.refused_total);
   out->set_scheduled(q.by_state[v1::JOB_STATE_SCHEDULED]);
   out->set_ready(q.by_state[v1::JOB_STATE_READY]);
   out->set_running(q.by_state[v1::JOB_STATE_RUNNING]);
@@ -193,18 +196,26 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
 grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
     grpc::CallbackServerContext* context,
     const v1::SetQueueLimitsRequest* request, v1::QueueStats* response) {
-  if (request->max_concurrency() < 0) {
+  const char* bad = request->max_concurrency() < 0
+                        ? "max_concurrency: must not be negative"
+                    : request->has_max_queued() && request->max_queued() < 0
+                        ? "max_queued: must not be negative"
+                        : nullptr;
+  if (bad != nullptr) {
     auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "max_concurrency: must not be negative"));
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, bad));
     return reactor;
   }
   std::string name = request->queue();
   int32_t max = request->max_concurrency();
-  return ChangeQueue(ctx_, context, name, response,
-                     [name, max](core::Scheduler& s) -> const core::Queue& {
-                       return s.SetMaxConcurrency(name, max);
-                     });
+  std::optional<int64_t> queued;
+  if (request->has_max_queued()) queued = request->max_queued();
+  return ChangeQueue(
+      ctx_, context, name, response,
+      [name, max, queued](core::Scheduler& s) -> const core::Queue& {
+        if (queued) s.SetMaxQueued(name, *queued);
+        return s.SetMaxConcurrency(name, max);
+      });
 }
 
 }  // namespace jobq::api

@@ -69,6 +69,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
                 reactor->Finish(ToGrpc(s));
                 return;
               }
+              if (out[0].refused()) {
+                reactor->Finish(QueueFull("job.queue", out[0].full_at));
+                return;
+              }
               response->set_job_id(core::FormatJobId(out[0].seq));
               response->set_duplicate(out[0].duplicate);
               reactor->Finish(grpc::Status::OK);
@@ -119,6 +123,14 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
                                result->set_message(std::string(s.message()));
                                continue;
                              }
+                             if (out[k].refused()) {
+                               grpc::Status full = QueueFull(
+                                   absl::StrCat("jobs[", index[k], "].queue"),
+                                   out[k].full_at);
+                               result->set_code(full.error_code());
+                               result->set_message(full.error_message());
+                               continue;
+                             }
                              result->set_job_id(core::FormatJobId(out[k].seq));
                              result->set_duplicate(out[k].duplicate);
                            }
@@ -153,6 +165,10 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
             std::move(specs), core.now,
             [shared, states](CoreContext& core, const absl::Status& s,
                              const std::vector<core::SubmitOutcome>& out) {
+              if (s.ok() && out[0].refused()) {
+                shared->outbound->Close(QueueFull("job.queue", out[0].full_at));
+                return;
+              }
               const core::Job* job = core.scheduler.Find(out[0].seq);
               if (!s.ok() || job == nullptr) {
                 shared->outbound->Close(s.ok() ? NotFound(out[0].seq)

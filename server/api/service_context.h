@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "api/validation.h"
 #include "daemon/core_loop.h"
 #include "events/outbound.h"
@@ -71,6 +72,15 @@ inline grpc::Status ToGrpc(const absl::Status& s) {
 
 inline grpc::Status Unavailable() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "jobqd is shutting down");
+}
+
+// A submit refused because its queue holds `limit` unfinished jobs, its
+// max_queued. `field` names the queue field ("job.queue", "jobs[3].queue").
+inline grpc::Status QueueFull(absl::string_view field, int64_t limit) {
+  return grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat(field, ": the queue holds ", limit,
+                   " unfinished jobs, its max_queued; retry later"));
 }
 
 // Why new work is refused now, if it is: UNAVAILABLE while jobqd recovers

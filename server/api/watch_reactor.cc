@@ -121,9 +121,11 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
             [shared, ack = std::move(ack), watch, states](
                 daemon::CoreContext& core, const absl::Status& s,
                 const std::vector<core::SubmitOutcome>& out) mutable {
-              if (!s.ok()) {
-                ack.mutable_result()->set_code(static_cast<int32_t>(s.code()));
-                ack.mutable_result()->set_message(std::string(s.message()));
+              if (!s.ok() || out[0].refused()) {
+                grpc::Status error =
+                    s.ok() ? QueueFull("job.queue", out[0].full_at) : ToGrpc(s);
+                ack.mutable_result()->set_code(error.error_code());
+                ack.mutable_result()->set_message(error.error_message());
                 shared->outbound->AddAck(ack);
                 shared->outbound->Flush();
                 return;

@@ -124,6 +124,8 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetSize(v, key, &c->stream_buffer);
     } else if (key == "max_running") {
       s = GetSize(v, key, &c->max_running);
+    } else if (key == "max_queued") {
+      s = GetSize(v, key, &c->max_queued);
     } else if (key == "tls_cert") {
       s = GetString(v, key, &c->tls_cert);
     } else if (key == "tls_key") {

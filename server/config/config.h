@@ -43,6 +43,9 @@ struct ServerConfig {
   size_t stream_buffer = 10'000;
   // Jobs running at once on the built-in handlers, all queues together.
   size_t max_running = 100'000;
+  // Unfinished jobs a queue accepts at most, unless it has its own limit
+  // (SetQueueLimits); 0: no limit.
+  size_t max_queued = 0;
   // Durable storage: the write-ahead log's directory; empty keeps jobs in
   // memory only.
   std::string data_dir;

@@ -40,6 +40,9 @@ struct Queue {
   std::string name;
   bool paused = false;
   int32_t max_concurrency = 0;  // 0: unlimited.
+  int64_t max_queued = 0;       // 0: the server-wide limit.
+  // Enqueues prepared (counted against max_queued) but not yet stored.
+  int64_t pending = 0;
 
   // READY jobs of kinds jobqd runs itself, and of each kind that remote
   // workers run.
@@ -54,6 +57,7 @@ struct Queue {
   uint64_t failed_total = 0;  // Failed runs, retried or not.
   uint64_t dead_total = 0;
   uint64_t cancelled_total = 0;
+  uint64_t refused_total = 0;  // Submits refused: the queue was full.
   RateWindow submit_rate;
   RateWindow complete_rate;
   Histogram queue_wait;
@@ -61,6 +65,12 @@ struct Queue {
   Histogram total_time;  // Created to terminal.
 
   uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }
+  // Jobs not yet finished, counting those being stored.
+  int64_t unfinished() const {
+    return static_cast<int64_t>(by_state[v1::JOB_STATE_SCHEDULED] +
+                                by_state[v1::JOB_STATE_READY] + running()) +
+           pending;
+  }
   // Not paused and below its concurrency limit.
   bool Open() const {
     return !paused && (max_concurrency <= 0 ||

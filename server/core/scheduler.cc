@@ -22,7 +22,9 @@ Scheduler::Scheduler(SchedulerOptions options, JobObserver* observer,
 SubmitOutcome Scheduler::Submit(v1::JobSpec spec, TimeUs now) {
   wal::v1::Transition t;
   SubmitOutcome out = PrepareEnqueue(std::move(spec), now, &t);
-  if (!out.duplicate) Record(t);
+  if (out.duplicate || out.refused()) return out;
+  if (log_ != nullptr) log_->Append(t);
+  ApplyPrepared(t);
   return out;
 }
 
@@ -35,6 +37,12 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
     auto pending = pending_keys_.find(key);
     if (pending != pending_keys_.end()) return {pending->second, true};
   }
+  Queue& q = GetQueue(spec.queue());
+  if (int64_t limit = MaxQueued(q); limit > 0 && q.unfinished() >= limit) {
+    ++q.refused_total;
+    return {0, false, limit};
+  }
+  ++q.pending;
   // Ids follow the clock (milliseconds in the high bits) so that they stay
   // unique and ordered across restarts even without a log, and follow each
   // other within a millisecond.
@@ -58,8 +66,16 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
   return {seq, false};
 }
 
+void Scheduler::ApplyPrepared(const wal::v1::Transition& t) {
+  Queue& q = GetQueue(t.enqueue().spec().queue());
+  if (q.pending > 0) --q.pending;
+  Apply(t);
+}
+
 void Scheduler::Abandon(const wal::v1::Transition& t) {
   const auto& e = t.enqueue();
+  Queue& q = GetQueue(e.spec().queue());
+  if (q.pending > 0) --q.pending;
   if (e.spec().idempotency_key().empty()) return;
   auto it = pending_keys_.find(e.spec().idempotency_key());
   if (it != pending_keys_.end() && it->second == e.seq()) {
@@ -186,13 +202,18 @@ std::vector<LostLease> Scheduler::ExpireLeases(
   return lost;
 }
 
+void Scheduler::Settings(const Queue& q, wal::v1::QueueSettings* out) {
+  out->set_queue(q.name);
+  out->set_paused(q.paused);
+  out->set_max_concurrency(q.max_concurrency);
+  out->set_max_queued(q.max_queued);
+}
+
 const Queue& Scheduler::PauseQueue(const std::string& name, bool paused) {
   Queue& q = GetQueue(name);
   wal::v1::Transition t;
-  auto* s = t.mutable_queue_settings();
-  s->set_queue(name);
-  s->set_paused(paused);
-  s->set_max_concurrency(q.max_concurrency);
+  Settings(q, t.mutable_queue_settings());
+  t.mutable_queue_settings()->set_paused(paused);
   Record(t);
   return q;
 }
@@ -201,10 +222,17 @@ const Queue& Scheduler::SetMaxConcurrency(const std::string& name,
                                           int32_t max) {
   Queue& q = GetQueue(name);
   wal::v1::Transition t;
-  auto* s = t.mutable_queue_settings();
-  s->set_queue(name);
-  s->set_paused(q.paused);
-  s->set_max_concurrency(std::max(0, max));
+  Settings(q, t.mutable_queue_settings());
+  t.mutable_queue_settings()->set_max_concurrency(std::max(0, max));
+  Record(t);
+  return q;
+}
+
+const Queue& Scheduler::SetMaxQueued(const std::string& name, int64_t max) {
+  Queue& q = GetQueue(name);
+  wal::v1::Transition t;
+  Settings(q, t.mutable_queue_settings());
+  t.mutable_queue_settings()->set_max_queued(std::max<int64_t>(0, max));
   Record(t);
   return q;
 }
@@ -562,6 +590,7 @@ void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
   Queue& q = GetQueue(s.queue());
   q.paused = s.paused();
   q.max_concurrency = s.max_concurrency();
+  q.max_queued = s.max_queued();
 }
 
 void Scheduler::ApplyForget(const wal::v1::Forget& f) {

@@ -91,6 +91,9 @@ struct LostLease {
 struct SubmitOutcome {
   uint64_t seq = 0;
   bool duplicate = false;
+  // Refused: the queue held `limit` unfinished jobs, its max_queued.
+  int64_t full_at = 0;
+  bool refused() const { return full_at > 0; }
 };
 
 struct CancelOutcome {
@@ -104,6 +107,9 @@ struct SchedulerOptions {
   size_t max_finished = 100'000;
   // Uniform in [0, 1): the jitter of retry backoff.
   std::function<double()> random;
+  // Unfinished jobs a queue accepts at most, unless it has its own
+  // max_queued; 0: no limit.
+  int64_t max_queued = 0;
   // True for the kinds jobqd runs itself; READY jobs of other kinds wait
   // for a remote worker (TakeRemote). Null: every kind is local.
   std::function<bool(const std::string& kind)> is_local;
@@ -128,7 +134,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Accepts a validated spec (queue set). With an idempotency key that an
-  // existing job carries, returns that job with duplicate = true.
+  // existing job carries, returns that job with duplicate = true. A queue
+  // at its max_queued refuses it (SubmitOutcome::refused()).
   SubmitOutcome Submit(v1::JobSpec spec, TimeUs now);
 
   // Submit in two steps, for acknowledging only what is durable: decides
@@ -138,6 +145,8 @@ class Scheduler {
   SubmitOutcome PrepareEnqueue(v1::JobSpec spec, TimeUs now,
                                wal::v1::Transition* enqueue);
   void Abandon(const wal::v1::Transition& enqueue);
+  // Applies a prepared enqueue once it is durable.
+  void ApplyPrepared(const wal::v1::Transition& enqueue);
 
   // After recovery: every RUNNING job goes back to READY, its attempt
   // counted (its run was lost with the previous process). Returns how many.
@@ -154,6 +163,14 @@ class Scheduler {
   // Queue settings; the queue is created if new.
   const Queue& PauseQueue(const std::string& name, bool paused);
   const Queue& SetMaxConcurrency(const std::string& name, int32_t max);
+  // 0: the server-wide limit (SchedulerOptions::max_queued) applies.
+  const Queue& SetMaxQueued(const std::string& name, int64_t max);
+  // A QueueSettings record of `q` as it is.
+  static void Settings(const Queue& q, wal::v1::QueueSettings* out);
+  // The limit that applies to `q` now; 0: none.
+  int64_t MaxQueued(const Queue& q) const {
+    return q.max_queued > 0 ? q.max_queued : options_.max_queued;
+  }
 
   // Promotes due SCHEDULED jobs and forgets finished jobs past retention.
   // Returns the next time something is due, or 0 when nothing is.

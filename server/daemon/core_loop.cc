@@ -65,7 +65,7 @@ void CoreLoop::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
   for (auto& spec : specs) {
     core::SubmitOutcome out =
         scheduler_.PrepareEnqueue(std::move(spec), now, &t);
-    if (!out.duplicate) {
+    if (!out.duplicate && !out.refused()) {
       if (options_.wal != nullptr) options_.wal->Append(t);
       pending_enqueues_.push_back({0, std::move(t)});
     }
@@ -82,7 +82,7 @@ void CoreLoop::Resolve(uint64_t batch, const absl::Status& status) {
   while (!pending_enqueues_.empty() && due(pending_enqueues_.front().batch)) {
     const auto& t = pending_enqueues_.front().enqueue;
     if (status.ok()) {
-      scheduler_.Apply(t);
+      scheduler_.ApplyPrepared(t);
     } else {
       scheduler_.Abandon(t);
     }
@@ -158,11 +158,8 @@ void CoreLoop::Compact() {
                  bytes, scheduler_.retained_bytes());
     wal::v1::Transition t;
     for (const auto& [name, q] : scheduler_.queues()) {
-      if (!q.paused && q.max_concurrency == 0) continue;
-      auto* s = t.mutable_queue_settings();
-      s->set_queue(name);
-      s->set_paused(q.paused);
-      s->set_max_concurrency(q.max_concurrency);
+      if (!q.paused && q.max_concurrency == 0 && q.max_queued == 0) continue;
+      core::Scheduler::Settings(q, t.mutable_queue_settings());
       wal->Append(t);
     }
     // Enqueues not yet durable may sit in the old segments only: write them

@@ -99,6 +99,7 @@ absl::Status Daemon::Start() {
     return kind == "noop" || kind == "sleep" || commands_.contains(kind);
   };
   core_options.max_running = config_.max_running;
+  core_options.scheduler.max_queued = static_cast<int64_t>(config_.max_queued);
   core_options.workers.lease = config_.lease;
   core_options.workers.heartbeat_interval = config_.lease / 3;
   core_options.workers.max_result = config_.max_payload;

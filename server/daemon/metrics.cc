@@ -49,6 +49,9 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
     }
     p->Gauge("jobq_queue_paused", "1 when the queue is paused.", l,
              q.paused ? 1 : 0);
+    p->Counter("jobq_jobs_refused_total",
+               "Submits refused because the queue held its max_queued.", l,
+               static_cast<double>(q.refused_total));
     p->HistogramSeconds("jobq_job_queue_wait_seconds",
                         "Time from READY to started.", l, q.queue_wait);
     p->HistogramSeconds("jobq_job_run_time_seconds",

@@ -364,3 +364,49 @@ TEST(JobTest, PayloadsOfEverySizeComeBackIntactAndSpecsRoundTrip) {
 
 }  // namespace
 }  // namespace jobq::core
+
+namespace jobq::core {
+namespace {
+
+TEST(SchedulerLimitTest, AFullQueueRefusesSubmitsUntilAJobFinishes) {
+  SchedulerOptions o;
+  o.max_queued = 3;  // The server-wide default.
+  Scheduler s(o, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(s.Submit(Spec("q"), kT0).refused()) << i;
+  }
+  SubmitOutcome full = s.Submit(Spec("q"), kT0);
+  EXPECT_TRUE(full.refused());
+  EXPECT_EQ(full.full_at, 3);
+  EXPECT_EQ(s.FindQueue("q")->refused_total, 1u);
+  s.PauseQueue("other", true);
+  EXPECT_FALSE(s.Submit(Spec("other"), kT0).refused());  // Per queue.
+  // A queue's own limit wins over the default.
+  s.SetMaxQueued("q", 4);
+  EXPECT_FALSE(s.Submit(Spec("q"), kT0).refused());
+  EXPECT_TRUE(s.Submit(Spec("q"), kT0).refused());
+  // Running jobs still count; a finished one makes room.
+  auto run = s.TakeRunnable(kT0, 1);
+  ASSERT_EQ(run.size(), 1u);
+  EXPECT_TRUE(s.Submit(Spec("q"), kT0).refused());
+  ASSERT_TRUE(s.Finish({run[0].seq, run[0].attempt, true, "", "", 0}, kT0));
+  EXPECT_FALSE(s.Submit(Spec("q"), kT0).refused());
+}
+
+TEST(SchedulerLimitTest, PreparedEnqueuesCountUntilStoredOrAbandoned) {
+  Scheduler s(SchedulerOptions{}, nullptr);
+  s.SetMaxQueued("q", 2);
+  wal::v1::Transition a, b, c;
+  EXPECT_FALSE(s.PrepareEnqueue(Spec("q"), kT0, &a).refused());
+  EXPECT_FALSE(s.PrepareEnqueue(Spec("q"), kT0, &b).refused());
+  EXPECT_TRUE(s.PrepareEnqueue(Spec("q"), kT0, &c).refused());
+  s.Abandon(b);  // Its record could not be stored.
+  EXPECT_FALSE(s.PrepareEnqueue(Spec("q"), kT0, &c).refused());
+  s.ApplyPrepared(a);
+  s.ApplyPrepared(c);
+  EXPECT_EQ(s.FindQueue("q")->unfinished(), 2);
+  EXPECT_TRUE(s.PrepareEnqueue(Spec("q"), kT0, &b).refused());
+}
+
+}  // namespace
+}  // namespace jobq::core
