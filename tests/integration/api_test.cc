@@ -10,15 +10,7 @@
 namespace jobq::testing {
 namespace {
 
-class ApiTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    jobqd_ = JobqdProcess::Start();
-    ASSERT_NE(jobqd_, nullptr);
-  }
-  client::Client& c() { return jobqd_->client(); }
-  std::unique_ptr<JobqdProcess> jobqd_;
-};
+using ApiTest = JobqdTest;
 
 TEST_F(ApiTest, SubmitGetListAndCancelAScheduledJob) {
   v1::JobSpec spec = MakeSpec("noop", "mail");

@@ -10,18 +10,7 @@
 namespace jobq::testing {
 namespace {
 
-class JobqctlTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    jobqd_ = JobqdProcess::Start();
-    ASSERT_NE(jobqd_, nullptr);
-  }
-  CommandRun Ctl(const std::string& args) {
-    return RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
-                      jobqd_->address() + " " + args);
-  }
-  std::unique_ptr<JobqdProcess> jobqd_;
-};
+using JobqctlTest = JobqdTest;
 
 TEST_F(JobqctlTest, SubmitWaitStreamsEventsAndExitsZeroOnSuccess) {
   CommandRun r = Ctl("submit --kind noop --queue ctl --wait");

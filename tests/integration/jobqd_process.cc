@@ -144,6 +144,11 @@ std::string JobqdProcess::StartExpectingFailure(std::vector<std::string> args) {
   return child->Output();
 }
 
+CommandRun JobqdProcess::Ctl(const std::string& args) const {
+  return RunCommand(std::string(JOBQCTL_PATH) + " --addr " + address() + " " +
+                    args);
+}
+
 JobqdProcess::~JobqdProcess() {
   client_.reset();
   child_.reset();

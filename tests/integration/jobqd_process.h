@@ -1,5 +1,6 @@
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <condition_variable>
@@ -14,6 +15,14 @@
 #include "tests/testing/process.h"
 
 namespace jobq::testing {
+
+// Runs a shell command; returns its exit status and its stdout and stderr
+// together.
+struct CommandRun {
+  int exit_code;
+  std::string out;
+};
+CommandRun RunCommand(const std::string& command);
 
 // A child process for one test, with its stdout and stderr collected,
 // stopped by its pid.
@@ -69,6 +78,8 @@ class JobqdProcess {
   int Stop(int sig) { return child_->Stop(sig); }
   // Everything jobqd wrote so far.
   std::string Log() { return child_->Output(); }
+  // Runs `jobqctl --addr <this jobqd> <args>` (a shell command line).
+  CommandRun Ctl(const std::string& args) const;
 
  private:
   JobqdProcess() = default;
@@ -80,19 +91,23 @@ class JobqdProcess {
   std::unique_ptr<client::Client> client_;
 };
 
+// A test with its own jobqd, started with the defaults.
+class JobqdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    jobqd_ = JobqdProcess::Start();
+    ASSERT_NE(jobqd_, nullptr);
+  }
+  client::Client& c() { return jobqd_->client(); }
+  CommandRun Ctl(const std::string& args) { return jobqd_->Ctl(args); }
+  std::unique_ptr<JobqdProcess> jobqd_;
+};
+
 // A job spec in one line.
 v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue = "",
                      const std::string& payload = "", int32_t priority = 0);
 
 // Path of a file that does not exist yet, unique to this test.
 std::string TempPath(const std::string& name);
-
-// Runs a shell command; returns its exit status and its stdout and stderr
-// together.
-struct CommandRun {
-  int exit_code;
-  std::string out;
-};
-CommandRun RunCommand(const std::string& command);
 
 }  // namespace jobq::testing

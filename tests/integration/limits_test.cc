@@ -15,13 +15,9 @@ TEST(LimitsTest, AFullQueueRefusesEverySubmitPathAndTheRestIsServed) {
   auto jobqd = JobqdProcess::Start({"--data-dir", dir, "--max-queued", "5"});
   ASSERT_NE(jobqd, nullptr);
   auto& c = jobqd->client();
-  auto ctl = [&](const std::string& args) {
-    return RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
-                      jobqd->address() + " " + args);
-  };
   // The queue's own limit (2) wins over --max-queued (5).
   ASSERT_TRUE(c.PauseQueue("small").ok());
-  CommandRun limit = ctl("limit small 0 --max-queued 2");
+  CommandRun limit = jobqd->Ctl("limit small 0 --max-queued 2");
   ASSERT_EQ(limit.exit_code, 0) << limit.out;
   EXPECT_THAT(limit.out, ::testing::ContainsRegex("small +yes .* 2\n"));
   ASSERT_TRUE(c.Submit(MakeSpec("noop", "small")).ok());
@@ -39,7 +35,7 @@ TEST(LimitsTest, AFullQueueRefusesEverySubmitPathAndTheRestIsServed) {
   absl::Status watched =
       c.SubmitAndWatch(MakeSpec("noop", "small"), [](auto&) { return true; });
   EXPECT_EQ(watched.code(), absl::StatusCode::kResourceExhausted);
-  CommandRun refused = ctl("submit --kind noop --queue small");
+  CommandRun refused = jobqd->Ctl("submit --kind noop --queue small");
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.out, HasSubstr("RESOURCE_EXHAUSTED: job.queue:"));
   // The server-wide limit holds for queues without their own.

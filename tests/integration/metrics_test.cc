@@ -127,9 +127,7 @@ TEST(MetricsTest, ReadinessAndHealthTurnNotServingWhileShuttingDown) {
 TEST(MetricsTest, JobqctlStatsWatchRefreshes) {
   auto jobqd = JobqdProcess::Start();
   ASSERT_NE(jobqd, nullptr);
-  auto [code, out] =
-      RunCommand(std::string(JOBQCTL_PATH) + " --addr " + jobqd->address() +
-                 " stats --watch --interval 50ms --count 3");
+  auto [code, out] = jobqd->Ctl("stats --watch --interval 50ms --count 3");
   EXPECT_EQ(code, 0) << out;
   size_t screens = 0;
   for (size_t pos = 0;

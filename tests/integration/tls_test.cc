@@ -82,9 +82,7 @@ TEST_F(TlsTest, ClientsThatTrustItsCaAreServedAndOthersAreNot) {
   absl::Status plain = SubmitWith(*jobqd, client::TlsOptions());
   EXPECT_EQ(plain.code(), absl::StatusCode::kUnavailable) << plain;
   // jobqctl speaks TLS too, from flags or the environment.
-  CommandRun health =
-      RunCommand(std::string(JOBQCTL_PATH) + " --addr " + jobqd->address() +
-                 " --tls-ca " + P("ca.pem") + " health");
+  CommandRun health = jobqd->Ctl("--tls-ca " + P("ca.pem") + " health");
   EXPECT_EQ(health.exit_code, 0) << health.out;
   EXPECT_EQ(health.out, "SERVING\n");
   CommandRun env =

@@ -107,15 +107,7 @@ v1::Job WaitDone(client::Client& c, const std::string& id) {
   return c.GetJob(id).value_or(v1::Job());
 }
 
-class WorkersTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    jobqd_ = JobqdProcess::Start();
-    ASSERT_NE(jobqd_, nullptr);
-  }
-  client::Client& c() { return jobqd_->client(); }
-  std::unique_ptr<JobqdProcess> jobqd_;
-};
+using WorkersTest = JobqdTest;
 
 TEST_F(WorkersTest, EachJobRunsOnceAndLoadSpreadsByFreeCapacity) {
   Gate gate;
@@ -145,14 +137,11 @@ TEST_F(WorkersTest, EachJobRunsOnceAndLoadSpreadsByFreeCapacity) {
   EXPECT_EQ(stats->kinds(0).waiting(), 5u);
   EXPECT_EQ(stats->kinds(0).running(), 5u);
   EXPECT_EQ(stats->kinds(0).capacity(), 5u);
-  CommandRun ctl = RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
-                              jobqd_->address() + " workers");
+  CommandRun ctl = Ctl("workers");
   EXPECT_EQ(ctl.exit_code, 0) << ctl.out;
   EXPECT_THAT(ctl.out, ::testing::ContainsRegex("\na +resize +[*] +2 +2 "));
   EXPECT_THAT(ctl.out, ::testing::ContainsRegex("\nb +resize +[*] +3 +3 "));
-  CommandRun get =
-      RunCommand(std::string(JOBQCTL_PATH) + " --addr " + jobqd_->address() +
-                 " get " + gate.Runs().begin()->first);
+  CommandRun get = Ctl("get " + gate.Runs().begin()->first);
   EXPECT_THAT(get.out, HasSubstr("worker:      "));
   gate.Release();
   for (const auto& id : ids) {
@@ -381,20 +370,16 @@ std::unique_ptr<ChildProcess> StartPythonWorker(const std::string& address,
 TEST_F(WorkersTest, ThePythonWorkerRunsJobsSubmittedThroughJobqctl) {
   auto python = StartPythonWorker(jobqd_->address(), "py");
   ASSERT_NE(python, nullptr);
-  auto ctl = [&](const std::string& args) {
-    return RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
-                      jobqd_->address() + " " + args);
-  };
-  CommandRun ok = ctl("submit --kind py.upper --payload hello --wait");
+  CommandRun ok = Ctl("submit --kind py.upper --payload hello --wait");
   EXPECT_EQ(ok.exit_code, 0) << ok.out;
   EXPECT_THAT(ok.out, HasSubstr("progress=50% \"upper-casing\""));
   EXPECT_THAT(ok.out, HasSubstr("SUCCEEDED"));
   EXPECT_THAT(ok.out, HasSubstr("HELLO"));
-  CommandRun fatal = ctl("submit --kind py.upper --payload fatal --wait");
+  CommandRun fatal = Ctl("submit --kind py.upper --payload fatal --wait");
   EXPECT_NE(fatal.exit_code, 0);
   EXPECT_THAT(fatal.out, HasSubstr("DEAD"));
   EXPECT_THAT(fatal.out, HasSubstr("asked to fail for good"));
-  CommandRun workers = ctl("workers");
+  CommandRun workers = Ctl("workers");
   EXPECT_THAT(workers.out, ::testing::ContainsRegex("\npy +py.upper "));
   // SIGTERM: it drains and exits cleanly.
   EXPECT_EQ(python->Stop(SIGTERM), 0) << python->Output();
