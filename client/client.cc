@@ -3,9 +3,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "common/pem.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace jobq::client {
@@ -17,18 +16,6 @@ grpc::ChannelArguments ChannelArgs() {
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
   return args;
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& what,
-                                    const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
-    return absl::InvalidArgumentError(what + ": cannot read a PEM file at " +
-                                      path);
-  }
-  return text.str();
 }
 
 }  // namespace
@@ -55,7 +42,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   if (!tls.enabled()) return MakeChannel(address);
   grpc::SslCredentialsOptions ssl;
   if (!tls.ca_file.empty()) {
-    auto ca = ReadPem("--tls-ca", tls.ca_file);
+    auto ca = ReadPemFile("--tls-ca", tls.ca_file);
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
   }
@@ -64,9 +51,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
         "--tls-cert and --tls-key: give both, or neither");
   }
   if (!tls.cert_file.empty()) {
-    auto cert = ReadPem("--tls-cert", tls.cert_file);
+    auto cert = ReadPemFile("--tls-cert", tls.cert_file);
     if (!cert.ok()) return cert.status();
-    auto key = ReadPem("--tls-key", tls.key_file);
+    auto key = ReadPemFile("--tls-key", tls.key_file);
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;

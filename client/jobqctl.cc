@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "client/tls_flags.h"
 
 namespace {
 
@@ -266,17 +267,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "JSON output for scripts");
   app.add_option("--timeout-ms", g.timeout_ms, "deadline of each call")
       ->capture_default_str();
-  g.tls = jobq::client::TlsOptions::FromEnvironment();
-  app.add_option("--tls-ca", g.tls.ca_file,
-                 "PEM CA of jobqd's certificate: connect over TLS "
-                 "(env JOBQ_TLS_CA)");
-  app.add_option("--tls-cert", g.tls.cert_file,
-                 "PEM client certificate, for mutual TLS (env JOBQ_TLS_CERT)");
-  app.add_option("--tls-key", g.tls.key_file,
-                 "PEM key of --tls-cert (env JOBQ_TLS_KEY)");
-  app.add_option("--tls-server-name", g.tls.server_name,
-                 "name to check jobqd's certificate against "
-                 "(env JOBQ_TLS_SERVER_NAME)");
+  jobq::client::AddTlsFlags(app, &g.tls);
 
   // submit
   auto* submit = app.add_subcommand("submit", "submit a job");

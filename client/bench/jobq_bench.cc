@@ -24,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/tls_flags.h"
 #include "client/worker.h"
 #include "common/histogram.h"
 
@@ -618,13 +619,7 @@ int main(int argc, char** argv) {
   app.add_option("--addr", o.addr, "jobqd address (env JOBQ_ADDR)")
       ->capture_default_str();
   app.add_flag("--json", o.json, "one JSON object per scenario");
-  o.tls = jobq::client::TlsOptions::FromEnvironment();
-  app.add_option("--tls-ca", o.tls.ca_file,
-                 "PEM CA of jobqd's certificate (env JOBQ_TLS_CA)");
-  app.add_option("--tls-cert", o.tls.cert_file,
-                 "PEM client certificate (env JOBQ_TLS_CERT)");
-  app.add_option("--tls-key", o.tls.key_file,
-                 "PEM key of --tls-cert (env JOBQ_TLS_KEY)");
+  jobq::client::AddTlsFlags(app, &o.tls);
 
   auto* ingest =
       app.add_subcommand("ingest", "submit noop jobs as fast as possible");

@@ -6,13 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "common/pem.h"
 #include "daemon/metrics.h"
 #include "version.h"
 
@@ -187,26 +186,16 @@ Daemon::ServerCredentials() const {
     }
     return grpc::InsecureServerCredentials();
   }
-  auto read = [](const std::string& flag,
-                 const std::string& path) -> absl::StatusOr<std::string> {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(flag, ": cannot read a PEM file at ", path));
-    }
-    return text.str();
-  };
-  auto cert = read("--tls-cert", config_.tls_cert);
+
+  auto cert = ReadPemFile("--tls-cert", config_.tls_cert);
   if (!cert.ok()) return cert.status();
-  auto key = read("--tls-key", config_.tls_key);
+  auto key = ReadPemFile("--tls-key", config_.tls_key);
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   options.pem_key_cert_pairs.push_back({*key, *cert});
   if (!config_.tls_client_ca.empty()) {
-    auto ca = read("--tls-client-ca", config_.tls_client_ca);
+    auto ca = ReadPemFile("--tls-client-ca", config_.tls_client_ca);
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     options.client_certificate_request =
