@@ -27,7 +27,10 @@ COPY --from=build /build/bin/jobqd /build/bin/jobqctl /build/bin/jobq-bench /usr
 
 # Every flag has a JOBQ_* variable; a YAML file can be mounted and named with
 # JOBQ_CONFIG=/etc/jobq/jobqd.yaml. Listening beyond loopback is what a
-# container is for. JOBQ_ADDR is where jobqctl (and the health check) talk.
+# container is for, so jobqd starts only with TLS and tokens
+# (JOBQ_TLS_CERT, JOBQ_TLS_KEY, JOBQ_AUTH_TOKENS), or with JOBQ_INSECURE=true
+# for a trial behind a port bound to localhost (docs/security.md).
+# JOBQ_ADDR is where jobqctl (and the health check) talk.
 ENV JOBQ_LISTEN=0.0.0.0:7070 \
     JOBQ_ADDR=127.0.0.1:7070 \
     JOBQ_HTTP_LISTEN=0.0.0.0:7071 \

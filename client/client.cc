@@ -1,9 +1,13 @@
 #include "client/client.h"
 
+#include <grpcpp/support/client_interceptor.h>
+
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/pem.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -18,7 +22,76 @@ grpc::ChannelArguments ChannelArgs() {
   return args;
 }
 
+// Adds the bearer token to every call's metadata.
+class BearerInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerInterceptor(const std::string* header) : header_(header) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({"authorization", *header_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* header_;
+};
+
+class BearerInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerInterceptorFactory(const std::string& token)
+      : header_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new BearerInterceptor(&header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
+std::shared_ptr<grpc::Channel> Create(
+    const std::string& address,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+    const grpc::ChannelArguments& args, const std::string& token) {
+  if (token.empty())
+    return grpc::CreateCustomChannel(address, credentials, args);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<BearerInterceptorFactory>(token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      address, credentials, args, std::move(interceptors));
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ResolveToken(const std::string& token_file) {
+  std::string token;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: cannot read ", token_file));
+    }
+    std::getline(in, token);
+  } else if (const char* env = std::getenv("JOBQ_TOKEN")) {
+    token = env;
+  }
+  while (!token.empty() &&
+         std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.pop_back();
+  }
+  if (!token_file.empty() && token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token-file: ", token_file, " holds no token"));
+  }
+  return token;
+}
 
 TlsOptions TlsOptions::FromEnvironment() {
   TlsOptions o;
@@ -38,8 +111,12 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
-    const std::string& address, const TlsOptions& tls) {
-  if (!tls.enabled()) return MakeChannel(address);
+    const std::string& address, const TlsOptions& tls,
+    const std::string& token) {
+  if (!tls.enabled()) {
+    return Create(address, grpc::InsecureChannelCredentials(), ChannelArgs(),
+                  token);
+  }
   grpc::SslCredentialsOptions ssl;
   if (!tls.ca_file.empty()) {
     auto ca = ReadPemFile("--tls-ca", tls.ca_file);
@@ -62,7 +139,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   if (!tls.server_name.empty()) {
     args.SetSslTargetNameOverride(tls.server_name);
   }
-  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+  return Create(address, grpc::SslCredentials(ssl), args, token);
 }
 
 Client::Client(const std::string& address, ClientOptions options)

@@ -31,10 +31,17 @@ struct TlsOptions {
 // A channel to jobqd at `address` (host:port), with message limits that
 // fit jobqd's.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
-// The same over TLS when `tls` asks for it; INVALID_ARGUMENT naming the
-// file that cannot be read.
+// The same over TLS when `tls` asks for it, and with `token` (when not
+// empty) sent as "authorization: Bearer <token>" on every call;
+// INVALID_ARGUMENT naming the file that cannot be read.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
-    const std::string& address, const TlsOptions& tls);
+    const std::string& address, const TlsOptions& tls,
+    const std::string& token = "");
+
+// The bearer token to send: the first line of `token_file` when given,
+// else $JOBQ_TOKEN, else none (empty). INVALID_ARGUMENT naming
+// --token-file when it cannot be read or is empty.
+absl::StatusOr<std::string> ResolveToken(const std::string& token_file);
 
 struct ClientOptions {
   // Per-call deadline of unary calls; 0 for none.

@@ -1,7 +1,10 @@
 // jobqctl: the admin and scripting CLI of jobq.
 #include <google/protobuf/util/json_util.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -13,13 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
-#include "client/tls_flags.h"
+#include "client/connect_flags.h"
 
 namespace {
 
@@ -30,6 +34,7 @@ namespace v1 = jobq::v1;
 struct Globals {
   std::string addr;
   jobq::client::TlsOptions tls;
+  std::string token_file;
   bool json = false;
   int64_t timeout_ms = 30'000;
 };
@@ -190,6 +195,9 @@ void PrintStats(const v1::GetStatsResponse& s, bool json) {
               s.version().c_str(), FormatDuration(s.uptime()).c_str(),
               s.storage().c_str(), s.workers(),
               static_cast<unsigned long long>(s.open_streams()));
+  for (const std::string& w : s.warnings()) {
+    std::printf("WARNING: %s\n", w.c_str());
+  }
   const auto& t = s.total();
   std::printf("submitted %llu  completed %llu  submit/s %.1f  done/s %.1f\n",
               static_cast<unsigned long long>(t.submitted_total()),
@@ -254,6 +262,39 @@ void PrintWorkers(const v1::ListWorkersResponse& r) {
   }
 }
 
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[32];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
+// jobqctl token new: a random token, and its entry for the tokens file.
+int NewToken(const std::string& name, const std::vector<std::string>& roles,
+             const std::vector<std::string>& queues) {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    return Fail(absl::InternalError("no random bytes from OpenSSL"));
+  }
+  std::string token =
+      "jq_" + absl::WebSafeBase64Escape(absl::string_view(
+                  reinterpret_cast<const char*>(bytes), sizeof bytes));
+  std::printf("%s\n", token.c_str());
+  std::fprintf(stderr,
+               "# Give the line above to the client (--token-file or "
+               "JOBQ_TOKEN); it is not stored anywhere.\n"
+               "# Add this to jobqd's tokens file, then send jobqd SIGHUP:\n");
+  std::printf("  - name: %s\n    sha256: %s\n    roles: [%s]\n", name.c_str(),
+              Sha256Hex(token).c_str(), absl::StrJoin(roles, ", ").c_str());
+  if (!queues.empty()) {
+    std::vector<std::string> quoted;
+    for (const std::string& q : queues) quoted.push_back("\"" + q + "\"");
+    std::printf("    queues: [%s]\n", absl::StrJoin(quoted, ", ").c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -267,7 +308,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "JSON output for scripts");
   app.add_option("--timeout-ms", g.timeout_ms, "deadline of each call")
       ->capture_default_str();
-  jobq::client::AddTlsFlags(app, &g.tls);
+  jobq::client::AddConnectFlags(app, &g.tls, &g.token_file);
 
   // submit
   auto* submit = app.add_subcommand("submit", "submit a job");
@@ -338,11 +379,43 @@ int main(int argc, char** argv) {
       "--max-queued", max_queued,
       "unfinished jobs the queue accepts; 0: jobqd's --max-queued");
 
+  auto* token_cmd = app.add_subcommand(
+      "token", "make tokens for jobqd's tokens file (no call to jobqd)");
+  token_cmd->require_subcommand(1);
+  auto* token_new = token_cmd->add_subcommand(
+      "new", "print a new random token, then its entry for the tokens file");
+  std::string token_name;
+  std::vector<std::string> token_roles, token_queues;
+  token_new->add_option("name", token_name, "who the token is for")->required();
+  token_new->add_option("--role,-r", token_roles, "submit, read, admin, worker")
+      ->required()
+      ->check(CLI::IsMember({"submit", "read", "admin", "worker"}));
+  token_new->add_option("--queue,-q", token_queues,
+                        "queue or pattern (e.g. 'billing.*'); default: all");
+  auto* token_hash = token_cmd->add_subcommand(
+      "hash", "print the SHA-256 of the token read from stdin");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (token_new->parsed())
+    return NewToken(token_name, token_roles, token_queues);
+  if (token_hash->parsed()) {
+    std::string line;
+    std::getline(std::cin, line);
+    while (!line.empty() &&
+           std::isspace(static_cast<unsigned char>(line.back()))) {
+      line.pop_back();
+    }
+    if (line.empty()) return Usage("token hash: no token on stdin");
+    std::printf("%s\n", Sha256Hex(line).c_str());
+    return 0;
+  }
 
   jobq::client::ClientOptions opts;
   opts.timeout_ms = g.timeout_ms;
-  auto channel = jobq::client::MakeChannel(g.addr, g.tls);
+  auto token = jobq::client::ResolveToken(g.token_file);
+  if (!token.ok()) return Fail(token.status());
+  auto channel = jobq::client::MakeChannel(g.addr, g.tls, *token);
   if (!channel.ok()) return Fail(channel.status());
   Client client(*channel, opts);
 

@@ -47,6 +47,13 @@ chroot "$root" sh -c 'rm -rf /var/lib/apt/lists/* /tmp/jobq &&
   mkdir -p /var/lib/jobq /etc/jobq && chown jobq:jobq /var/lib/jobq'
 cp "$bin/jobqd" "$bin/jobqctl" "$bin/jobq-bench" "$root/usr/local/bin/"
 
+echo "check-image: the image's public address without TLS and tokens is refused"
+if out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin JOBQ_LISTEN=0.0.0.0:0 JOBQ_HTTP_LISTEN= \
+    chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqd 2>&1); then
+  echo "check-image: jobqd served 0.0.0.0 without TLS, tokens or --insecure"; exit 1
+fi
+grep -q -- "--insecure" <<<"$out" || { echo "$out"; echo "check-image: no reason given"; exit 1; }
+
 echo "check-image: jobqd as the jobq user"
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin JOBQ_LISTEN=127.0.0.1:0 JOBQ_HTTP_LISTEN=127.0.0.1:0 \
   JOBQ_DATA_DIR=/var/lib/jobq JOBQ_LOG_FORMAT=json \

@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/config.h"
 #include "daemon/daemon.h"
@@ -28,74 +31,83 @@ int Fail(const std::string& message) {
   return 2;
 }
 
+// A flag of jobqd: the config key it sets and its help. Every key of the
+// YAML file that is a plain value has one.
+struct Flag {
+  const char* key;
+  const char* help;
+};
+
+constexpr Flag kFlags[] = {
+    {"listen", "gRPC address (default 127.0.0.1:7070)"},
+    {"http_listen",
+     "HTTP address of /metrics, /healthz, /readyz (default 127.0.0.1:7071; "
+     "empty: off)"},
+    {"workers", "worker event loops (default: one per core)"},
+    {"log_level", "trace|debug|info|warn|error (default info)"},
+    {"log_format", "text|json (default text)"},
+    {"max_payload", "largest job payload (default 1MiB)"},
+    {"retention", "how long finished jobs are kept (default 1h)"},
+    {"max_finished", "finished jobs kept at most (default 100000)"},
+    {"shutdown_grace",
+     "time running jobs get to finish on SIGTERM (default 30s)"},
+    {"lease",
+     "how long a remote worker holds a job without a word (default 30s)"},
+    {"stream_buffer",
+     "events waiting for one stream before it is cut off (default 10000)"},
+    {"max_running",
+     "jobs running at once on the built-in handlers (default 100000)"},
+    {"max_queued",
+     "unfinished jobs a queue accepts at most, unless it has its own limit "
+     "(default 0: none)"},
+    {"data_dir",
+     "write-ahead log directory (default: none, jobs in memory only)"},
+    {"sync", "fsync: ack after fdatasync (default); none: after write"},
+    {"recover",
+     "strict (default): stop at a corrupt record; skip-corrupt: skip it"},
+    {"compact_min_bytes",
+     "compact the log once it is larger than this (default 64MiB)"},
+    {"tls_cert", "PEM certificate chain: serve gRPC and HTTP over TLS"},
+    {"tls_key", "PEM private key of --tls-cert"},
+    {"tls_client_ca",
+     "PEM CA: require client certificates it signed (mutual TLS)"},
+    {"auth_tokens",
+     "YAML file of token hashes with roles: require a bearer token"},
+    {"submit_rate",
+     "jobs/s each token may submit (without tokens: all callers together); "
+     "default 0: no limit"},
+    {"submit_burst", "jobs a token may submit at once above --submit-rate"},
+    {"max_streams_per_connection",
+     "HTTP/2 streams one connection may have open (default 1000)"},
+    {"max_message_size", "largest gRPC message (default 64MiB)"},
+    {"max_watchers_per_queue",
+     "Watch streams on one queue at once (default 10000; 0: no limit)"},
+    {"command_user",
+     "user that commands run as when jobqd runs as root (default nobody)"},
+    {"command_group", "group of --command-user (default: the user's own)"},
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using jobq::config::ParseDurationText;
-  using jobq::config::ParseSizeText;
-
   CLI::App app{"jobqd: the jobq job-queue server"};
   app.set_version_flag("--version", std::string(jobq::kVersion));
-  std::string config_path, listen, log_level, log_format, max_payload,
-      retention, shutdown_grace, lease, data_dir, sync, recover, compact_min,
-      http_listen, tls_cert, tls_key, tls_client_ca;
-  int workers = 0;
-  size_t max_finished = 0, stream_buffer = 0, max_running = 0, max_queued = 0;
+  std::string config_path;
   app.add_option("--config", config_path, "YAML configuration file");
-  auto* o_listen = app.add_option("--listen", listen,
-                                  "gRPC address (default 127.0.0.1:7070)");
-  auto* o_workers = app.add_option(
-      "--workers", workers, "worker event loops (default: one per core)");
-  auto* o_level = app.add_option("--log-level", log_level,
-                                 "trace|debug|info|warn|error (default info)");
-  auto* o_format =
-      app.add_option("--log-format", log_format, "text|json (default text)");
-  auto* o_payload = app.add_option("--max-payload", max_payload,
-                                   "largest job payload (default 1MiB)");
-  auto* o_retention = app.add_option(
-      "--retention", retention, "how long finished jobs are kept (default 1h)");
-  auto* o_finished =
-      app.add_option("--max-finished", max_finished,
-                     "finished jobs kept at most (default 100000)");
-  auto* o_grace = app.add_option(
-      "--shutdown-grace", shutdown_grace,
-      "time running jobs get to finish on SIGTERM (default 30s)");
-  auto* o_lease = app.add_option(
-      "--lease", lease,
-      "how long a remote worker holds a job without a word (default 30s)");
-  auto* o_buffer = app.add_option(
-      "--stream-buffer", stream_buffer,
-      "events waiting for one stream before it is cut off (default 10000)");
-  auto* o_running = app.add_option(
-      "--max-running", max_running,
-      "jobs running at once on the built-in handlers (default 100000)");
-  auto* o_max_queued = app.add_option(
-      "--max-queued", max_queued,
-      "unfinished jobs a queue accepts at most, unless it has its own "
-      "limit (default 0: none)");
-  auto* o_data = app.add_option(
-      "--data-dir", data_dir,
-      "write-ahead log directory (default: none, jobs in memory only)");
-  auto* o_sync =
-      app.add_option("--sync", sync,
-                     "fsync: ack after fdatasync (default); none: after write");
-  auto* o_recover = app.add_option(
-      "--recover", recover,
-      "strict (default): stop at a corrupt record; skip-corrupt: skip it");
-  auto* o_compact = app.add_option(
-      "--compact-min", compact_min,
-      "compact the log once it is larger than this (default 64MiB)");
-  auto* o_http = app.add_option(
-      "--http-listen", http_listen,
-      "HTTP address of /metrics, /healthz, /readyz (default 127.0.0.1:7071; "
-      "empty: off)");
-  auto* o_tls_cert = app.add_option(
-      "--tls-cert", tls_cert, "PEM certificate chain: serve gRPC over TLS");
-  auto* o_tls_key =
-      app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
-  auto* o_tls_ca = app.add_option(
-      "--tls-client-ca", tls_client_ca,
-      "PEM CA: require client certificates it signed (mutual TLS)");
+  // Flags take text, checked as the file's values are.
+  std::vector<std::pair<CLI::Option*, std::string>> values;
+  values.reserve(std::size(kFlags));
+  for (const Flag& f : kFlags) {
+    std::string name = std::string("--") + f.key;
+    std::replace(name.begin(), name.end(), '_', '-');
+    if (name == "--compact-min-bytes") name = "--compact-min";
+    values.emplace_back(nullptr, "");
+    values.back().first = app.add_option(name, values.back().second, f.help);
+  }
+  bool insecure = false;
+  CLI::Option* o_insecure = app.add_flag(
+      "--insecure", insecure,
+      "serve a non-loopback address without TLS or tokens (warned about)");
   // Every flag can also come from the environment: --max-payload from
   // JOBQ_MAX_PAYLOAD, and so on (a flag given on the command line wins).
   for (CLI::Option* o : app.get_options()) {
@@ -118,51 +130,21 @@ int main(int argc, char** argv) {
     }
   }
   // Flags given on the command line override the file.
-  if (o_listen->count()) config.listen = listen;
-  if (o_http->count()) config.http_listen = http_listen;
-  if (o_workers->count()) {
-    if (workers < 0 || workers > 256) return Fail("--workers: 0 to 256");
-    config.workers = workers;
+  std::vector<std::pair<std::string, std::string>> given;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].first->count() > 0) {
+      given.emplace_back(kFlags[i].key, values[i].second);
+    }
   }
-  if (o_level->count()) config.log_level = log_level;
-  if (o_format->count()) config.log_format = log_format;
-  if (o_payload->count() && !ParseSizeText(max_payload, &config.max_payload)) {
-    return Fail("--max-payload: a size such as 1048576 or 1MiB");
+  if (o_insecure->count() > 0) {
+    given.emplace_back("insecure", insecure ? "true" : "false");
   }
-  if (o_retention->count() &&
-      !ParseDurationText(retention, &config.retention)) {
-    return Fail("--retention: a duration such as 1h or 30m");
+  if (auto s = jobq::config::ApplyFlags(given, &config); !s.ok()) {
+    return Fail(std::string(s.message()));
   }
-  if (o_finished->count()) config.max_finished = max_finished;
-  if (o_grace->count() &&
-      !ParseDurationText(shutdown_grace, &config.shutdown_grace)) {
-    return Fail("--shutdown-grace: a duration such as 30s");
+  if (auto s = jobq::config::ValidateConfig(config); !s.ok()) {
+    return Fail(std::string(s.message()));
   }
-  if (o_lease->count() && (!ParseDurationText(lease, &config.lease) ||
-                           config.lease < jobq::kSecond)) {
-    return Fail("--lease: a duration of at least 1s, such as 30s");
-  }
-  if (o_buffer->count()) config.stream_buffer = stream_buffer;
-  if (o_tls_cert->count()) config.tls_cert = tls_cert;
-  if (o_tls_key->count()) config.tls_key = tls_key;
-  if (o_tls_ca->count()) config.tls_client_ca = tls_client_ca;
-  if (o_running->count()) config.max_running = max_running;
-  if (o_max_queued->count()) config.max_queued = max_queued;
-  if (o_data->count()) config.data_dir = data_dir;
-  if (o_sync->count()) config.sync = sync;
-  if (o_recover->count()) config.recover = recover;
-  if (o_compact->count() &&
-      !ParseSizeText(compact_min, &config.compact_min_bytes)) {
-    return Fail("--compact-min: a size such as 64MiB");
-  }
-  if (config.sync != "fsync" && config.sync != "none") {
-    return Fail("--sync: fsync or none");
-  }
-  if (config.recover != "strict" && config.recover != "skip-corrupt") {
-    return Fail("--recover: strict or skip-corrupt");
-  }
-  if (config.stream_buffer == 0) return Fail("--stream-buffer: at least 1");
-  if (config.max_running == 0) return Fail("--max-running: at least 1");
 
   if (auto s = jobq::SetUpLogging(config.log_level, config.log_format);
       !s.ok()) {
@@ -175,6 +157,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -201,7 +184,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info(
       "jobqd {} listening on {} (http {}), {} workers, storage: {}, {} command "
-      "kinds, tls {}",
+      "kinds, tls {}, tokens {}",
       jobq::kVersion, listen_addr, http_addr,
       config.workers > 0
           ? config.workers
@@ -209,10 +192,16 @@ int main(int argc, char** argv) {
       storage, config.commands.size(),
       config.tls_cert.empty()        ? "off"
       : config.tls_client_ca.empty() ? "on"
-                                     : "on, client certificates required");
+                                     : "on, client certificates required",
+      config.auth_tokens.empty() ? "off" : "required");
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  // SIGHUP reloads the tokens file; SIGINT and SIGTERM stop.
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    if (auto s = daemon.ReloadTokens(); !s.ok()) {
+      spdlog::error("SIGHUP: {}; the tokens in use stay", s.ToString());
+    }
+  }
   spdlog::info("received {}, shutting down",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   daemon.Shutdown();

@@ -24,7 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
-#include "client/tls_flags.h"
+#include "client/connect_flags.h"
 #include "client/worker.h"
 #include "common/histogram.h"
 
@@ -53,6 +53,8 @@ struct Options {
   int remote_workers = 1;         // Their streams (in this process).
   int remote_concurrency = 1000;  // Jobs each holds at once.
   jobq::client::TlsOptions tls;
+  std::string token_file;
+  std::string token;  // From token_file or $JOBQ_TOKEN.
 };
 
 // The outcome of one scenario.
@@ -581,7 +583,7 @@ Result WithRemoteWorkers(const Options& o,
     wo.concurrency = o.remote_concurrency;
     wo.threads = 0;  // The handler returns at once: run it inline.
     workers.push_back(std::make_unique<jobq::client::Worker>(
-        *jobq::client::MakeChannel(o.addr, o.tls), wo,
+        *jobq::client::MakeChannel(o.addr, o.tls, o.token), wo,
         [](jobq::client::WorkerJob&) {
           return jobq::client::Outcome::Success();
         }));
@@ -619,7 +621,7 @@ int main(int argc, char** argv) {
   app.add_option("--addr", o.addr, "jobqd address (env JOBQ_ADDR)")
       ->capture_default_str();
   app.add_flag("--json", o.json, "one JSON object per scenario");
-  jobq::client::AddTlsFlags(app, &o.tls);
+  jobq::client::AddConnectFlags(app, &o.tls, &o.token_file);
 
   auto* ingest =
       app.add_subcommand("ingest", "submit noop jobs as fast as possible");
@@ -684,7 +686,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "jobq-bench: counts must be at least 1\n");
     return 2;
   }
-  auto channel = jobq::client::MakeChannel(o.addr, o.tls);
+  auto token = jobq::client::ResolveToken(o.token_file);
+  if (!token.ok()) {
+    std::fprintf(stderr, "jobq-bench: %s\n",
+                 std::string(token.status().message()).c_str());
+    return 2;
+  }
+  o.token = *token;
+  auto channel = jobq::client::MakeChannel(o.addr, o.tls, o.token);
   if (!channel.ok()) {
     std::fprintf(stderr, "jobq-bench: %s\n",
                  std::string(channel.status().message()).c_str());

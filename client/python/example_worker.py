@@ -8,6 +8,7 @@ seconds first.
 """
 
 import argparse
+import os
 import sys
 import time
 
@@ -39,7 +40,14 @@ def main():
     parser.add_argument("--tls-ca", help="PEM CA of jobqd's certificate")
     parser.add_argument("--tls-cert", help="PEM client certificate (mTLS)")
     parser.add_argument("--tls-key", help="PEM key of --tls-cert")
+    parser.add_argument("--token-file",
+                        help="file whose first line is the bearer token "
+                             "(default: env JOBQ_TOKEN)")
     args = parser.parse_args()
+    token = os.environ.get("JOBQ_TOKEN")
+    if args.token_file:
+        with open(args.token_file) as f:
+            token = f.readline().strip()
     channel = None
     if args.tls_ca or args.tls_cert:
         def read(path):
@@ -51,7 +59,7 @@ def main():
             certificate_chain=read(args.tls_cert) if args.tls_cert else None))
     worker = Worker(args.addr, kinds=args.kind or ["py.upper"], handler=upper,
                     queues=args.queue, concurrency=args.concurrency,
-                    worker_id=args.id, channel=channel,
+                    worker_id=args.id, channel=channel, token=token,
                     on_welcome=lambda w: print(f"worker {w.worker_id} connected",
                                                flush=True))
     stop_on_signals(worker)

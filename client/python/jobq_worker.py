@@ -57,7 +57,7 @@ class Job:
 
 class Worker:
     def __init__(self, address, kinds, handler, queues=(), concurrency=1,
-                 worker_id="", channel=None, on_welcome=None):
+                 worker_id="", channel=None, on_welcome=None, token=None):
         self.address = address
         self.kinds = list(kinds)
         self.queues = list(queues)
@@ -65,6 +65,8 @@ class Worker:
         self.worker_id = worker_id
         self.handler = handler
         self.on_welcome = on_welcome
+        # Sent as "authorization: Bearer <token>" when jobqd requires tokens.
+        self._metadata = (("authorization", "Bearer " + token),) if token else ()
         self._channel = channel or grpc.insecure_channel(address)
         self._outbox = queue.Queue()
         self._lock = threading.Lock()
@@ -88,7 +90,7 @@ class Worker:
     def run(self):
         """Works until stop(), a drain by jobqd, or an error (raised)."""
         stub = jobq_pb2_grpc.WorkerServiceStub(self._channel)
-        responses = stub.Work(self._requests())
+        responses = stub.Work(self._requests(), metadata=self._metadata)
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             try:
                 for message in responses:

@@ -42,10 +42,27 @@ void FillStorageStats(const store::WalStats& w, uint64_t live_bytes,
   out->set_failure(w.failure);
 }
 
+// Every admin call needs the admin role; one about a queue also needs a
+// queue pattern that matches it.
+absl::Status Admit(ServiceContext* ctx,
+                   const grpc::CallbackServerContext& context,
+                   const std::string* queue = nullptr) {
+  auto caller = ctx->auth->Authenticate(context, auth::kAdmin);
+  if (!caller.ok()) return caller.status();
+  if (queue == nullptr) return absl::OkStatus();
+  if (absl::Status s = ValidateQueueName(*queue, "queue"); !s.ok()) return s;
+  return ctx->auth->CheckQueue(*caller, *queue, "queue");
+}
+
+// Admits the call (for `queue`, when given) and posts `task` to the core.
 grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
-                               grpc::ServerUnaryReactor* reactor,
-                               daemon::CoreTask task) {
-  if (ctx->recovering.load()) {
+                               grpc::CallbackServerContext* context,
+                               daemon::CoreTask task,
+                               const std::string* queue = nullptr) {
+  auto* reactor = context->DefaultReactor();
+  if (absl::Status s = Admit(ctx, *context, queue); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+  } else if (ctx->recovering.load()) {
     reactor->Finish(Refusal(*ctx));
   } else if (!ctx->core->Post(std::move(task))) {
     reactor->Finish(Unavailable());
@@ -53,23 +70,20 @@ grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
   return reactor;
 }
 
-// The common shape of the queue controls: validate the name, change the
-// queue on the core, answer with its stats.
+// The common shape of the queue controls: admit the call for the queue,
+// change the queue on the core, answer with its stats.
 grpc::ServerUnaryReactor* ChangeQueue(
     ServiceContext* ctx, grpc::CallbackServerContext* context,
     const std::string& queue, v1::QueueStats* response,
     std::function<const core::Queue&(core::Scheduler&)> change) {
   auto* reactor = context->DefaultReactor();
-  if (absl::Status s = ValidateQueueName(queue, "queue"); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
   return Post(
-      ctx, reactor,
+      ctx, context,
       [change = std::move(change), response, reactor](CoreContext& core) {
         FillQueueStats(change(core.scheduler), core.now, response);
         reactor->Finish(grpc::Status::OK);
-      });
+      },
+      &queue);
 }
 
 void Accumulate(const v1::QueueStats& q, v1::QueueStats* total) {
@@ -121,7 +135,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     v1::GetStatsResponse* response) {
   auto* reactor = context->DefaultReactor();
   ServiceContext* ctx = ctx_;
-  return Post(ctx_, reactor, [ctx, response, reactor](CoreContext& core) {
+  return Post(ctx_, context, [ctx, response, reactor](CoreContext& core) {
     response->set_version(ctx->version);
     DurationToProto(core.now - ctx->started_at, response->mutable_uptime());
     response->set_storage(ctx->wal != nullptr ? "wal" : "memory");
@@ -130,6 +144,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     response->set_resident_memory_bytes(ResidentMemoryBytes());
     response->set_jobs_held(core.scheduler.jobs().size());
     response->set_remote_workers(static_cast<uint32_t>(core.workers.size()));
+    for (const std::string& w : ctx->warnings) response->add_warnings(w);
+    response->set_auth_required(ctx->auth->enabled());
     core.workers.KindStats(response->mutable_kinds());
     v1::QueueStats* total = response->mutable_total();
     total->set_name("*");
@@ -155,7 +171,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(
     grpc::CallbackServerContext* context, const v1::ListQueuesRequest* request,
     v1::ListQueuesResponse* response) {
   auto* reactor = context->DefaultReactor();
-  return Post(ctx_, reactor, [response, reactor](CoreContext& core) {
+  return Post(ctx_, context, [response, reactor](CoreContext& core) {
     for (const core::Queue* q : SortedQueues(core.scheduler)) {
       FillQueueStats(*q, core.now, response->add_queues());
     }
@@ -167,7 +183,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListWorkers(
     grpc::CallbackServerContext* context, const v1::ListWorkersRequest* request,
     v1::ListWorkersResponse* response) {
   auto* reactor = context->DefaultReactor();
-  return Post(ctx_, reactor, [response, reactor](CoreContext& core) {
+  return Post(ctx_, context, [response, reactor](CoreContext& core) {
     core.workers.List(response);
     reactor->Finish(grpc::Status::OK);
   });
@@ -202,8 +218,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
                         ? "max_queued: must not be negative"
                         : nullptr;
   if (bad != nullptr) {
+    // Who asks comes first.
     auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, bad));
+    absl::Status s = Admit(ctx_, *context);
+    reactor->Finish(s.ok()
+                        ? grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, bad)
+                        : ToGrpc(s));
     return reactor;
   }
   std::string name = request->queue();

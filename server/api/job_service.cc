@@ -44,6 +44,34 @@ grpc::ServerUnaryReactor* PostUnary(ServiceContext* ctx,
   return reactor;
 }
 
+// Authenticates a submit of one job, validates the spec and takes the job
+// from the caller's rate.
+absl::Status AdmitSubmit(ServiceContext* ctx,
+                         const grpc::CallbackServerContext& context,
+                         v1::JobSpec& spec) {
+  auto caller = ctx->auth->Authenticate(context, auth::kSubmit);
+  if (!caller.ok()) return caller.status();
+  if (absl::Status s = ValidateSpec(spec, ctx->limits); !s.ok()) return s;
+  if (absl::Status s =
+          ctx->auth->CheckQueue(*caller, spec.queue(), "job.queue");
+      !s.ok()) {
+    return s;
+  }
+  if (ctx->auth->TakeSubmits(*caller, 1) == 0) {
+    return ctx->auth->RateLimited(*caller, "job");
+  }
+  return absl::OkStatus();
+}
+
+// PERMISSION_DENIED unless the caller may use the job's queue (for the
+// calls that name jobs by id).
+absl::Status CheckJob(ServiceContext* ctx, const auth::Caller& caller,
+                      const core::Job& job) {
+  if (caller.MayUseQueue(job.queue())) return absl::OkStatus();
+  return ctx->auth->CheckQueue(
+      caller, job.queue(), absl::StrCat("job ", core::FormatJobId(job.seq)));
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* JobServiceImpl::Submit(
@@ -51,7 +79,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
     v1::SubmitResponse* response) {
   auto* reactor = context->DefaultReactor();
   v1::JobSpec spec = request->job();
-  if (absl::Status s = ValidateSpec(spec, ctx_->limits); !s.ok()) {
+  if (absl::Status s = AdmitSubmit(ctx_, *context, spec); !s.ok()) {
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
@@ -84,6 +112,11 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
     grpc::CallbackServerContext* context, const v1::SubmitBatchRequest* request,
     v1::SubmitBatchResponse* response) {
   auto* reactor = context->DefaultReactor();
+  auto caller = ctx_->auth->Authenticate(*context, auth::kSubmit);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
   if (static_cast<size_t>(request->jobs_size()) > kMaxBatch) {
     reactor->Finish(
         Invalid(absl::StrCat("jobs: ", request->jobs_size(),
@@ -99,6 +132,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
     v1::JobSpec spec = request->jobs(i);
     absl::Status s =
         ValidateSpec(spec, ctx_->limits, absl::StrCat("jobs[", i, "]."));
+    if (s.ok()) {
+      s = ctx_->auth->CheckQueue(*caller, spec.queue(),
+                                 absl::StrCat("jobs[", i, "].queue"));
+    }
     if (!s.ok()) {
       result->set_code(static_cast<int32_t>(s.code()));
       result->set_message(std::string(s.message()));
@@ -107,6 +144,18 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
     accepted.push_back(std::move(spec));
     index.push_back(i);
   }
+  // The rate admits the first jobs; the rest are refused one by one.
+  size_t admitted = static_cast<size_t>(
+      ctx_->auth->TakeSubmits(*caller, static_cast<int>(accepted.size())));
+  for (size_t k = admitted; k < index.size(); ++k) {
+    absl::Status s =
+        ctx_->auth->RateLimited(*caller, absl::StrCat("jobs[", index[k], "]"));
+    v1::SubmitResult* result = response->mutable_results(index[k]);
+    result->set_code(static_cast<int32_t>(s.code()));
+    result->set_message(std::string(s.message()));
+  }
+  accepted.resize(admitted);
+  index.resize(admitted);
   return PostUnary(ctx_, reactor,
                    [accepted = std::move(accepted), index = std::move(index),
                     response, reactor](CoreContext& core) mutable {
@@ -142,7 +191,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
 grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
     grpc::CallbackServerContext* context, const v1::SubmitRequest* request) {
   v1::JobSpec spec = request->job();
-  if (absl::Status s = ValidateSpec(spec, ctx_->limits); !s.ok()) {
+  if (absl::Status s = AdmitSubmit(ctx_, *context, spec); !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
   }
   if (absl::Status s = ValidateStates(request->watch_states(), "watch_states");
@@ -185,20 +234,23 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitStreamResponse>*
 JobServiceImpl::SubmitStream(grpc::CallbackServerContext* context) {
-  return new SubmitStreamReactor(ctx_);
+  auto caller = ctx_->auth->Authenticate(*context, auth::kSubmit);
+  if (!caller.ok()) return new SubmitStreamReactor(ctx_, caller.status());
+  return new SubmitStreamReactor(ctx_, *std::move(caller));
 }
 
 grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  auto caller = ctx_->auth->Authenticate(*context, auth::kRead);
+  if (!caller.ok()) return new WatchReactor(ctx_, ToGrpc(caller.status()));
   if (request->job_ids().empty() && request->queue().empty()) {
     return new WatchReactor(
         ctx_, Invalid("job_ids: give job ids or a queue to watch"));
   }
   if (!request->queue().empty()) {
-    if (absl::Status s = ValidateQueueName(request->queue(), "queue");
-        !s.ok()) {
-      return new WatchReactor(ctx_, ToGrpc(s));
-    }
+    absl::Status s = ValidateQueueName(request->queue(), "queue");
+    if (s.ok()) s = ctx_->auth->CheckQueue(*caller, request->queue(), "queue");
+    if (!s.ok()) return new WatchReactor(ctx_, ToGrpc(s));
   }
   if (absl::Status s = ValidateStates(request->states(), "states"); !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
@@ -219,15 +271,31 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
     return new WatchReactor(ctx_, refused);
   }
   return new WatchReactor(
-      ctx_, [seqs = std::move(seqs), queue = request->queue(), states](
-                CoreContext& core,
-                const std::shared_ptr<WatchReactor::Shared>& shared_ptr) {
+      ctx_, [ctx = ctx_, caller = *std::move(caller), seqs = std::move(seqs),
+             queue = request->queue(),
+             states](CoreContext& core,
+                     const std::shared_ptr<WatchReactor::Shared>& shared_ptr) {
         WatchReactor::Shared& shared = *shared_ptr;
         for (uint64_t seq : seqs) {
-          if (core.scheduler.Find(seq) == nullptr) {
+          const core::Job* job = core.scheduler.Find(seq);
+          if (job == nullptr) {
             shared.outbound->Close(NotFound(seq));
             return;
           }
+          if (absl::Status s = CheckJob(ctx, caller, *job); !s.ok()) {
+            shared.outbound->Close(ToGrpc(s));
+            return;
+          }
+        }
+        size_t max = ctx->max_watchers_per_queue;
+        if (!queue.empty() && max > 0 && core.hub.QueueWatchers(queue) >= max) {
+          ctx->watchers_refused.fetch_add(1, std::memory_order_relaxed);
+          shared.outbound->Close(grpc::Status(
+              grpc::StatusCode::RESOURCE_EXHAUSTED,
+              absl::StrCat("queue: \"", queue, "\" has ", max,
+                           " watchers, its max_watchers_per_queue; retry "
+                           "later")));
+          return;
         }
         shared.subscription = core.hub.Subscribe(shared.outbound);
         for (uint64_t seq : seqs) {
@@ -248,56 +316,92 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
     grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
     v1::Job* response) {
   auto* reactor = context->DefaultReactor();
+  auto caller = ctx_->auth->Authenticate(*context, auth::kRead);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
   uint64_t seq;
   grpc::Status error;
   if (!ParseIdField(request->job_id(), "job_id", &seq, &error)) {
     reactor->Finish(error);
     return reactor;
   }
-  return PostUnary(ctx_, reactor, [seq, response, reactor](CoreContext& core) {
-    const core::Job* job = core.scheduler.Find(seq);
-    if (job == nullptr) {
-      reactor->Finish(NotFound(seq));
-      return;
-    }
-    core.scheduler.ToProto(*job, response);
-    reactor->Finish(grpc::Status::OK);
-  });
+  return PostUnary(ctx_, reactor,
+                   [ctx = ctx_, caller = *std::move(caller), seq, response,
+                    reactor](CoreContext& core) {
+                     const core::Job* job = core.scheduler.Find(seq);
+                     if (job == nullptr) {
+                       reactor->Finish(NotFound(seq));
+                       return;
+                     }
+                     if (absl::Status s = CheckJob(ctx, caller, *job);
+                         !s.ok()) {
+                       reactor->Finish(ToGrpc(s));
+                       return;
+                     }
+                     core.scheduler.ToProto(*job, response);
+                     reactor->Finish(grpc::Status::OK);
+                   });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     grpc::CallbackServerContext* context, const v1::CancelJobRequest* request,
     v1::Job* response) {
   auto* reactor = context->DefaultReactor();
+  // Producers cancel their own queues' jobs; admins any.
+  auto caller =
+      ctx_->auth->Authenticate(*context, auth::kSubmit | auth::kAdmin);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
   uint64_t seq;
   grpc::Status error;
   if (!ParseIdField(request->job_id(), "job_id", &seq, &error)) {
     reactor->Finish(error);
     return reactor;
   }
-  return PostUnary(ctx_, reactor, [seq, response, reactor](CoreContext& core) {
-    auto out = core.scheduler.Cancel(seq, core.now);
-    if (!out.ok()) {
-      reactor->Finish(ToGrpc(out.status()));
-      return;
-    }
-    if (out->running_attempt)
-      core.dispatcher.Cancel(seq, *out->running_attempt);
-    core.scheduler.ToProto(*out->job, response);
-    reactor->Finish(grpc::Status::OK);
-  });
+  return PostUnary(
+      ctx_, reactor,
+      [ctx = ctx_, caller = *std::move(caller), seq, response,
+       reactor](CoreContext& core) {
+        if (const core::Job* job = core.scheduler.Find(seq); job != nullptr) {
+          if (absl::Status s = CheckJob(ctx, caller, *job); !s.ok()) {
+            reactor->Finish(ToGrpc(s));
+            return;
+          }
+        }
+        auto out = core.scheduler.Cancel(seq, core.now);
+        if (!out.ok()) {
+          reactor->Finish(ToGrpc(out.status()));
+          return;
+        }
+        if (out->running_attempt)
+          core.dispatcher.Cancel(seq, *out->running_attempt);
+        core.scheduler.ToProto(*out->job, response);
+        reactor->Finish(grpc::Status::OK);
+      });
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (!request->queue().empty()) {
-    if (absl::Status s = ValidateQueueName(request->queue(), "queue");
-        !s.ok()) {
-      reactor->Finish(ToGrpc(s));
-      return reactor;
-    }
+  auto caller = ctx_->auth->Authenticate(*context, auth::kRead);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
+  absl::Status valid = request->queue().empty()
+                           ? ctx_->auth->CheckAllQueues(*caller, "queue")
+                           : ValidateQueueName(request->queue(), "queue");
+  if (valid.ok() && !request->queue().empty()) {
+    valid = ctx_->auth->CheckQueue(*caller, request->queue(), "queue");
+  }
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpc(valid));
+    return reactor;
   }
   if (!v1::JobState_IsValid(request->state())) {
     reactor->Finish(Invalid(

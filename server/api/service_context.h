@@ -7,10 +7,12 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "api/validation.h"
+#include "auth/authorizer.h"
 #include "daemon/core_loop.h"
 #include "events/outbound.h"
 #include "store/wal.h"
@@ -53,6 +55,8 @@ class OpenStreams {
 // Thread: read from gRPC threads; `shutting_down` is atomic.
 struct ServiceContext {
   daemon::CoreLoop* core = nullptr;
+  // Tokens and roles; owned by the Daemon.
+  auth::Authorizer* auth = nullptr;
   ValidationLimits limits;
   events::OutboundLimits outbound;
   std::atomic<bool> shutting_down{false};
@@ -63,6 +67,12 @@ struct ServiceContext {
   int workers = 0;
   TimeUs started_at = 0;
   OpenStreams streams;
+  // Watch streams one queue may have; 0: no limit.
+  size_t max_watchers_per_queue = 0;
+  std::atomic<uint64_t> watchers_refused{0};
+  // Said at start and in GetStats: how this jobqd is less safe than it
+  // could be (--insecure).
+  std::vector<std::string> warnings;
 };
 
 inline grpc::Status ToGrpc(const absl::Status& s) {

@@ -47,8 +47,18 @@ void WatchReactor::OnDone() {
   delete this;
 }
 
-SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx)
+SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx,
+                                         const absl::Status& status)
     : ctx_(ctx), shared_(std::make_shared<Shared>(this, ctx->outbound)) {
+  ctx_->streams.Opened();
+  shared_->outbound->Close(ToGrpc(status));
+}
+
+SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx,
+                                         auth::Caller caller)
+    : ctx_(ctx),
+      caller_(std::move(caller)),
+      shared_(std::make_shared<Shared>(this, ctx->outbound)) {
   ctx_->streams.Opened();
   std::shared_ptr<Shared> shared = shared_;
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
@@ -92,8 +102,15 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
   ack.set_client_ref(request_.client_ref());
   v1::JobSpec spec = std::move(*request_.mutable_job());
   absl::Status valid = ValidateSpec(spec, ctx_->limits);
-  if (valid.ok())
+  if (valid.ok()) {
     valid = ValidateStates(request_.watch_states(), "watch_states");
+  }
+  if (valid.ok()) {
+    valid = ctx_->auth->CheckQueue(caller_, spec.queue(), "job.queue");
+  }
+  if (valid.ok() && ctx_->auth->TakeSubmits(caller_, 1) == 0) {
+    valid = ctx_->auth->RateLimited(caller_, "job");
+  }
   bool watch = request_.watch();
   events::EventHub::StateMask states =
       events::EventHub::MaskOf(request_.watch_states());

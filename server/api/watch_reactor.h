@@ -65,7 +65,11 @@ class SubmitStreamReactor final
  public:
   static constexpr int kMaxUnacked = 8192;
 
-  explicit SubmitStreamReactor(ServiceContext* ctx);
+  // Takes requests from `caller`, each checked against its queues and
+  // rate.
+  SubmitStreamReactor(ServiceContext* ctx, auth::Caller caller);
+  // Ends at once with `status` (a caller refused).
+  SubmitStreamReactor(ServiceContext* ctx, const absl::Status& status);
 
   void WriteMessage(const v1::SubmitStreamResponse* response) override {
     StartWrite(response);
@@ -82,6 +86,7 @@ class SubmitStreamReactor final
   using Shared = StreamShared<v1::SubmitStreamResponse>;
 
   ServiceContext* const ctx_;
+  const auth::Caller caller_;
   std::shared_ptr<Shared> shared_;
   v1::SubmitRequest request_;
   std::mutex read_mu_;

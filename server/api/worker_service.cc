@@ -58,16 +58,39 @@ absl::Status ValidateHello(const v1::WorkerHello& hello) {
   return absl::OkStatus();
 }
 
-WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer)
-    : ctx_(ctx), peer_(std::move(peer)), shared_(std::make_shared<Shared>()) {
+WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer,
+                         absl::StatusOr<auth::Caller> caller)
+    : ctx_(ctx),
+      peer_(std::move(peer)),
+      caller_(std::move(caller)),
+      shared_(std::make_shared<Shared>()) {
   ctx_->streams.Opened();
+  shared_->reactor = this;
   shared_->outbound =
       std::make_shared<remote::WorkerStream>(this, ctx_->outbound);
+  if (!caller_.ok()) {
+    shared_->outbound->Close(ToGrpc(caller_.status()));
+    return;
+  }
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
     shared_->outbound->Close(refused);
     return;
   }
   StartRead(&message_);
+}
+
+absl::Status WorkReactor::CheckQueues(const v1::WorkerHello& hello) const {
+  if (hello.queues_size() == 0) {
+    return ctx_->auth->CheckAllQueues(*caller_, "hello.queues");
+  }
+  for (int i = 0; i < hello.queues_size(); ++i) {
+    if (absl::Status s = ctx_->auth->CheckQueue(
+            *caller_, hello.queues(i), absl::StrCat("hello.queues[", i, "]"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 void WorkReactor::OnReadDone(bool ok) {
@@ -78,55 +101,75 @@ void WorkReactor::OnReadDone(bool ok) {
     PostGone(grpc::Status::OK);
     return;
   }
-  std::shared_ptr<Shared> shared = shared_;
-  bool posted;
   if (!hello_seen_) {
     absl::Status valid = message_.has_hello()
                              ? ValidateHello(message_.hello())
                              : absl::InvalidArgumentError(
                                    "hello: the first message must carry it");
+    if (valid.ok()) valid = CheckQueues(message_.hello());
     if (!valid.ok()) {
       shared_->outbound->Close(ToGrpc(valid));
       return;
     }
     hello_seen_ = true;
-    posted =
-        ctx_->core->Post([shared, peer = peer_, message = std::move(message_)](
-                             daemon::CoreContext& core) mutable {
-          if (shared->gone) return;
-          auto session = core.workers.Connect(message.hello(), std::move(peer),
-                                              shared->outbound, core.now);
-          if (!session.ok()) {
-            shared->outbound->Close(ToGrpc(session.status()));
-            shared->outbound->Flush();
-            return;
-          }
-          shared->session = *session;
-          // The hello may carry results or progress too.
-          if (message.results_size() > 0 || message.progress_size() > 0 ||
-              message.draining()) {
-            core.workers.OnMessage(shared->session, message, core.now);
-          }
-        });
   } else if (message_.has_hello()) {
     shared_->outbound->Close(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "hello: sent twice"));
     PostGone(std::nullopt);
     return;
-  } else {
-    posted = ctx_->core->Post(
-        [shared, message = std::move(message_)](daemon::CoreContext& core) {
-          if (shared->session != 0) {
-            core.workers.OnMessage(shared->session, message, core.now);
+  }
+  if (!PostMessage()) shared_->outbound->Close(Unavailable());
+}
+
+bool WorkReactor::PostMessage() {
+  std::shared_ptr<Shared> shared = shared_;
+  {
+    std::lock_guard lock(shared->read_mu);
+    ++shared->unprocessed;
+  }
+  bool posted =
+      ctx_->core->Post([shared, peer = peer_, message = std::move(message_)](
+                           daemon::CoreContext& core) mutable {
+        if (message.has_hello()) {
+          if (!shared->gone) {
+            auto session = core.workers.Connect(
+                message.hello(), std::move(peer), shared->outbound, core.now);
+            if (session.ok()) {
+              shared->session = *session;
+            } else {
+              shared->outbound->Close(ToGrpc(session.status()));
+              shared->outbound->Flush();
+            }
           }
-        });
-  }
-  if (!posted) {
-    shared_->outbound->Close(Unavailable());
-    return;
-  }
+        }
+        // The hello may carry results or progress too.
+        bool content = !message.has_hello() || message.results_size() > 0 ||
+                       message.progress_size() > 0 || message.draining();
+        if (shared->session != 0 && content) {
+          core.workers.OnMessage(shared->session, message, core.now);
+        }
+        Processed(*shared);
+      });
+  if (!posted) return false;
   message_.Clear();
-  StartRead(&message_);
+  std::lock_guard lock(shared->read_mu);
+  if (shared->unprocessed >= kMaxUnprocessed) {
+    shared->read_paused = true;
+  } else {
+    StartRead(&message_);
+  }
+  return true;
+}
+
+void WorkReactor::Processed(Shared& shared) {
+  // Under the lock, so that OnDone cannot delete the reactor meanwhile.
+  std::lock_guard lock(shared.read_mu);
+  --shared.unprocessed;
+  if (shared.read_paused && shared.reactor != nullptr &&
+      shared.unprocessed <= kMaxUnprocessed / 2) {
+    shared.read_paused = false;
+    shared.reactor->StartRead(&shared.reactor->message_);
+  }
 }
 
 void WorkReactor::PostGone(std::optional<grpc::Status> close) {
@@ -151,6 +194,10 @@ void WorkReactor::OnCancel() {
 }
 
 void WorkReactor::OnDone() {
+  {
+    std::lock_guard lock(shared_->read_mu);
+    shared_->reactor = nullptr;
+  }
   PostGone(std::nullopt);
   ctx_->streams.Closed();
   delete this;

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -39,13 +40,61 @@ absl::Status GetSize(const YAML::Node& n, const std::string& key, size_t* out) {
   return absl::OkStatus();
 }
 
+absl::Status GetBool(const YAML::Node& n, const std::string& key, bool* out) {
+  if (n.IsScalar()) {
+    const std::string& v = n.Scalar();
+    if (v == "true" || v == "yes" || v == "on") {
+      *out = true;
+      return absl::OkStatus();
+    }
+    if (v == "false" || v == "no" || v == "off") {
+      *out = false;
+      return absl::OkStatus();
+    }
+  }
+  return Bad(key, "must be true or false");
+}
+
+absl::Status GetRate(const YAML::Node& n, const std::string& key, double* out) {
+  if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), out) || !(*out >= 0) ||
+      *out > 1e9) {
+    return Bad(key, "must be a number between 0 and 1e9");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseLimits(const YAML::Node& n, const std::string& key,
+                         CommandLimits* out) {
+  if (!n.IsMap())
+    return Bad(key, "must be a map of cpu, address_space, open_files");
+  for (const auto& kv : n) {
+    std::string k = kv.first.as<std::string>();
+    std::string name = key + "." + k;
+    absl::Status s;
+    if (k == "cpu") {
+      s = GetDuration(kv.second, name, &out->cpu);
+      if (s.ok() && out->cpu > 0 && out->cpu < kSecond) {
+        s = Bad(name, "at least 1s (the kernel counts whole seconds)");
+      }
+    } else if (k == "address_space") {
+      s = GetSize(kv.second, name, &out->address_space);
+    } else if (k == "open_files") {
+      s = GetSize(kv.second, name, &out->open_files);
+    } else {
+      s = Bad(name, "unknown key (cpu, address_space, open_files)");
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseCommand(const std::string& name, const YAML::Node& n,
                           CommandConfig* cmd) {
   std::string key = "commands." + name;
   if (!n.IsMap()) return Bad(key, "must be a map");
   cmd->name = name;
-  static const std::set<std::string> kKnown = {"argv", "env", "cwd", "timeout",
-                                               "max_output"};
+  static const std::set<std::string> kKnown = {
+      "argv", "env", "cwd", "timeout", "max_output", "limits"};
   for (const auto& kv : n) {
     std::string k = kv.first.as<std::string>();
     if (!kKnown.count(k)) return Bad(key + "." + k, "unknown key");
@@ -82,6 +131,9 @@ absl::Status ParseCommand(const std::string& name, const YAML::Node& n,
     if (cmd->max_output > kMaxCommandOutput) {
       return Bad(key + ".max_output", "must be at most 4MiB");
     }
+  }
+  if (const YAML::Node l = n["limits"]) {
+    return ParseLimits(l, key + ".limits", &cmd->limits);
   }
   return absl::OkStatus();
 }
@@ -132,6 +184,26 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetString(v, key, &c->tls_key);
     } else if (key == "tls_client_ca") {
       s = GetString(v, key, &c->tls_client_ca);
+    } else if (key == "auth_tokens") {
+      s = GetString(v, key, &c->auth_tokens);
+    } else if (key == "insecure") {
+      s = GetBool(v, key, &c->insecure);
+    } else if (key == "submit_rate") {
+      s = GetRate(v, key, &c->submit_rate);
+    } else if (key == "submit_burst") {
+      s = GetRate(v, key, &c->submit_burst);
+    } else if (key == "max_streams_per_connection") {
+      s = GetSize(v, key, &c->max_streams_per_connection);
+    } else if (key == "max_message_size") {
+      s = GetSize(v, key, &c->max_message_size);
+    } else if (key == "max_watchers_per_queue") {
+      s = GetSize(v, key, &c->max_watchers_per_queue);
+    } else if (key == "command_user") {
+      s = GetString(v, key, &c->command_user);
+    } else if (key == "command_group") {
+      s = GetString(v, key, &c->command_group);
+    } else if (key == "command_limits") {
+      s = ParseLimits(v, key, &c->command_limits);
     } else if (key == "data_dir") {
       s = GetString(v, key, &c->data_dir);
     } else if (key == "sync") {
@@ -198,6 +270,50 @@ absl::Status ParseConfigYaml(const std::string& text, ServerConfig* config) {
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", e.what()));
   }
+}
+
+absl::Status ApplyFlags(
+    const std::vector<std::pair<std::string, std::string>>& flags,
+    ServerConfig* config) {
+  YAML::Node root(YAML::NodeType::Map);
+  for (const auto& [key, value] : flags) root[key] = value;
+  absl::Status s = ParseRoot(root, config);
+  if (s.ok()) return s;
+  // "config: max_payload: ..." becomes "--max-payload: ...".
+  std::string message(s.message());
+  constexpr absl::string_view kPrefix = "config: ";
+  if (absl::StartsWith(message, kPrefix)) message.erase(0, kPrefix.size());
+  size_t colon = message.find(':');
+  for (size_t i = 0; i < colon && i < message.size(); ++i) {
+    if (message[i] == '_') message[i] = '-';
+  }
+  return absl::InvalidArgumentError("--" + message);
+}
+
+absl::Status ValidateConfig(const ServerConfig& c) {
+  if (c.sync != "fsync" && c.sync != "none") {
+    return Bad("sync", "fsync or none");
+  }
+  if (c.recover != "strict" && c.recover != "skip-corrupt") {
+    return Bad("recover", "strict or skip-corrupt");
+  }
+  if (c.stream_buffer == 0) return Bad("stream_buffer", "at least 1");
+  if (c.max_running == 0) return Bad("max_running", "at least 1");
+  if (c.lease < kSecond) return Bad("lease", "must be at least 1s");
+  if (c.max_streams_per_connection == 0 ||
+      c.max_streams_per_connection > (1u << 31) - 1) {
+    return Bad("max_streams_per_connection", "between 1 and 2^31-1");
+  }
+  if (c.max_message_size < c.max_payload + (64 << 10) ||
+      c.max_message_size > (size_t{1} << 30)) {
+    return Bad("max_message_size",
+               absl::StrCat("between max_payload + 64KiB (",
+                            c.max_payload + (64 << 10), ") and 1GiB"));
+  }
+  if (c.command_user.empty()) {
+    return Bad("command_user", "name the user commands run as under root");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status LoadConfigFile(const std::string& path, ServerConfig* config) {

@@ -12,6 +12,14 @@ namespace jobq::config {
 
 // A command kind, as the operator configured it. Clients name the kind; they
 // never send a program.
+// Resource limits of a command's process (setrlimit); 0: inherited.
+struct CommandLimits {
+  DurationUs cpu = 0;        // RLIMIT_CPU, whole seconds.
+  size_t address_space = 0;  // RLIMIT_AS, bytes.
+  size_t open_files = 0;     // RLIMIT_NOFILE.
+  bool any() const { return cpu > 0 || address_space > 0 || open_files > 0; }
+};
+
 struct CommandConfig {
   std::string name;
   std::vector<std::string> argv;  // argv[0] is the program (a path).
@@ -19,6 +27,8 @@ struct CommandConfig {
   std::string cwd;
   DurationUs timeout = 0;  // 0: none, unless the job sets one.
   size_t max_output = 1 << 20;
+  // Overrides of the top level's command_limits, key by key.
+  CommandLimits limits;
 };
 
 inline constexpr size_t kMaxCommandOutput = 4 << 20;
@@ -63,7 +73,37 @@ struct ServerConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // Bearer tokens with roles (a YAML file of hashes); empty: no tokens.
+  std::string auth_tokens;
+  // Serve a non-loopback address without TLS or tokens.
+  bool insecure = false;
+  // Jobs per second each token (or, without tokens, all callers together)
+  // may submit, and the burst above it; 0: no limit. The tokens file can
+  // set a token's own.
+  double submit_rate = 0;
+  double submit_burst = 0;
+  // HTTP/2 streams one connection may have open at once.
+  size_t max_streams_per_connection = 1000;
+  // The largest gRPC message received or sent.
+  size_t max_message_size = 64 << 20;
+  // Watch streams on one queue at once; 0: no limit.
+  size_t max_watchers_per_queue = 10'000;
+  // When jobqd runs as root, commands run as this user and group (the
+  // user's own group when empty), never as root.
+  std::string command_user = "nobody";
+  std::string command_group;
+  CommandLimits command_limits;
 };
+
+// Applies flags given on the command line, as key (the flag's name with _
+// for -) and text value, with the same checks as the file; errors name the
+// flag.
+[[nodiscard]] absl::Status ApplyFlags(
+    const std::vector<std::pair<std::string, std::string>>& flags,
+    ServerConfig* config);
+
+// Checks the settings as a whole; INVALID_ARGUMENT naming the key.
+[[nodiscard]] absl::Status ValidateConfig(const ServerConfig& config);
 
 // Reads YAML text into `config`, leaving unset keys alone. Unknown keys and
 // bad values are INVALID_ARGUMENT naming the key.

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/pem.h"
 #include "daemon/metrics.h"
 #include "version.h"
@@ -18,7 +20,16 @@
 namespace jobq::daemon {
 namespace {
 
-constexpr int kMaxMessageBytes = 64 << 20;
+// True for an address only this host can reach: 127.0.0.0/8, ::1,
+// localhost, or a Unix socket.
+bool IsLoopback(const std::string& listen) {
+  if (absl::StartsWith(listen, "unix:")) return true;
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
 
 }  // namespace
 
@@ -35,6 +46,55 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
   ctx_.outbound.max_items = config_.stream_buffer;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
+  ctx_.max_watchers_per_queue = config_.max_watchers_per_queue;
+}
+
+absl::Status Daemon::SetUpAuth() {
+  std::shared_ptr<const auth::TokenTable> tokens;
+  if (!config_.auth_tokens.empty()) {
+    auto table = auth::TokenTable::Load(config_.auth_tokens);
+    if (!table.ok()) return table.status();
+    tokens = *std::move(table);
+    spdlog::info("{} tokens from {}", tokens->tokens().size(),
+                 config_.auth_tokens);
+  }
+  auth_ = std::make_unique<auth::Authorizer>(
+      std::move(tokens),
+      auth::RateLimit{config_.submit_rate, config_.submit_burst}, clock_);
+  ctx_.auth = auth_.get();
+  if (IsLoopback(config_.listen)) return absl::OkStatus();
+  std::vector<std::string> missing;
+  if (config_.tls_cert.empty())
+    missing.push_back("TLS (--tls-cert, --tls-key)");
+  if (config_.auth_tokens.empty()) missing.push_back("tokens (--auth-tokens)");
+  if (missing.empty()) return absl::OkStatus();
+  std::string what =
+      absl::StrCat(config_.listen, " is not a loopback address and ",
+                   absl::StrJoin(missing, " and "), " are off");
+  if (!config_.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen: ", what,
+        ": anyone who reaches it may submit, read and run jobs. Turn them "
+        "on, or give --insecure to serve it anyway"));
+  }
+  ctx_.warnings.push_back(absl::StrCat("insecure: ", what));
+  spdlog::warn(
+      "--insecure: {}; anyone who reaches it may submit, read and "
+      "run jobs",
+      what);
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::ReloadTokens() {
+  if (config_.auth_tokens.empty() || auth_ == nullptr) {
+    return absl::FailedPreconditionError("no --auth-tokens to reload");
+  }
+  auto table = auth::TokenTable::Load(config_.auth_tokens);
+  if (!table.ok()) return table.status();
+  spdlog::info("reloaded {} tokens from {}", (*table)->tokens().size(),
+               config_.auth_tokens);
+  auth_->SetTokens(*std::move(table));
+  return absl::OkStatus();
 }
 
 Daemon::~Daemon() { Shutdown(); }
@@ -88,6 +148,7 @@ absl::Status Daemon::Start() {
           "config: commands.", kind, ": the name of a built-in kind"));
     }
   }
+  if (absl::Status s = SetUpAuth(); !s.ok()) return s;
   CoreLoop::Options core_options;
   core_options.scheduler.retention = config_.retention;
   core_options.scheduler.max_finished = config_.max_finished;
@@ -143,8 +204,11 @@ absl::Status Daemon::StartServers() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config_.listen, *credentials, &port);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_size));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_size));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONCURRENT_STREAMS,
+      static_cast<int>(config_.max_streams_per_connection));
   builder.RegisterService(job_service_.get());
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(worker_service_.get());
@@ -163,11 +227,13 @@ absl::Status Daemon::StartServers() {
   server_->GetHealthCheckService()->SetServingStatus(false);
 
   if (config_.http_listen.empty()) return absl::OkStatus();
-  MetricsSources sources{core_.get(), wal_.get(), &rpc_metrics_, kVersion,
-                         ctx_.started_at};
+  MetricsSources sources{core_.get(), wal_.get(),      &rpc_metrics_,
+                         kVersion,    ctx_.started_at, &ctx_};
   http_ = std::make_unique<http::HttpServer>(
       http::HttpServer::Handlers{[sources] { return RenderMetrics(sources); },
-                                 [this] { return NotReady(); }});
+                                 [this] { return NotReady(); }},
+      http::HttpServer::Tls{config_.tls_cert, config_.tls_key,
+                            config_.tls_client_ca});
   absl::Status s = http_->Start(config_.http_listen);
   http_port_.store(http_->port());
   return s;

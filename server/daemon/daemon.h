@@ -38,12 +38,22 @@ class Daemon {
   int port() const { return port_.load(); }
   int http_port() const { return http_port_.load(); }
 
+  // Reads the tokens file again (SIGHUP): calls from now on use the new
+  // tokens. An error keeps the old ones.
+  [[nodiscard]] absl::Status ReloadTokens();
+
+  // What start-up warns of (--insecure).
+  const std::vector<std::string>& warnings() const { return ctx_.warnings; }
+
   // Stops accepting work, lets running jobs finish within the grace period,
   // ends open streams with UNAVAILABLE, stops the server and every loop.
   void Shutdown();
 
  private:
   absl::Status OpenStorage(CoreLoop::Options* options);
+  // Loads the tokens, and refuses a non-loopback listener without TLS and
+  // tokens unless --insecure.
+  absl::Status SetUpAuth();
   absl::Status StartServers();
   // Plain, or TLS (and mutual TLS) as configured; INVALID_ARGUMENT naming
   // the flag for a missing half or an unreadable file.
@@ -59,6 +69,7 @@ class Daemon {
   store::Env* env_;
   exec::CommandTable commands_;
   api::ServiceContext ctx_;
+  std::unique_ptr<auth::Authorizer> auth_;
   std::unique_ptr<store::Wal> wal_;
   std::unique_ptr<CoreLoop> core_;
   std::unique_ptr<exec::WorkerPool> pool_;

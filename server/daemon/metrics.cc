@@ -47,6 +47,8 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
                {{"queue", name}, {"state", kStates[i]}},
                static_cast<double>(q.by_state[kStateValues[i]]));
     }
+    p->Gauge("jobq_queue_watchers", "Watch streams on the queue.", l,
+             static_cast<double>(core.hub.QueueWatchers(name)));
     p->Gauge("jobq_queue_paused", "1 when the queue is paused.", l,
              q.paused ? 1 : 0);
     p->Counter("jobq_jobs_refused_total",
@@ -141,6 +143,31 @@ void AddRpcs(const api::RpcMetrics& rpc, PrometheusText* p) {
   }
 }
 
+void AddRefusals(const api::ServiceContext& ctx, PrometheusText* p) {
+  const char* kAuthHelp =
+      "Calls refused for their token: unauthenticated (missing, malformed or "
+      "unknown) or permission_denied (role or queue).";
+  p->Counter("jobq_auth_failures_total", kAuthHelp,
+             {{"reason", "unauthenticated"}},
+             static_cast<double>(ctx.auth->unauthenticated_total()));
+  p->Counter("jobq_auth_failures_total", kAuthHelp,
+             {{"reason", "permission_denied"}},
+             static_cast<double>(ctx.auth->denied_total()));
+  const char* kLimitHelp =
+      "Jobs or streams refused by a limit: submit_rate (per token) or "
+      "watchers_per_queue. max_queued is jobq_jobs_refused_total.";
+  p->Counter("jobq_limit_refusals_total", kLimitHelp,
+             {{"limit", "submit_rate"}},
+             static_cast<double>(ctx.auth->rate_limited_total()));
+  p->Counter("jobq_limit_refusals_total", kLimitHelp,
+             {{"limit", "watchers_per_queue"}},
+             static_cast<double>(ctx.watchers_refused.load()));
+  p->Gauge("jobq_insecure",
+           "1 when jobqd serves a non-loopback address without TLS or tokens "
+           "(--insecure).",
+           {}, ctx.warnings.empty() ? 0 : 1);
+}
+
 void AddProcess(TimeUs started_at, PrometheusText* p) {
   p->Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
            {}, static_cast<double>(ResidentMemoryBytes()));
@@ -181,6 +208,7 @@ std::string RenderMetrics(const MetricsSources& s) {
           1);
   if (s.wal != nullptr) AddWal(*s.wal, &p);
   if (s.rpc != nullptr) AddRpcs(*s.rpc, &p);
+  if (s.ctx != nullptr && s.ctx->auth != nullptr) AddRefusals(*s.ctx, &p);
   AddProcess(s.started_at, &p);
   return p.Render();
 }

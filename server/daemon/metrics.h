@@ -3,6 +3,7 @@
 #include <string>
 
 #include "api/rpc_metrics.h"
+#include "api/service_context.h"
 #include "common/clock.h"
 #include "daemon/core_loop.h"
 #include "store/wal.h"
@@ -16,6 +17,8 @@ struct MetricsSources {
   const api::RpcMetrics* rpc = nullptr;
   std::string version;
   TimeUs started_at = 0;
+  // Refusals by the authorizer and the limits; null: none shown.
+  const api::ServiceContext* ctx = nullptr;
 };
 
 // Renders the Prometheus page: job counters, queue depths and timing

@@ -60,6 +60,11 @@ class EventHub final : public core::JobObserver {
   void CloseAll(const grpc::Status& status);
 
   size_t size() const { return subs_.size(); }
+  // Streams watching `queue` now.
+  size_t QueueWatchers(const std::string& queue) const {
+    auto it = by_queue_.find(queue);
+    return it == by_queue_.end() ? 0 : it->second.size();
+  }
 
  private:
   struct Subscription {

@@ -7,9 +7,19 @@
 
 namespace jobq::http {
 
-HttpServer::HttpServer(Handlers handlers)
-    : handlers_(std::move(handlers)),
-      server_(std::make_unique<httplib::Server>()) {
+namespace {
+
+std::unique_ptr<httplib::Server> MakeServer(const HttpServer::Tls& tls) {
+  if (tls.cert.empty()) return std::make_unique<httplib::Server>();
+  return std::make_unique<httplib::SSLServer>(
+      tls.cert.c_str(), tls.key.c_str(),
+      tls.client_ca.empty() ? nullptr : tls.client_ca.c_str());
+}
+
+}  // namespace
+
+HttpServer::HttpServer(Handlers handlers, Tls tls)
+    : handlers_(std::move(handlers)), server_(MakeServer(tls)) {
   server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(handlers_.metrics(), "text/plain; version=0.0.4");
@@ -39,6 +49,11 @@ absl::Status HttpServer::Start(const std::string& listen) {
       port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("http-listen: \"", listen, "\" is not host:port"));
+  }
+  if (!server_->is_valid()) {
+    return absl::InvalidArgumentError(
+        "--http-listen: cannot load the TLS certificate, key or client CA "
+        "for HTTPS");
   }
   std::string host = listen.substr(0, colon);
   if (port == 0) {

@@ -17,7 +17,7 @@ namespace jobq::http {
 //   /metrics  the Prometheus text page
 //   /healthz  200 while the process serves HTTP at all (liveness)
 //   /readyz   200 when jobqd takes work; 503 with the reason otherwise
-// Served by cpp-httplib on its own threads.
+// Served by cpp-httplib on its own threads, over TLS when given.
 // Thread: Start/Stop by the owner; the callbacks run on HTTP threads.
 class HttpServer {
  public:
@@ -27,7 +27,15 @@ class HttpServer {
     std::function<std::string()> not_ready;
   };
 
-  explicit HttpServer(Handlers handlers);
+  // PEM files for HTTPS: certificate chain and key, and, for mutual TLS, the
+  // CA of client certificates. Empty: plain HTTP.
+  struct Tls {
+    std::string cert;
+    std::string key;
+    std::string client_ca;
+  };
+
+  explicit HttpServer(Handlers handlers, Tls tls = {});
   ~HttpServer();
 
   // Binds `listen` (host:port; port 0 picks one) and starts serving.

@@ -78,6 +78,8 @@ class JobqdProcess {
   int Stop(int sig) { return child_->Stop(sig); }
   // Everything jobqd wrote so far.
   std::string Log() { return child_->Output(); }
+  // Waits up to 30 s for jobqd's output to match `re`.
+  bool WaitForLog(const std::regex& re) { return child_->WaitForOutput(re); }
   // Runs `jobqctl --addr <this jobqd> <args>` (a shell command line).
   CommandRun Ctl(const std::string& args) const;
 

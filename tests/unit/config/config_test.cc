@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace jobq::config {
 namespace {
 
@@ -88,6 +90,82 @@ TEST(ConfigTest, SizesAndDurationsParse) {
   EXPECT_TRUE(ParseDurationText("1h30m", &d));
   EXPECT_EQ(d, 5400 * kSecond);
   EXPECT_FALSE(ParseDurationText("-1s", &d));
+}
+
+TEST(ConfigTest, SecurityKeysParse) {
+  ServerConfig c;
+  ASSERT_TRUE(ParseConfigYaml(R"(
+auth_tokens: /etc/jobq/tokens.yaml
+insecure: true
+submit_rate: 250.5
+submit_burst: 1000
+max_streams_per_connection: 100
+max_message_size: 8MiB
+max_watchers_per_queue: 50
+command_user: jobq-run
+command_group: jobq-run
+command_limits: {cpu: 30s, address_space: 1GiB, open_files: 64}
+commands:
+  convert:
+    argv: [/usr/bin/convert]
+    limits: {cpu: 2m}
+)",
+                              &c)
+                  .ok());
+  EXPECT_EQ(c.auth_tokens, "/etc/jobq/tokens.yaml");
+  EXPECT_TRUE(c.insecure);
+  EXPECT_DOUBLE_EQ(c.submit_rate, 250.5);
+  EXPECT_DOUBLE_EQ(c.submit_burst, 1000);
+  EXPECT_EQ(c.max_streams_per_connection, 100u);
+  EXPECT_EQ(c.max_message_size, 8u << 20);
+  EXPECT_EQ(c.max_watchers_per_queue, 50u);
+  EXPECT_EQ(c.command_user, "jobq-run");
+  EXPECT_EQ(c.command_limits.cpu, 30 * kSecond);
+  EXPECT_EQ(c.command_limits.address_space, size_t{1} << 30);
+  EXPECT_EQ(c.command_limits.open_files, 64u);
+  EXPECT_EQ(c.commands["convert"].limits.cpu, 120 * kSecond);
+  EXPECT_EQ(c.commands["convert"].limits.open_files, 0u);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+TEST(ConfigTest, FlagsAreCheckedAsTheFileIsAndNamedAsFlags) {
+  ServerConfig c;
+  ASSERT_TRUE(
+      ApplyFlags({{"max_payload", "2MiB"}, {"insecure", "true"}}, &c).ok());
+  EXPECT_EQ(c.max_payload, 2u << 20);
+  EXPECT_TRUE(c.insecure);
+  absl::Status s = ApplyFlags({{"max_watchers_per_queue", "many"}}, &c);
+  EXPECT_EQ(s.message(),
+            "--max-watchers-per-queue: must be a size such as 1048576 or 1MiB");
+  s = ApplyFlags({{"command_limits", "x"}}, &c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  s = ApplyFlags({{"submit_rate", "-3"}}, &c);
+  EXPECT_EQ(s.message(), "--submit-rate: must be a number between 0 and 1e9");
+}
+
+TEST(ConfigTest, ValidationNamesTheKeyThatDoesNotFit) {
+  struct Case {
+    std::function<void(ServerConfig&)> change;
+    std::string error;
+  };
+  const Case cases[] = {
+      {[](ServerConfig& c) { c.sync = "sometimes"; }, "sync"},
+      {[](ServerConfig& c) { c.recover = "maybe"; }, "recover"},
+      {[](ServerConfig& c) { c.max_streams_per_connection = 0; },
+       "max_streams_per_connection"},
+      {[](ServerConfig& c) { c.max_message_size = c.max_payload; },
+       "max_message_size: between max_payload + 64KiB"},
+      {[](ServerConfig& c) { c.command_user = ""; }, "command_user"},
+      {[](ServerConfig& c) { c.stream_buffer = 0; }, "stream_buffer"},
+  };
+  for (const Case& k : cases) {
+    ServerConfig c;
+    ASSERT_TRUE(ValidateConfig(c).ok());
+    k.change(c);
+    absl::Status s = ValidateConfig(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.error;
+    EXPECT_NE(s.message().find(k.error), std::string::npos) << s;
+  }
 }
 
 }  // namespace

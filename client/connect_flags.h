@@ -1,14 +1,17 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "client/client.h"
 
 namespace jobq::client {
 
-// The TLS flags of jobqctl and jobq-bench: --tls-ca, --tls-cert, --tls-key
-// and --tls-server-name, defaulting to the JOBQ_TLS_* variables.
-inline void AddTlsFlags(CLI::App& app, TlsOptions* tls) {
+// The connection flags of jobqctl and jobq-bench: --tls-ca, --tls-cert,
+// --tls-key and --tls-server-name, defaulting to the JOBQ_TLS_* variables,
+// and --token-file (else $JOBQ_TOKEN; see ResolveToken).
+inline void AddConnectFlags(CLI::App& app, TlsOptions* tls,
+                            std::string* token_file) {
   *tls = TlsOptions::FromEnvironment();
   app.add_option("--tls-ca", tls->ca_file,
                  "PEM CA of jobqd's certificate: connect over TLS "
@@ -20,6 +23,9 @@ inline void AddTlsFlags(CLI::App& app, TlsOptions* tls) {
   app.add_option("--tls-server-name", tls->server_name,
                  "name to check jobqd's certificate against "
                  "(env JOBQ_TLS_SERVER_NAME)");
+  app.add_option("--token-file", *token_file,
+                 "file whose first line is the bearer token to send "
+                 "(default: env JOBQ_TOKEN)");
 }
 
 }  // namespace jobq::client
