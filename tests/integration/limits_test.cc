@@ -1,6 +1,8 @@
-// Limits that hold under load: max_queued per queue.
+// Limits that hold under load: max_queued per queue, watchers per queue,
+// streams per connection and message size.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include "tests/integration/jobqd_process.h"
@@ -83,6 +85,103 @@ TEST(LimitsTest, AFullQueueRefusesEverySubmitPathAndTheRestIsServed) {
   ctx.TryCancel();
   EXPECT_EQ(done, 2);
   EXPECT_TRUE(again.Submit(MakeSpec("noop", "small")).ok());
+}
+
+// A queue watch on `channel`, open once its opening message has arrived.
+struct OpenWatch {
+  OpenWatch(const std::shared_ptr<grpc::Channel>& channel,
+            const std::string& queue,
+            std::chrono::milliseconds deadline = std::chrono::minutes(1)) {
+    auto stub = v1::JobService::NewStub(channel);
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::WatchRequest req;
+    req.set_queue(queue);
+    stream = stub->Watch(&ctx, req);
+    v1::WatchResponse opening;
+    opened = stream->Read(&opening);
+    if (!opened) status = stream->Finish();
+  }
+  ~OpenWatch() {
+    if (opened) {
+      ctx.TryCancel();
+      stream->Finish();
+    }
+  }
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> stream;
+  bool opened = false;
+  grpc::Status status;
+};
+
+TEST(LimitsTest, WatchersPerQueueRefuseTheOneTooManyAndServeTheRest) {
+  auto jobqd = JobqdProcess::Start({"--max-watchers-per-queue", "2"});
+  ASSERT_NE(jobqd, nullptr);
+  auto channel = client::MakeChannel(jobqd->address());
+  ASSERT_TRUE(jobqd->client().PauseQueue("q").ok());
+  OpenWatch first(channel, "q"), second(channel, "q");
+  ASSERT_TRUE(first.opened && second.opened);
+  OpenWatch third(channel, "q");
+  EXPECT_FALSE(third.opened);
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(third.status.error_message(),
+            "queue: \"q\" has 2 watchers, its max_watchers_per_queue; retry "
+            "later");
+  OpenWatch other(channel, "other");
+  EXPECT_TRUE(other.opened);
+  // Everyone else is served; the watchers see the new job.
+  ASSERT_TRUE(jobqd->client().Submit(MakeSpec("noop", "q")).ok());
+  v1::WatchResponse m;
+  ASSERT_TRUE(first.stream->Read(&m));
+  ASSERT_EQ(m.events_size(), 1);
+  EXPECT_EQ(m.events(0).state(), v1::JOB_STATE_READY);
+  httplib::Client http("127.0.0.1", jobqd->http_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr("jobq_limit_refusals_total{limit=\"watchers_per_queue\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("jobq_queue_watchers{queue=\"q\"} 2"));
+}
+
+// HTTP/2 holds a stream past the limit until one ends: it never opens on
+// that connection, while another connection is served.
+TEST(LimitsTest, StreamsPerConnectionHoldTheOneTooMany) {
+  auto jobqd = JobqdProcess::Start({"--max-streams-per-connection", "2"});
+  ASSERT_NE(jobqd, nullptr);
+  grpc::ChannelArguments args;
+  args.SetInt("jobq.test.connection", 1);  // A connection of its own.
+  auto busy = grpc::CreateCustomChannel(
+      jobqd->address(), grpc::InsecureChannelCredentials(), args);
+  OpenWatch a(busy, "a"), b(busy, "b");
+  ASSERT_TRUE(a.opened && b.opened);
+  OpenWatch held(busy, "c", std::chrono::milliseconds(300));
+  EXPECT_FALSE(held.opened);
+  EXPECT_EQ(held.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  OpenWatch elsewhere(client::MakeChannel(jobqd->address()), "c");
+  EXPECT_TRUE(elsewhere.opened);
+  EXPECT_TRUE(jobqd->client().Submit(MakeSpec("noop")).ok());
+}
+
+TEST(LimitsTest, AMessageAboveTheSizeIsRefusedAndTheNextIsServed) {
+  auto jobqd = JobqdProcess::Start(
+      {"--max-payload", "1KiB", "--max-message-size", "80KiB"});
+  ASSERT_NE(jobqd, nullptr);
+  auto& c = jobqd->client();
+  std::vector<v1::JobSpec> big(100,
+                               MakeSpec("noop", "", std::string(1000, 'x')));
+  auto refused = c.SubmitBatch(big);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("larger than max"));
+  std::vector<v1::JobSpec> fits(50,
+                                MakeSpec("noop", "", std::string(1000, 'x')));
+  auto served = c.SubmitBatch(fits);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->results_size(), 50);
+  // A limit below what one job may carry is refused at start.
+  std::string out = JobqdProcess::StartExpectingFailure(
+      {"--max-payload", "1MiB", "--max-message-size", "1MiB"});
+  EXPECT_THAT(out, HasSubstr("max_message_size: between max_payload + 64KiB"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // the openssl command for each test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <fstream>
@@ -89,6 +90,41 @@ TEST_F(TlsTest, ClientsThatTrustItsCaAreServedAndOthersAreNot) {
       RunCommand("JOBQ_TLS_CA=" + P("ca.pem") + " " + JOBQCTL_PATH +
                  " --addr " + jobqd->address() + " submit --kind noop --wait");
   EXPECT_EQ(env.exit_code, 0) << env.out;
+}
+
+// The HTTP listener serves HTTPS with the same certificate, and under
+// mutual TLS asks the same of its clients.
+TEST_F(TlsTest, TheHttpListenerServesHttpsWithTheSameCertificates) {
+  for (bool mutual : {false, true}) {
+    auto jobqd = StartTls(mutual);
+    ASSERT_NE(jobqd, nullptr);
+    ASSERT_NE(jobqd->http_port(), 0);
+    httplib::SSLClient https("127.0.0.1", jobqd->http_port());
+    https.set_ca_cert_path(P("ca.pem").c_str());
+    https.enable_server_certificate_verification(true);
+    auto anonymous = https.Get("/metrics");
+    if (mutual) {
+      EXPECT_FALSE(anonymous) << "served without a client certificate";
+      httplib::SSLClient with_cert("127.0.0.1", jobqd->http_port(),
+                                   P("client.pem"), P("client.key"));
+      with_cert.set_ca_cert_path(P("ca.pem").c_str());
+      with_cert.enable_server_certificate_verification(true);
+      auto ok = with_cert.Get("/readyz");
+      ASSERT_TRUE(ok) << httplib::to_string(ok.error());
+      EXPECT_EQ(ok->status, 200);
+    } else {
+      ASSERT_TRUE(anonymous) << httplib::to_string(anonymous.error());
+      EXPECT_EQ(anonymous->status, 200);
+      EXPECT_THAT(anonymous->body, HasSubstr("jobq_up 1"));
+    }
+    httplib::SSLClient untrusting("127.0.0.1", jobqd->http_port());
+    untrusting.set_ca_cert_path(P("other-ca.pem").c_str());
+    untrusting.enable_server_certificate_verification(true);
+    EXPECT_FALSE(untrusting.Get("/healthz"));
+    httplib::Client plain("127.0.0.1", jobqd->http_port());
+    auto cleartext = plain.Get("/healthz");
+    EXPECT_TRUE(!cleartext || cleartext->status != 200);
+  }
 }
 
 TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromItsCa) {
