@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "exec/spawn.h"
 #include "logging.h"
 #include "version.h"
 
@@ -90,6 +92,10 @@ constexpr Flag kFlags[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // jobqd runs itself this way to start a command under its limits.
+  if (argc > 1 && std::strcmp(argv[1], jobq::exec::kLimiterFlag) == 0) {
+    return jobq::exec::RunWithLimits(argc, argv);
+  }
   CLI::App app{"jobqd: the jobq job-queue server"};
   app.set_version_flag("--version", std::string(jobq::kVersion));
   std::string config_path;

@@ -38,6 +38,7 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
       clock_(clock != nullptr ? clock : &system_clock_),
       env_(env),
       commands_(config_.commands.begin(), config_.commands.end()) {
+  exec::ApplyDefaultLimits(config_.command_limits, &commands_);
   if (config_.workers <= 0) {
     config_.workers =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -174,11 +175,24 @@ absl::Status Daemon::Start() {
   core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
   ctx_.core = core_.get();
   CoreLoop* core = core_.get();
+  exec::SpawnOptions spawn;
+  if (!commands_.empty()) {
+    if (absl::Status s = exec::ResolveRunAs(config_.command_user,
+                                            config_.command_group, &spawn);
+        !s.ok()) {
+      return s;
+    }
+    if (spawn.uid) {
+      spdlog::info("commands run as uid {} gid {} ({})", *spawn.uid, *spawn.gid,
+                   config_.command_user);
+    }
+  }
   pool_ = std::make_unique<exec::WorkerPool>(
       config_.workers, &commands_,
       [core](std::vector<core::RunResult>&& results) {
         core->PostResults(std::move(results));
-      });
+      },
+      spawn);
   started_ = true;
   ctx_.started_at = clock_->Now();
   // Up first, refusing work and NOT_SERVING while the log is replayed.

@@ -46,8 +46,12 @@ struct WorkerLoop::Running {
   int term_signal = 0;
 };
 
-WorkerLoop::WorkerLoop(int index, const CommandTable* commands, ResultSink sink)
-    : index_(index), commands_(commands), sink_(std::move(sink)) {
+WorkerLoop::WorkerLoop(int index, const CommandTable* commands, ResultSink sink,
+                       SpawnOptions spawn)
+    : index_(index),
+      commands_(commands),
+      sink_(std::move(sink)),
+      spawn_(std::move(spawn)) {
   uv_loop_init(&loop_);
   inbox_ = std::make_unique<Channel<Message>>(
       &loop_, [this](std::vector<Message>& batch) { OnMessages(batch); });
@@ -196,8 +200,15 @@ void WorkerLoop::StartCommand(Running* r, const config::CommandConfig& cmd,
   r->in.data = r->out.data = r->err.data = r;
   r->open_handles += 3;
 
+  // With limits, jobqd itself sets them in the child, then executes the
+  // program.
+  std::vector<std::string> limited;
+  if (cmd.limits.any()) {
+    limited = LimitedArgv(spawn_.limiter, cmd.limits, cmd.argv);
+  }
+  const std::vector<std::string>& args = cmd.limits.any() ? limited : cmd.argv;
   std::vector<char*> argv;
-  for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env_strings = {
       "PATH=/usr/local/bin:/usr/bin:/bin",
@@ -230,6 +241,14 @@ void WorkerLoop::StartCommand(Running* r, const config::CommandConfig& cmd,
   // A session of its own makes the child a process-group leader, so that a
   // timeout or cancel can kill everything it started.
   opts.flags = UV_PROCESS_DETACHED;
+  if (spawn_.uid) {
+    opts.flags |= UV_PROCESS_SETUID;
+    opts.uid = *spawn_.uid;
+  }
+  if (spawn_.gid) {
+    opts.flags |= UV_PROCESS_SETGID;
+    opts.gid = *spawn_.gid;
+  }
   r->proc.data = r;
   int rc = uv_spawn(&loop_, &r->proc, &opts);
   if (rc != 0) {

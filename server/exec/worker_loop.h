@@ -14,6 +14,7 @@
 #include "common/channel.h"
 #include "config/config.h"
 #include "core/scheduler.h"
+#include "exec/spawn.h"
 
 namespace jobq::exec {
 
@@ -28,8 +29,10 @@ using CommandTable = std::map<std::string, config::CommandConfig>;
 // One libuv event loop on its own thread that runs jobs: `noop` completes at
 // once, `sleep` waits on a uv timer, a command kind runs its program with
 // uv_spawn in a process group of its own (payload on stdin, stdout as the
-// result, exit 0 for success). A timeout or a cancel kills the process
-// group. Thousands of jobs run at once without a thread each.
+// result, exit 0 for success), with a clean environment, under its
+// resource limits, and as an unprivileged user when jobqd runs as root. A
+// timeout or a cancel kills the process group. Thousands of jobs run at once
+// without a thread each.
 //
 // Results are gathered during a loop iteration and handed to the sink once
 // per iteration.
@@ -37,7 +40,8 @@ using CommandTable = std::map<std::string, config::CommandConfig>;
 // else runs on the loop's own thread.
 class WorkerLoop {
  public:
-  WorkerLoop(int index, const CommandTable* commands, ResultSink sink);
+  WorkerLoop(int index, const CommandTable* commands, ResultSink sink,
+             SpawnOptions spawn = {});
   ~WorkerLoop();
   WorkerLoop(const WorkerLoop&) = delete;
   WorkerLoop& operator=(const WorkerLoop&) = delete;
@@ -79,6 +83,7 @@ class WorkerLoop {
   const int index_;
   const CommandTable* const commands_;
   ResultSink sink_;
+  const SpawnOptions spawn_;
   uv_loop_t loop_;
   std::unique_ptr<Channel<Message>> inbox_;
   uv_prepare_t prepare_;

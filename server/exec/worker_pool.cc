@@ -2,10 +2,10 @@
 
 namespace jobq::exec {
 
-WorkerPool::WorkerPool(int loops, const CommandTable* commands,
-                       ResultSink sink) {
+WorkerPool::WorkerPool(int loops, const CommandTable* commands, ResultSink sink,
+                       const SpawnOptions& spawn) {
   for (int i = 0; i < std::max(1, loops); ++i) {
-    loops_.push_back(std::make_unique<WorkerLoop>(i, commands, sink));
+    loops_.push_back(std::make_unique<WorkerLoop>(i, commands, sink, spawn));
   }
   split_.resize(loops_.size());
 }

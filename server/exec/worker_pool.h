@@ -13,7 +13,8 @@ namespace jobq::exec {
 // Thread: Dispatch/Cancel from the core; Start/Stop from the owner.
 class WorkerPool final : public core::Dispatcher {
  public:
-  WorkerPool(int loops, const CommandTable* commands, ResultSink sink);
+  WorkerPool(int loops, const CommandTable* commands, ResultSink sink,
+             const SpawnOptions& spawn = {});
   ~WorkerPool() override;
 
   void Start();

@@ -1,9 +1,12 @@
 // Command kinds of the real jobqd: output, failure, retry, timeout, cancel.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "tests/integration/jobqd_process.h"
 
 namespace jobq::testing {
@@ -115,6 +118,75 @@ TEST_F(CommandsTest, CancellingARunningCommandKillsIt) {
   EXPECT_EQ(states.back(), v1::JOB_STATE_CANCELLED);
   ASSERT_GT(child, 0);
   EXPECT_TRUE(WaitProcessGone(child));
+}
+
+// Commands run with a clean environment, under their resource limits, and,
+// when jobqd runs as root, as the unprivileged command user.
+TEST(CommandSandboxTest, ACommandRunsAsNobodyWithACleanEnvironmentAndLimits) {
+  setenv("JOBQ_TEST_SECRET", "from-the-parent", 1);  // Must not leak.
+  auto jobqd = JobqdProcess::Start({"--command-user", "nobody"}, R"(
+command_limits: {open_files: 64}
+commands:
+  sandbox:
+    argv: ["/bin/sh", "-c", "id -un; id -G; env | sort; ulimit -n; ulimit -t; ulimit -v"]
+    env: {GREETING: hi}
+    limits: {cpu: 7s, address_space: 512MiB}
+  spin:
+    argv: ["/bin/sh", "-c", "while :; do :; done"]
+    limits: {cpu: 1s}
+)");
+  unsetenv("JOBQ_TEST_SECRET");
+  ASSERT_NE(jobqd, nullptr);
+  auto& c = jobqd->client();
+  std::string result;
+  v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
+  auto watch = [&](const v1::JobEvent& e) {
+    last = e.state();
+    result = e.result() + e.error();
+    return true;
+  };
+  ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("sandbox"), watch).ok());
+  ASSERT_EQ(last, v1::JOB_STATE_SUCCEEDED) << result;
+  std::vector<std::string> lines = absl::StrSplit(result, '\n');
+  ASSERT_GE(lines.size(), 4u) << result;
+  if (geteuid() == 0) {
+    EXPECT_EQ(lines[0], "nobody");
+    EXPECT_EQ(lines[1], "65534") << "supplementary groups are dropped";
+    EXPECT_THAT(jobqd->Log(),
+                ::testing::HasSubstr("commands run as uid 65534 gid 65534"));
+  }
+  // The environment: PATH, the job's own variables and the configured
+  // ones; nothing of jobqd's (the shell adds PWD and the like).
+  EXPECT_THAT(result, ::testing::HasSubstr("\nGREETING=hi\n"));
+  EXPECT_THAT(result, ::testing::HasSubstr("\nJOBQ_ATTEMPT=1\n"));
+  EXPECT_THAT(result,
+              ::testing::HasSubstr("\nPATH=/usr/local/bin:/usr/bin:/bin\n"));
+  EXPECT_THAT(result, ::testing::Not(::testing::HasSubstr("JOBQ_TEST_SECRET")));
+  EXPECT_THAT(result, ::testing::Not(::testing::HasSubstr("HOME=/root")));
+  // Limits: open files from the defaults, CPU and address space its own.
+  EXPECT_THAT(result, ::testing::EndsWith("64\n7\n524288\n"));
+  // A command past its CPU seconds is stopped by the kernel.
+  ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("spin"), watch).ok());
+  EXPECT_EQ(last, v1::JOB_STATE_DEAD);
+  EXPECT_THAT(result, ::testing::HasSubstr("signal"));
+}
+
+TEST(CommandSandboxTest, AUserThatCannotBeUsedStopsTheStart) {
+  if (geteuid() != 0) GTEST_SKIP() << "jobqd switches users only as root";
+  const std::string commands = "commands:\n  x:\n    argv: [/bin/true]\n";
+  std::string path = TempPath("jobqd.yaml");
+  std::ofstream(path) << commands;
+  std::string out = JobqdProcess::StartExpectingFailure(
+      {"--config", path, "--command-user", "no-such-user-here"});
+  EXPECT_THAT(
+      out, ::testing::HasSubstr("command_user: no user \"no-such-user-here\""));
+  out = JobqdProcess::StartExpectingFailure(
+      {"--config", path, "--command-user", "root"});
+  EXPECT_THAT(out, ::testing::HasSubstr("command_user: \"root\" is root"));
+  out = JobqdProcess::StartExpectingFailure(
+      {"--config", path, "--command-group", "root"});
+  EXPECT_THAT(out,
+              ::testing::HasSubstr("command_group: \"root\" is root's group"));
 }
 
 }  // namespace

@@ -439,6 +439,9 @@ TEST(WorkersCrashTest, LeasedJobsAreReadyAgainAfterJobqdCrashes) {
     id = submitted->job_id();
     ASSERT_TRUE(gate.WaitEntered(1));
     EXPECT_EQ(jobqd->client().GetJob(id)->worker(), "w");
+    // The Start record is written in a later group commit than the job's
+    // own: a submit acknowledged after it shows that it is durable.
+    ASSERT_TRUE(jobqd->client().Submit(MakeSpec("noop")).ok());
     EXPECT_EQ(jobqd->Stop(SIGKILL), 128 + SIGKILL);
     gate.Release();  // Its result has nowhere to go.
   }
