@@ -1,11 +1,15 @@
 # make run   installs missing Debian packages, builds Release, starts jobqd.
-# make test  the same set-up, then every test through ctest.
+# make test  the same set-up, then every test through ctest, then each
+#            libFuzzer target for FUZZ_SECONDS (make fuzz; FUZZ=0 skips it).
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 JOBQD_FLAGS ?= --data-dir ./data
+FUZZ ?= 1
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 15
 
-.PHONY: all deps test-deps configure build run test check-image clean asan tsan
+.PHONY: all deps test-deps fuzz-deps configure build run test fuzz check-image clean asan tsan
 
 all: build
 
@@ -14,6 +18,9 @@ deps:
 
 test-deps:
 	@scripts/install-deps.sh scripts/test-deps.txt
+
+fuzz-deps:
+	@scripts/install-deps.sh scripts/fuzz-deps.txt
 
 $(BUILD_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_EXTRA)
@@ -28,6 +35,18 @@ run: build
 
 test: build test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 300
+ifeq ($(FUZZ),1)
+	$(MAKE) fuzz
+endif
+
+# libFuzzer (clang, ASan, UBSan) in its own directory: each target explores
+# from tests/fuzz/corpus for FUZZ_SECONDS.
+$(FUZZ_DIR)/CMakeCache.txt: | deps fuzz-deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DJOBQ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+fuzz: deps fuzz-deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target wal_fuzz request_fuzz config_fuzz
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # The Docker image's runtime stage, proven without a Docker engine (root).
 check-image: build test-deps
@@ -35,9 +54,9 @@ check-image: build test-deps
 
 # Sanitizer builds in their own directories.
 asan:
-	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DJOBQ_SANITIZE=address
+	$(MAKE) test FUZZ=0 BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_EXTRA=-DJOBQ_SANITIZE=address
 tsan:
-	$(MAKE) test BUILD_DIR=build-tsan BUILD_TYPE=Debug CMAKE_EXTRA=-DJOBQ_SANITIZE=thread
+	$(MAKE) test FUZZ=0 BUILD_DIR=build-tsan BUILD_TYPE=Debug CMAKE_EXTRA=-DJOBQ_SANITIZE=thread
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

@@ -1,6 +1,7 @@
 // jobqd: parses flags, sets up logging and signals, runs the Daemon.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -79,6 +80,9 @@ constexpr Flag kFlags[] = {
      "jobs/s each token may submit (without tokens: all callers together); "
      "default 0: no limit"},
     {"submit_burst", "jobs a token may submit at once above --submit-rate"},
+    {"max_connections",
+     "client connections open at once; past it a new one is closed "
+     "(default 10000; 0: no limit)"},
     {"max_streams_per_connection",
      "HTTP/2 streams one connection may have open (default 1000)"},
     {"max_message_size", "largest gRPC message (default 64MiB)"},
@@ -155,6 +159,21 @@ int main(int argc, char** argv) {
   if (auto s = jobq::SetUpLogging(config.log_level, config.log_format);
       !s.ok()) {
     return Fail(std::string(s.message()));
+  }
+
+  // Connections, log segments and commands' pipes are file descriptors:
+  // take all the kernel allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (config.max_connections + 256 > files.rlim_cur) {
+    spdlog::warn(
+        "--max-connections {} is near the open-file limit {}: connections "
+        "past it fail to be accepted instead of being counted",
+        config.max_connections, static_cast<uint64_t>(files.rlim_cur));
   }
 
   // Signals are taken by sigwait below; every thread started from here on

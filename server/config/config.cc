@@ -192,6 +192,8 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetRate(v, key, &c->submit_rate);
     } else if (key == "submit_burst") {
       s = GetRate(v, key, &c->submit_burst);
+    } else if (key == "max_connections") {
+      s = GetSize(v, key, &c->max_connections);
     } else if (key == "max_streams_per_connection") {
       s = GetSize(v, key, &c->max_streams_per_connection);
     } else if (key == "max_message_size") {

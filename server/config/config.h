@@ -82,6 +82,9 @@ struct ServerConfig {
   // set a token's own.
   double submit_rate = 0;
   double submit_burst = 0;
+  // Client connections open at once; past it a new one is closed at once.
+  // 0: no limit (but the process's open-file limit).
+  size_t max_connections = 10'000;
   // HTTP/2 streams one connection may have open at once.
   size_t max_streams_per_connection = 1000;
   // The largest gRPC message received or sent.

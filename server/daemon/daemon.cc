@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/host_port.h"
 #include "common/pem.h"
 #include "daemon/metrics.h"
 #include "version.h"
@@ -24,10 +25,9 @@ namespace {
 // localhost, or a Unix socket.
 bool IsLoopback(const std::string& listen) {
   if (absl::StartsWith(listen, "unix:")) return true;
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-  }
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(listen, "--listen", &host, &port).ok()) return false;
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
@@ -217,7 +217,19 @@ absl::Status Daemon::StartServers() {
   if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config_.listen, *credentials, &port);
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;
+  if (absl::StartsWith(config_.listen, "unix:")) {
+    builder.AddListeningPort(config_.listen, *credentials, &port);
+  } else {
+    // jobqd accepts TCP connections itself, to hold them to
+    // --max-connections, and hands them to gRPC.
+    listener_ = std::make_unique<Listener>(config_.max_connections);
+    if (absl::Status s = listener_->Bind(config_.listen); !s.ok()) return s;
+    port = listener_->port();
+    acceptor = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+        *credentials);
+  }
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_size));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_size));
   builder.AddChannelArgument(
@@ -238,11 +250,12 @@ absl::Status Daemon::StartServers() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
   }
+  if (listener_ != nullptr) listener_->Start(std::move(acceptor));
   server_->GetHealthCheckService()->SetServingStatus(false);
 
   if (config_.http_listen.empty()) return absl::OkStatus();
-  MetricsSources sources{core_.get(), wal_.get(),      &rpc_metrics_,
-                         kVersion,    ctx_.started_at, &ctx_};
+  MetricsSources sources{core_.get(),     wal_.get(), &rpc_metrics_,  kVersion,
+                         ctx_.started_at, &ctx_,      listener_.get()};
   http_ = std::make_unique<http::HttpServer>(
       http::HttpServer::Handlers{[sources] { return RenderMetrics(sources); },
                                  [this] { return NotReady(); }},
@@ -301,6 +314,7 @@ void Daemon::Shutdown() {
     // Start failed half way: stop what runs.
     ctx_.shutting_down.store(true);
     if (http_ != nullptr) http_->Stop();
+    if (listener_ != nullptr) listener_->Stop();
     if (server_ != nullptr) server_->Shutdown();
     if (pool_ != nullptr) pool_->Stop();
     if (core_ != nullptr) core_->Stop();
@@ -336,6 +350,7 @@ void Daemon::Shutdown() {
     spdlog::warn("shutdown: {} streams did not end in time; cancelling them",
                  ctx_.streams.open());
   }
+  if (listener_ != nullptr) listener_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(250));

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "daemon/core_loop.h"
+#include "daemon/listener.h"
 #include "exec/worker_pool.h"
 #include "http/http_server.h"
 #include "store/wal.h"
@@ -78,6 +79,7 @@ class Daemon {
   std::unique_ptr<api::WorkerServiceImpl> worker_service_;
   api::RpcMetrics rpc_metrics_;
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<Listener> listener_;  // Null for a Unix socket.
   std::unique_ptr<grpc::Server> server_;
   // The server once it serves, for the core thread's failure report.
   std::atomic<grpc::Server*> serving_{nullptr};

@@ -143,6 +143,11 @@ void AddRpcs(const api::RpcMetrics& rpc, PrometheusText* p) {
   }
 }
 
+const char* kLimitHelp =
+    "Jobs, streams or connections refused by a limit: submit_rate (per "
+    "token), watchers_per_queue or connections. max_queued is "
+    "jobq_jobs_refused_total.";
+
 void AddRefusals(const api::ServiceContext& ctx, PrometheusText* p) {
   const char* kAuthHelp =
       "Calls refused for their token: unauthenticated (missing, malformed or "
@@ -153,9 +158,6 @@ void AddRefusals(const api::ServiceContext& ctx, PrometheusText* p) {
   p->Counter("jobq_auth_failures_total", kAuthHelp,
              {{"reason", "permission_denied"}},
              static_cast<double>(ctx.auth->denied_total()));
-  const char* kLimitHelp =
-      "Jobs or streams refused by a limit: submit_rate (per token) or "
-      "watchers_per_queue. max_queued is jobq_jobs_refused_total.";
   p->Counter("jobq_limit_refusals_total", kLimitHelp,
              {{"limit", "submit_rate"}},
              static_cast<double>(ctx.auth->rate_limited_total()));
@@ -209,6 +211,13 @@ std::string RenderMetrics(const MetricsSources& s) {
   if (s.wal != nullptr) AddWal(*s.wal, &p);
   if (s.rpc != nullptr) AddRpcs(*s.rpc, &p);
   if (s.ctx != nullptr && s.ctx->auth != nullptr) AddRefusals(*s.ctx, &p);
+  if (s.listener != nullptr) {
+    p.Gauge("jobq_connections", "Client connections open.", {},
+            static_cast<double>(s.listener->open_connections()));
+    p.Counter("jobq_limit_refusals_total", kLimitHelp,
+              {{"limit", "connections"}},
+              static_cast<double>(s.listener->refused_total()));
+  }
   AddProcess(s.started_at, &p);
   return p.Render();
 }

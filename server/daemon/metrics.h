@@ -6,6 +6,7 @@
 #include "api/service_context.h"
 #include "common/clock.h"
 #include "daemon/core_loop.h"
+#include "daemon/listener.h"
 #include "store/wal.h"
 
 namespace jobq::daemon {
@@ -19,6 +20,8 @@ struct MetricsSources {
   TimeUs started_at = 0;
   // Refusals by the authorizer and the limits; null: none shown.
   const api::ServiceContext* ctx = nullptr;
+  // Connections and their refusals; null: none shown.
+  Listener* listener = nullptr;
 };
 
 // Renders the Prometheus page: job counters, queue depths and timing

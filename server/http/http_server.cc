@@ -1,9 +1,13 @@
 #include "http/http_server.h"
 
+#include <dirent.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 
 namespace jobq::http {
 
@@ -16,10 +20,42 @@ std::unique_ptr<httplib::Server> MakeServer(const HttpServer::Tls& tls) {
       tls.client_ca.empty() ? nullptr : tls.client_ca.c_str());
 }
 
+// cpp-httplib listens with a backlog of 5 connections: under a burst of
+// connections (scrapes, probes, or an attack) the kernel drops SYNs past
+// it, and each dropped client waits a second to retry. listen(2) again on
+// the bound socket deepens the backlog.
+void DeepenBacklog(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  while (dirent* e = readdir(dir)) {
+    int fd = -1;
+    if (!absl::SimpleAtoi(e->d_name, &fd)) continue;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof addr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+        !listening ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) {
+      continue;
+    }
+    int bound = ntohs(addr.ss_family == AF_INET6
+                          ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                          : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (bound == port) listen(fd, 1024);
+  }
+  closedir(dir);
+}
+
 }  // namespace
 
 HttpServer::HttpServer(Handlers handlers, Tls tls)
     : handlers_(std::move(handlers)), server_(MakeServer(tls)) {
+  // Scrapes and probes are one request each: a connection that sends
+  // garbage, or nothing, must not hold a thread for long.
+  server_->set_keep_alive_max_count(1);
+  server_->set_read_timeout(std::chrono::seconds(2));
+  server_->set_write_timeout(std::chrono::seconds(2));
   server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(handlers_.metrics(), "text/plain; version=0.0.4");
@@ -42,20 +78,17 @@ HttpServer::HttpServer(Handlers handlers, Tls tls)
 HttpServer::~HttpServer() { Stop(); }
 
 absl::Status HttpServer::Start(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("http-listen: \"", listen, "\" is not host:port"));
+  std::string host;
+  int port = 0;
+  if (absl::Status s = SplitHostPort(listen, "--http-listen", &host, &port);
+      !s.ok()) {
+    return s;
   }
   if (!server_->is_valid()) {
     return absl::InvalidArgumentError(
         "--http-listen: cannot load the TLS certificate, key or client CA "
         "for HTTPS");
   }
-  std::string host = listen.substr(0, colon);
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);
   } else if (server_->bind_to_port(host, port)) {
@@ -64,6 +97,7 @@ absl::Status HttpServer::Start(const std::string& listen) {
   if (port_ <= 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }
+  DeepenBacklog(port_);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "jobq-http");
     server_->listen_after_bind();

@@ -162,6 +162,54 @@ TEST(LimitsTest, StreamsPerConnectionHoldTheOneTooMany) {
   EXPECT_TRUE(jobqd->client().Submit(MakeSpec("noop")).ok());
 }
 
+// A channel with a connection of its own.
+std::shared_ptr<grpc::Channel> OwnConnection(const std::string& address,
+                                             int n) {
+  grpc::ChannelArguments args;
+  args.SetInt("jobq.test.connection", n);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+grpc::Status Ping(const std::shared_ptr<grpc::Channel>& channel,
+                  bool wait_for_ready = false) {
+  auto stub = v1::AdminService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(wait_for_ready);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::ListQueuesRequest req;
+  v1::ListQueuesResponse resp;
+  return stub->ListQueues(&ctx, req, &resp);
+}
+
+TEST(LimitsTest, AConnectionPastTheLimitIsClosedAndTheOthersAreServed) {
+  auto jobqd = JobqdProcess::Start({"--max-connections", "3"});
+  ASSERT_NE(jobqd, nullptr);
+  // The fixture's own client holds the first connection.
+  ASSERT_TRUE(jobqd->client().ListQueues().ok());
+  auto second = OwnConnection(jobqd->address(), 2);
+  auto third = OwnConnection(jobqd->address(), 3);
+  ASSERT_TRUE(Ping(second).ok());
+  ASSERT_TRUE(Ping(third).ok());
+  grpc::Status refused = Ping(OwnConnection(jobqd->address(), 4));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.error_message();
+  // The connections already open are served as before.
+  EXPECT_TRUE(Ping(second).ok());
+  EXPECT_TRUE(jobqd->client().Submit(MakeSpec("noop")).ok());
+  httplib::Client http("127.0.0.1", jobqd->http_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("jobq_connections 3\n"));
+  EXPECT_THAT(metrics->body,
+              ::testing::ContainsRegex(
+                  "jobq_limit_refusals_total\\{limit=\"connections\""
+                  "\\} [1-9]"));
+  // A connection that ends makes room: a client that waits is served.
+  third.reset();
+  EXPECT_TRUE(Ping(OwnConnection(jobqd->address(), 5), true).ok());
+}
+
 TEST(LimitsTest, AMessageAboveTheSizeIsRefusedAndTheNextIsServed) {
   auto jobqd = JobqdProcess::Start(
       {"--max-payload", "1KiB", "--max-message-size", "80KiB"});

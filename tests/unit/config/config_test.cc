@@ -128,6 +128,16 @@ commands:
   EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
+TEST(ConfigTest, TheShippedExampleIsValid) {
+  ServerConfig c;
+  absl::Status s =
+      LoadConfigFile(JOBQ_SOURCE_DIR "/deploy/jobqd.example.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  EXPECT_EQ(c.commands["thumbnail"].limits.cpu, 20 * kSecond);
+  EXPECT_EQ(c.command_limits.open_files, 256u);
+}
+
 TEST(ConfigTest, FlagsAreCheckedAsTheFileIsAndNamedAsFlags) {
   ServerConfig c;
   ASSERT_TRUE(
