@@ -220,7 +220,7 @@ TEST(LimitsTest, AMessageAboveTheSizeIsRefusedAndTheNextIsServed) {
   auto refused = c.SubmitBatch(big);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(refused.status().message()),
-              HasSubstr("larger than max"));
+              HasSubstr("Received message larger than max"));
   std::vector<v1::JobSpec> fits(50,
                                 MakeSpec("noop", "", std::string(1000, 'x')));
   auto served = c.SubmitBatch(fits);
