@@ -54,12 +54,13 @@ absl::Status Admit(ServiceContext* ctx,
   return ctx->auth->CheckQueue(*caller, *queue, "queue");
 }
 
-// Admits the call (for `queue`, when given) and posts `task` to the core.
+// Admits the call (for `queue`, when given) and posts `task` to the core;
+// `reactor` is the call's default reactor, which `task` finishes.
 grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
                                grpc::CallbackServerContext* context,
+                               grpc::ServerUnaryReactor* reactor,
                                daemon::CoreTask task,
                                const std::string* queue = nullptr) {
-  auto* reactor = context->DefaultReactor();
   if (absl::Status s = Admit(ctx, *context, queue); !s.ok()) {
     reactor->Finish(ToGrpc(s));
   } else if (ctx->recovering.load()) {
@@ -78,7 +79,7 @@ grpc::ServerUnaryReactor* ChangeQueue(
     std::function<const core::Queue&(core::Scheduler&)> change) {
   auto* reactor = context->DefaultReactor();
   return Post(
-      ctx, context,
+      ctx, context, reactor,
       [change = std::move(change), response, reactor](CoreContext& core) {
         FillQueueStats(change(core.scheduler), core.now, response);
         reactor->Finish(grpc::Status::OK);
@@ -135,43 +136,45 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
     v1::GetStatsResponse* response) {
   auto* reactor = context->DefaultReactor();
   ServiceContext* ctx = ctx_;
-  return Post(ctx_, context, [ctx, response, reactor](CoreContext& core) {
-    response->set_version(ctx->version);
-    DurationToProto(core.now - ctx->started_at, response->mutable_uptime());
-    response->set_storage(ctx->wal != nullptr ? "wal" : "memory");
-    response->set_workers(ctx->workers);
-    response->set_open_streams(core.hub.size());
-    response->set_resident_memory_bytes(ResidentMemoryBytes());
-    response->set_jobs_held(core.scheduler.jobs().size());
-    response->set_remote_workers(static_cast<uint32_t>(core.workers.size()));
-    for (const std::string& w : ctx->warnings) response->add_warnings(w);
-    response->set_auth_required(ctx->auth->enabled());
-    core.workers.KindStats(response->mutable_kinds());
-    v1::QueueStats* total = response->mutable_total();
-    total->set_name("*");
-    Histogram wait, run;
-    for (const core::Queue* q : SortedQueues(core.scheduler)) {
-      v1::QueueStats* qs = response->add_queues();
-      FillQueueStats(*q, core.now, qs);
-      Accumulate(*qs, total);
-      wait.Merge(q->queue_wait);
-      run.Merge(q->run_time);
-    }
-    FillQuantiles(wait, total->mutable_queue_wait());
-    FillQuantiles(run, total->mutable_run_time());
-    if (ctx->wal != nullptr) {
-      FillStorageStats(ctx->wal->Stats(), core.scheduler.retained_bytes(),
-                       response->mutable_storage_stats());
-    }
-    reactor->Finish(grpc::Status::OK);
-  });
+  return Post(
+      ctx_, context, reactor, [ctx, response, reactor](CoreContext& core) {
+        response->set_version(ctx->version);
+        DurationToProto(core.now - ctx->started_at, response->mutable_uptime());
+        response->set_storage(ctx->wal != nullptr ? "wal" : "memory");
+        response->set_workers(ctx->workers);
+        response->set_open_streams(core.hub.size());
+        response->set_resident_memory_bytes(ResidentMemoryBytes());
+        response->set_jobs_held(core.scheduler.jobs().size());
+        response->set_remote_workers(
+            static_cast<uint32_t>(core.workers.size()));
+        for (const std::string& w : ctx->warnings) response->add_warnings(w);
+        response->set_auth_required(ctx->auth->enabled());
+        core.workers.KindStats(response->mutable_kinds());
+        v1::QueueStats* total = response->mutable_total();
+        total->set_name("*");
+        Histogram wait, run;
+        for (const core::Queue* q : SortedQueues(core.scheduler)) {
+          v1::QueueStats* qs = response->add_queues();
+          FillQueueStats(*q, core.now, qs);
+          Accumulate(*qs, total);
+          wait.Merge(q->queue_wait);
+          run.Merge(q->run_time);
+        }
+        FillQuantiles(wait, total->mutable_queue_wait());
+        FillQuantiles(run, total->mutable_run_time());
+        if (ctx->wal != nullptr) {
+          FillStorageStats(ctx->wal->Stats(), core.scheduler.retained_bytes(),
+                           response->mutable_storage_stats());
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(
     grpc::CallbackServerContext* context, const v1::ListQueuesRequest* request,
     v1::ListQueuesResponse* response) {
   auto* reactor = context->DefaultReactor();
-  return Post(ctx_, context, [response, reactor](CoreContext& core) {
+  return Post(ctx_, context, reactor, [response, reactor](CoreContext& core) {
     for (const core::Queue* q : SortedQueues(core.scheduler)) {
       FillQueueStats(*q, core.now, response->add_queues());
     }
@@ -183,7 +186,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListWorkers(
     grpc::CallbackServerContext* context, const v1::ListWorkersRequest* request,
     v1::ListWorkersResponse* response) {
   auto* reactor = context->DefaultReactor();
-  return Post(ctx_, context, [response, reactor](CoreContext& core) {
+  return Post(ctx_, context, reactor, [response, reactor](CoreContext& core) {
     core.workers.List(response);
     reactor->Finish(grpc::Status::OK);
   });

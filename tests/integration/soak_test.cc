@@ -207,7 +207,10 @@ TEST(SoakTest, TenThousandStreamsAndAFloodOfGarbageConnections) {
       rss_before / 1048576.0, rss_peak / 1048576.0,
       (rss_peak - rss_before) / 1024.0 / kStreams);
   // Bounded: a few tens of KiB per stream, nothing per garbage connection.
-  EXPECT_LT(rss_peak - rss_before, size_t{kStreams} * 64 * 1024 + (64 << 20));
+  // (A sanitizer's allocator keeps freed memory and pads every block.)
+  if (!JOBQ_SANITIZED) {
+    EXPECT_LT(rss_peak - rss_before, size_t{kStreams} * 64 * 1024 + (64 << 20));
+  }
 
   // The streams end; service is normal.
   for (auto& s : streams) s->Cancel();
