@@ -228,7 +228,8 @@ TEST(SoakTest, TenThousandStreamsAndAFloodOfGarbageConnections) {
   EXPECT_EQ(result, "JOB_STATE_SUCCEEDED");
   CommandRun ctl = jobqd->Ctl("stats");
   EXPECT_EQ(ctl.exit_code, 0) << ctl.out;
-  EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
+  int status = jobqd->Stop(SIGTERM);
+  EXPECT_EQ(status, 0) << jobqd->Log();
 }
 
 }  // namespace
