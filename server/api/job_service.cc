@@ -44,14 +44,21 @@ grpc::ServerUnaryReactor* PostUnary(ServiceContext* ctx,
   return reactor;
 }
 
-// Authenticates a submit of one job, validates the spec and takes the job
-// from the caller's rate.
-absl::Status AdmitSubmit(ServiceContext* ctx,
-                         const grpc::CallbackServerContext& context,
-                         v1::JobSpec& spec) {
+// Authenticates a submit of one job, validates the spec (and the states
+// to watch, if given) and, last, takes the job from the caller's rate.
+absl::Status AdmitSubmit(
+    ServiceContext* ctx, const grpc::CallbackServerContext& context,
+    v1::JobSpec& spec,
+    const google::protobuf::RepeatedField<int>* watch_states = nullptr) {
   auto caller = ctx->auth->Authenticate(context, auth::kSubmit);
   if (!caller.ok()) return caller.status();
   if (absl::Status s = ValidateSpec(spec, ctx->limits); !s.ok()) return s;
+  if (watch_states != nullptr) {
+    if (absl::Status s = ValidateStates(*watch_states, "watch_states");
+        !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s =
           ctx->auth->CheckQueue(*caller, spec.queue(), "job.queue");
       !s.ok()) {
@@ -191,10 +198,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
 grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
     grpc::CallbackServerContext* context, const v1::SubmitRequest* request) {
   v1::JobSpec spec = request->job();
-  if (absl::Status s = AdmitSubmit(ctx_, *context, spec); !s.ok()) {
-    return new WatchReactor(ctx_, ToGrpc(s));
-  }
-  if (absl::Status s = ValidateStates(request->watch_states(), "watch_states");
+  if (absl::Status s =
+          AdmitSubmit(ctx_, *context, spec, &request->watch_states());
       !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
   }

@@ -264,6 +264,22 @@ TEST_F(AuthTest, SubmitRatePerTokenRefusesTheExcessAndKeepsTheRest) {
   ASSERT_TRUE(slow->PauseQueue("rated").status().code() ==
               Code::kPermissionDenied);
   ASSERT_TRUE(AsToken("ops")->PauseQueue("rated").ok());
+  // A request refused for what it says takes nothing from the rate.
+  {
+    auto stub = v1::JobService::NewStub(
+        *client::MakeChannel(jobqd_->address(), {}, "slow-secret"));
+    grpc::ClientContext ctx;
+    v1::SubmitRequest req;
+    *req.mutable_job() = MakeSpec("noop", "rated");
+    req.add_watch_states(static_cast<v1::JobState>(99));
+    auto stream = stub->SubmitAndWatch(&ctx, req);
+    v1::WatchResponse m;
+    while (stream->Read(&m)) {
+    }
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("watch_states"));
+  }
   auto batch = slow->SubmitBatch(specs);
   ASSERT_TRUE(batch.ok());
   std::vector<std::string> accepted;
