@@ -1,6 +1,5 @@
 // jobqctl: the admin and scripting CLI of jobq.
 #include <google/protobuf/util/json_util.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +23,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/connect_flags.h"
+#include "common/sha256.h"
 
 namespace {
 
@@ -262,14 +262,6 @@ void PrintWorkers(const v1::ListWorkersResponse& r) {
   }
 }
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[32];
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), size));
-}
-
 // jobqctl token new: a random token, and its entry for the tokens file.
 int NewToken(const std::string& name, const std::vector<std::string>& roles,
              const std::vector<std::string>& queues) {
@@ -286,7 +278,8 @@ int NewToken(const std::string& name, const std::vector<std::string>& roles,
                "JOBQ_TOKEN); it is not stored anywhere.\n"
                "# Add this to jobqd's tokens file, then send jobqd SIGHUP:\n");
   std::printf("  - name: %s\n    sha256: %s\n    roles: [%s]\n", name.c_str(),
-              Sha256Hex(token).c_str(), absl::StrJoin(roles, ", ").c_str());
+              jobq::Sha256Hex(token).c_str(),
+              absl::StrJoin(roles, ", ").c_str());
   if (!queues.empty()) {
     std::vector<std::string> quoted;
     for (const std::string& q : queues) quoted.push_back("\"" + q + "\"");
@@ -407,7 +400,7 @@ int main(int argc, char** argv) {
       line.pop_back();
     }
     if (line.empty()) return Usage("token hash: no token on stdin");
-    std::printf("%s\n", Sha256Hex(line).c_str());
+    std::printf("%s\n", jobq::Sha256Hex(line).c_str());
     return 0;
   }
 

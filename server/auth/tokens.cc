@@ -2,7 +2,6 @@
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -136,20 +135,6 @@ const char* RoleName(Role role) {
       return "worker";
   }
   return "?";
-}
-
-Digest Sha256(absl::string_view data) {
-  Digest out{};
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(),
-             nullptr);
-  return out;
-}
-
-std::string Sha256Hex(absl::string_view data) {
-  Digest d = Sha256(data);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
 bool Token::MayUseQueue(absl::string_view queue) const {

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/sha256.h"
 
 namespace jobq::auth {
 
@@ -22,11 +23,7 @@ enum Role : uint8_t {
 
 const char* RoleName(Role role);
 
-using Digest = std::array<unsigned char, 32>;
-
-// SHA-256 of `data`, and as 64 lower-case hex digits.
-Digest Sha256(absl::string_view data);
-std::string Sha256Hex(absl::string_view data);
+using Digest = std::array<unsigned char, 32>;  // jobq::Sha256()
 
 // One entry of the tokens file. jobqd keeps only the hash of the token.
 struct Token {
