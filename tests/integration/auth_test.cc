@@ -436,19 +436,10 @@ TEST_F(AuthTest, ThePythonWorkerSendsItsToken) {
       {std::string("PYTHONPATH=") + JOBQ_PYTHONPATH});
   ASSERT_TRUE(worker->WaitForOutput(std::regex("connected")))
       << worker->Output();
-  v1::JobSpec spec = MakeSpec("py.upper", "billing", "quiet");
-  v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
-  std::string result;
-  ASSERT_TRUE(AsToken("ops")
-                  ->SubmitAndWatch(spec,
-                                   [&](const v1::JobEvent& e) {
-                                     last = e.state();
-                                     result = e.result();
-                                     return true;
-                                   })
-                  .ok());
-  EXPECT_EQ(last, v1::JOB_STATE_SUCCEEDED);
-  EXPECT_EQ(result, "QUIET");
+  v1::JobEvent last =
+      RunToEnd(*AsToken("ops"), MakeSpec("py.upper", "billing", "quiet"));
+  EXPECT_EQ(last.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(last.result(), "QUIET");
   EXPECT_EQ(worker->Stop(SIGTERM), 0);
 }
 

@@ -138,15 +138,9 @@ commands:
   unsetenv("JOBQ_TEST_SECRET");
   ASSERT_NE(jobqd, nullptr);
   auto& c = jobqd->client();
-  std::string result;
-  v1::JobState last = v1::JOB_STATE_UNSPECIFIED;
-  auto watch = [&](const v1::JobEvent& e) {
-    last = e.state();
-    result = e.result() + e.error();
-    return true;
-  };
-  ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("sandbox"), watch).ok());
-  ASSERT_EQ(last, v1::JOB_STATE_SUCCEEDED) << result;
+  v1::JobEvent last = RunToEnd(c, MakeSpec("sandbox"));
+  std::string result = last.result() + last.error();
+  ASSERT_EQ(last.state(), v1::JOB_STATE_SUCCEEDED) << result;
   std::vector<std::string> lines = absl::StrSplit(result, '\n');
   ASSERT_GE(lines.size(), 4u) << result;
   if (geteuid() == 0) {
@@ -166,9 +160,9 @@ commands:
   // Limits: open files from the defaults, CPU and address space its own.
   EXPECT_THAT(result, ::testing::EndsWith("64\n7\n524288\n"));
   // A command past its CPU seconds is stopped by the kernel.
-  ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("spin"), watch).ok());
-  EXPECT_EQ(last, v1::JOB_STATE_DEAD);
-  EXPECT_THAT(result, ::testing::HasSubstr("signal"));
+  last = RunToEnd(c, MakeSpec("spin"));
+  EXPECT_EQ(last.state(), v1::JOB_STATE_DEAD);
+  EXPECT_THAT(last.error(), ::testing::HasSubstr("signal"));
 }
 
 TEST(CommandSandboxTest, AUserThatCannotBeUsedStopsTheStart) {

@@ -165,6 +165,16 @@ v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue,
   return s;
 }
 
+v1::JobEvent RunToEnd(client::Client& c, const v1::JobSpec& spec) {
+  v1::JobEvent last;
+  absl::Status s = c.SubmitAndWatch(spec, [&](const v1::JobEvent& e) {
+    last = e;
+    return true;
+  });
+  if (!s.ok()) ADD_FAILURE() << "SubmitAndWatch: " << s;
+  return last;
+}
+
 std::string TempPath(const std::string& name) {
   static int counter = 0;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

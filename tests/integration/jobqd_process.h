@@ -109,6 +109,10 @@ class JobqdTest : public ::testing::Test {
 v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue = "",
                      const std::string& payload = "", int32_t priority = 0);
 
+// Submits `spec` through `c` and watches it to its end: the last event (a
+// test failure, and an empty event, if the call fails).
+v1::JobEvent RunToEnd(client::Client& c, const v1::JobSpec& spec);
+
 // Path of a file that does not exist yet, unique to this test.
 std::string TempPath(const std::string& name);
 

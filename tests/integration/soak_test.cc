@@ -217,15 +217,8 @@ TEST(SoakTest, TenThousandStreamsAndAFloodOfGarbageConnections) {
   ASSERT_TRUE(tally.WaitFor(&tally.done_, kStreams, std::chrono::seconds(60)));
   EXPECT_EQ(tally.failure_, "");
   for (int fd : idle) close(fd);
-  std::string result;
-  ASSERT_TRUE(jobqd->client()
-                  .SubmitAndWatch(MakeSpec("sleep", "", "1ms"),
-                                  [&](const v1::JobEvent& e) {
-                                    result = v1::JobState_Name(e.state());
-                                    return true;
-                                  })
-                  .ok());
-  EXPECT_EQ(result, "JOB_STATE_SUCCEEDED");
+  EXPECT_EQ(RunToEnd(jobqd->client(), MakeSpec("sleep", "", "1ms")).state(),
+            v1::JOB_STATE_SUCCEEDED);
   CommandRun ctl = jobqd->Ctl("stats");
   EXPECT_EQ(ctl.exit_code, 0) << ctl.out;
   int status = jobqd->Stop(SIGTERM);

@@ -150,14 +150,7 @@ TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromItsCa) {
   auto channel = client::MakeChannel(jobqd->address(), tls);
   ASSERT_TRUE(channel.ok());
   client::Client c(*channel);
-  std::string result;
-  ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("secure.echo", "", "hi"),
-                               [&](const v1::JobEvent& e) {
-                                 result = e.result();
-                                 return true;
-                               })
-                  .ok());
-  EXPECT_EQ(result, "hi");
+  EXPECT_EQ(RunToEnd(c, MakeSpec("secure.echo", "", "hi")).result(), "hi");
   worker.Stop();
   t.join();
   // And the Python worker.
@@ -169,14 +162,8 @@ TEST_F(TlsTest, MutualTlsRequiresAClientCertificateFromItsCa) {
   ASSERT_NE(python, nullptr);
   ASSERT_TRUE(python->WaitForOutput(std::regex("worker py connected")))
       << python->Output();
-  result.clear();
-  ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("py.upper", "", "over tls"),
-                               [&](const v1::JobEvent& e) {
-                                 result = e.result();
-                                 return true;
-                               })
-                  .ok());
-  EXPECT_EQ(result, "OVER TLS");
+  EXPECT_EQ(RunToEnd(c, MakeSpec("py.upper", "", "over tls")).result(),
+            "OVER TLS");
   EXPECT_EQ(python->Stop(SIGTERM), 0) << python->Output();
 }
 
