@@ -228,6 +228,10 @@ void PrintStats(const v1::GetStatsResponse& s, bool json) {
     if (!w.failure().empty()) {
       std::printf("FAILED      %s\n", w.failure().c_str());
     }
+    if (!w.stalled().empty()) {
+      std::printf("STALLED     %s (retrying; no job starts, changes refused)\n",
+                  w.stalled().c_str());
+    }
   }
   std::printf("\n");
   PrintQueueTable(s.queues());

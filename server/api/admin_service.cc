@@ -40,6 +40,12 @@ void FillStorageStats(const store::WalStats& w, uint64_t live_bytes,
   g->set_count(w.group_records.Count());
   FillQuantiles(w.fsync_us, out->mutable_fsync_latency());
   out->set_failure(w.failure);
+  out->set_stalled(w.stalled);
+  if (w.stalled_since_us > 0) {
+    TimeToProto(w.stalled_since_us, out->mutable_stalled_since());
+  }
+  out->set_write_failures(w.write_failures);
+  out->set_withdrawn_records(w.withdrawn_records);
 }
 
 // Every admin call needs the admin role; one about a queue also needs a
@@ -81,8 +87,15 @@ grpc::ServerUnaryReactor* ChangeQueue(
   return Post(
       ctx, context, reactor,
       [change = std::move(change), response, reactor](CoreContext& core) {
+        if (const absl::Status& s = core.loop.Writable(); !s.ok()) {
+          reactor->Finish(ToGrpc(s));  // Refused before anything changed.
+          return;
+        }
         FillQueueStats(change(core.scheduler), core.now, response);
-        reactor->Finish(grpc::Status::OK);
+        // Answered once the queue's new settings are durable.
+        core.loop.AfterDurable([reactor](const absl::Status& s) {
+          reactor->Finish(ToGrpc(s));
+        });
       },
       &queue);
 }

@@ -171,14 +171,15 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
                          [index = std::move(index), response, reactor](
                              CoreContext&, const absl::Status& s,
                              const std::vector<core::SubmitOutcome>& out) {
+                           if (!s.ok() && !index.empty()) {
+                             // The log could not take the batch: nothing
+                             // of it was stored, and the call says so.
+                             reactor->Finish(ToGrpc(s));
+                             return;
+                           }
                            for (size_t k = 0; k < index.size(); ++k) {
                              v1::SubmitResult* result =
                                  response->mutable_results(index[k]);
-                             if (!s.ok()) {
-                               result->set_code(static_cast<int32_t>(s.code()));
-                               result->set_message(std::string(s.message()));
-                               continue;
-                             }
                              if (out[k].refused()) {
                                grpc::Status full = QueueFull(
                                    absl::StrCat("jobs[", index[k], "].queue"),
@@ -377,6 +378,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
             return;
           }
         }
+        if (const absl::Status& s = core.loop.Writable(); !s.ok()) {
+          reactor->Finish(ToGrpc(s));  // Refused before anything changed.
+          return;
+        }
         auto out = core.scheduler.Cancel(seq, core.now);
         if (!out.ok()) {
           reactor->Finish(ToGrpc(out.status()));
@@ -385,7 +390,9 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
         if (out->running_attempt)
           core.dispatcher.Cancel(seq, *out->running_attempt);
         core.scheduler.ToProto(*out->job, response);
-        reactor->Finish(grpc::Status::OK);
+        core.loop.AfterDurable([reactor](const absl::Status& s) {
+          reactor->Finish(ToGrpc(s));
+        });
       });
 }
 

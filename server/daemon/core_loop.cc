@@ -25,10 +25,8 @@ CoreLoop::CoreLoop(Options options, const Clock* clock)
   results_ = std::make_unique<Channel<core::RunResult>>(
       &loop_,
       [this](std::vector<core::RunResult>& batch) { OnResults(batch); });
-  commits_ = std::make_unique<Channel<std::pair<uint64_t, absl::Status>>>(
-      &loop_, [this](std::vector<std::pair<uint64_t, absl::Status>>& batch) {
-        OnCommitted(batch);
-      });
+  log_reports_ = std::make_unique<Channel<LogReport>>(
+      &loop_, [this](std::vector<LogReport>& batch) { OnLogReports(batch); });
 }
 
 CoreLoop::~CoreLoop() {
@@ -54,11 +52,41 @@ void CoreLoop::PostResults(std::vector<core::RunResult>&& results) {
 }
 
 void CoreLoop::PostCommitted(uint64_t batch, absl::Status status) {
-  commits_->Post({batch, std::move(status)});
+  log_reports_->Post({LogReport::kCommitted, batch, std::move(status)});
+}
+
+void CoreLoop::PostWithdrawn(uint64_t batch, absl::Status status) {
+  log_reports_->Post({LogReport::kWithdrawn, batch, std::move(status)});
+}
+
+void CoreLoop::PostLogHealth(absl::Status status) {
+  log_reports_->Post({LogReport::kHealth, 0, std::move(status)});
+}
+
+store::CommitCallback CoreLoop::CommitCallback() {
+  return [this](uint64_t batch, absl::Status s) {
+    PostCommitted(batch, std::move(s));
+  };
+}
+
+store::WalEvents CoreLoop::LogEvents() {
+  store::WalEvents events;
+  events.on_withdrawn = [this](uint64_t batch, absl::Status s) {
+    PostWithdrawn(batch, std::move(s));
+  };
+  events.on_health = [this](absl::Status s) { PostLogHealth(std::move(s)); };
+  return events;
 }
 
 void CoreLoop::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
                       SubmitDone done) {
+  // An empty submit is a barrier behind the earlier ones: it keeps its
+  // place even while the log cannot write.
+  if (!log_failure_.ok() && !specs.empty()) {
+    CoreContext ctx = Context();
+    done(ctx, log_failure_, {});
+    return;
+  }
   PendingAck ack{0, {}, std::move(done)};
   ack.outcomes.reserve(specs.size());
   wal::v1::Transition t;
@@ -66,7 +94,7 @@ void CoreLoop::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
     core::SubmitOutcome out =
         scheduler_.PrepareEnqueue(std::move(spec), now, &t);
     if (!out.duplicate && !out.refused()) {
-      if (options_.wal != nullptr) options_.wal->Append(t);
+      if (options_.wal != nullptr) options_.wal->Append(t, true);
       pending_enqueues_.push_back({0, std::move(t)});
     }
     ack.outcomes.push_back(out);
@@ -74,12 +102,18 @@ void CoreLoop::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
   acks_.push_back(std::move(ack));
 }
 
+void CoreLoop::AfterDurable(DurableDone done) {
+  changes_.push_back({0, std::move(done)});
+}
+
+// Every entry up to `batch` (0: the current turn's, untagged).
+static bool Due(uint64_t batch, uint64_t b) {
+  return batch == 0 ? b == 0 : b <= batch && b != 0;
+}
+
 void CoreLoop::Resolve(uint64_t batch, const absl::Status& status) {
-  // Every entry up to `batch` (0: the current turn's, untagged) in order.
-  auto due = [batch](uint64_t b) {
-    return batch == 0 ? b == 0 : b <= batch && b != 0;
-  };
-  while (!pending_enqueues_.empty() && due(pending_enqueues_.front().batch)) {
+  while (!pending_enqueues_.empty() &&
+         Due(batch, pending_enqueues_.front().batch)) {
     const auto& t = pending_enqueues_.front().enqueue;
     if (status.ok()) {
       scheduler_.ApplyPrepared(t);
@@ -88,24 +122,62 @@ void CoreLoop::Resolve(uint64_t batch, const absl::Status& status) {
     }
     pending_enqueues_.pop_front();
   }
-  if (acks_.empty() || !due(acks_.front().batch)) return;
+  while (!changes_.empty() && Due(batch, changes_.front().batch)) {
+    DurableDone done = std::move(changes_.front().done);
+    changes_.pop_front();
+    done(status);
+  }
+  AnswerSubmits(batch, status);
+}
+
+void CoreLoop::Withdraw(uint64_t batch, const absl::Status& status) {
+  while (!pending_enqueues_.empty() &&
+         Due(batch, pending_enqueues_.front().batch)) {
+    scheduler_.Abandon(pending_enqueues_.front().enqueue);
+    pending_enqueues_.pop_front();
+  }
+  AnswerSubmits(batch, status);
+}
+
+void CoreLoop::AnswerSubmits(uint64_t batch, const absl::Status& status) {
+  if (acks_.empty() || !Due(batch, acks_.front().batch)) return;
   CoreContext ctx = Context();
-  while (!acks_.empty() && due(acks_.front().batch)) {
+  while (!acks_.empty() && Due(batch, acks_.front().batch)) {
     PendingAck ack = std::move(acks_.front());
     acks_.pop_front();
     ack.done(ctx, status, ack.outcomes);
   }
 }
 
-void CoreLoop::OnCommitted(
-    std::vector<std::pair<uint64_t, absl::Status>>& batch) {
-  for (auto& [id, status] : batch) {
-    if (!status.ok() && options_.on_wal_failure) {
-      options_.on_wal_failure(status);
+void CoreLoop::SetLogHealth(const absl::Status& status) {
+  // A failure for good stays.
+  if (!resolved_status_.ok()) return;
+  log_failure_ = status;
+  if (options_.on_log_health) options_.on_log_health(status);
+}
+
+void CoreLoop::OnLogReports(std::vector<LogReport>& batch) {
+  for (auto& r : batch) {
+    switch (r.kind) {
+      case LogReport::kCommitted:
+        resolved_batch_ = std::max(resolved_batch_, r.batch);
+        if (!r.status.ok() && resolved_status_.ok()) {
+          // Never stored: the log has failed for good (or is stopping).
+          log_failure_ = r.status;
+          resolved_status_ = r.status;
+          if (options_.on_log_health) options_.on_log_health(r.status);
+        }
+        Resolve(r.batch, r.status);
+        break;
+      case LogReport::kWithdrawn:
+        withdrawn_batch_ = std::max(withdrawn_batch_, r.batch);
+        withdrawn_status_ = r.status;
+        Withdraw(r.batch, r.status);
+        break;
+      case LogReport::kHealth:
+        SetLogHealth(r.status);
+        break;
     }
-    resolved_batch_ = std::max(resolved_batch_, id);
-    resolved_status_ = status;
-    Resolve(id, status);
   }
   Pump();
 }
@@ -128,12 +200,18 @@ void CoreLoop::Commit() {
   for (auto it = acks_.rbegin(); it != acks_.rend() && it->batch == 0; ++it) {
     it->batch = id;
   }
-  // Nothing new was written and the last batch is already answered: these
-  // acks share its fate now.
+  for (auto it = changes_.rbegin(); it != changes_.rend() && it->batch == 0;
+       ++it) {
+    it->batch = id;
+  }
+  // Nothing new was written and the last batch is already answered (or its
+  // enqueues withdrawn): these share its fate now.
   if (id == 0) {
     Resolve(0, absl::OkStatus());
   } else if (id <= resolved_batch_) {
     Resolve(id, resolved_status_);
+  } else if (id <= withdrawn_batch_) {
+    Withdraw(id, withdrawn_status_);
   }
 }
 
@@ -165,7 +243,7 @@ void CoreLoop::Compact() {
     // Enqueues not yet durable may sit in the old segments only: write them
     // again into the new one, and answer them with its first batch.
     for (auto& p : pending_enqueues_) {
-      wal->Append(p.enqueue);
+      wal->Append(p.enqueue, true);
       p.batch = 0;
     }
     for (auto& a : acks_) a.batch = 0;
@@ -225,17 +303,21 @@ void CoreLoop::Pump() {
   TimeUs next = scheduler_.Tick(now);
   ReturnFreedMemory();
   if (options_.wal == nullptr) Commit();  // Makes this turn's submits ready.
+  // While the log cannot write, nothing new starts: a start that is not
+  // stored would run the job again after a restart, and it only grows
+  // what waits for the disk.
+  bool starting = !draining_ && log_failure_.ok();
   size_t local = scheduler_.running() - scheduler_.remote_runs().size();
-  if (!draining_ && local < options_.max_running) {
+  if (starting && local < options_.max_running) {
     auto jobs = scheduler_.TakeRunnable(now, options_.max_running - local);
     if (!jobs.empty()) router_.pool->Dispatch(std::move(jobs));
   }
-  if (!draining_) workers_.Dispatch(now);
+  if (starting) workers_.Dispatch(now);
   if (TimeUs lease = scheduler_.next_lease(); lease > 0) {
     next = next == 0 ? lease : std::min(next, lease);  // New leases too.
   }
   if (options_.wal != nullptr) {
-    Compact();
+    if (log_failure_.ok()) Compact();
     Commit();
   }
   hub_.FlushAll();
@@ -285,7 +367,7 @@ void CoreLoop::Stop() {
     closing_ = true;
     tasks_->Close();
     results_->Close();
-    commits_->Close();
+    log_reports_->Close();
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   };
   if (thread_.joinable()) {

@@ -36,10 +36,14 @@ struct CoreContext {
 using CoreTask = absl::AnyInvocable<void(CoreContext&)>;
 
 // Told, on the core thread, whether submitted jobs were stored: OK with one
-// outcome per spec, or the log's error (none of them was stored).
+// outcome per spec, or the log's error (none of them was stored, and the
+// outcomes may be empty).
 using SubmitDone =
     absl::AnyInvocable<void(CoreContext&, const absl::Status&,
                             const std::vector<core::SubmitOutcome>&)>;
+// Told, on the core thread, that the changes made before it was registered
+// are durable (OK), or that they never will be (the log failed for good).
+using DurableDone = absl::AnyInvocable<void(const absl::Status&)>;
 
 // The one thread that owns all job state: a libuv loop that runs the
 // Scheduler and the EventHub. Tasks from gRPC threads and results from worker
@@ -62,8 +66,9 @@ class CoreLoop {
     uint64_t compact_min_bytes = 64 << 20;
     // Jobs snapshotted per loop turn during compaction (bounds the pause).
     size_t snapshot_chunk = 20'000;
-    // Called on the core thread when the log fails.
-    std::function<void(const absl::Status&)> on_wal_failure;
+    // Called on the core thread when the log stops taking writes (its
+    // error) and when it takes them again (OK).
+    std::function<void(const absl::Status&)> on_log_health;
   };
 
   CoreLoop(Options options, const Clock* clock);
@@ -80,14 +85,33 @@ class CoreLoop {
   // Hands finished runs to the scheduler.
   void PostResults(std::vector<core::RunResult>&& results);
 
-  // From the log's writer thread: batches up to `batch` are resolved.
+  // From the log's writer thread, in the order the log reports them:
+  // batches up to `batch` are durable (OK) or will never be (the error);
+  // their enqueues were withdrawn; the log's health changed.
   void PostCommitted(uint64_t batch, absl::Status status);
+  void PostWithdrawn(uint64_t batch, absl::Status status);
+  void PostLogHealth(absl::Status status);
+  // The log's callbacks, wired to the Post* above.
+  store::CommitCallback CommitCallback();
+  store::WalEvents LogEvents();
 
   // Core thread: enqueues validated specs. They become visible (and run)
   // and `done` is called once their records are durable, or `done` gets
   // the log's error and they are dropped. Without a log, at the end of the
-  // current turn.
+  // current turn. While the log cannot write, refused at once.
   void Submit(std::vector<v1::JobSpec> specs, TimeUs now, SubmitDone done);
+
+  // Core thread. Every change a client asks for follows the same steps so
+  // that no OK goes out before it is durable, and a refusal changes
+  // nothing:
+  //   1. Writable(): if not OK, refuse with it, before changing anything.
+  //   2. Change the scheduler (its transitions go to the log).
+  //   3. AfterDurable(done): answer in `done`.
+  // Not OK while the log cannot write (a full disk) or has failed for good.
+  const absl::Status& Writable() const { return log_failure_; }
+  void AfterDurable(DurableDone done);
+  // True while the log cannot write: no job is started.
+  bool degraded() const { return !log_failure_.ok(); }
 
   // Core thread: recovery replays into this before Start().
   core::Scheduler& scheduler() { return scheduler_; }
@@ -101,10 +125,22 @@ class CoreLoop {
  private:
   void OnTasks(std::vector<CoreTask>& batch);
   void OnResults(std::vector<core::RunResult>& batch);
-  void OnCommitted(std::vector<std::pair<uint64_t, absl::Status>>& batch);
-  // Applies (or drops) pending enqueues and answers acks of batches up to
-  // `batch`; batch 0 entries are those of the current turn.
+  // What the log's writer reports.
+  struct LogReport {
+    enum Kind { kCommitted, kWithdrawn, kHealth } kind;
+    uint64_t batch = 0;
+    absl::Status status;
+  };
+  void OnLogReports(std::vector<LogReport>& batch);
+  void SetLogHealth(const absl::Status& status);
+  // Applies (or drops) pending enqueues and answers what waits on batches
+  // up to `batch`; batch 0 entries are those of the current turn.
   void Resolve(uint64_t batch, const absl::Status& status);
+  // Drops the pending enqueues of batches up to `batch` and answers their
+  // submits with `status`.
+  void Withdraw(uint64_t batch, const absl::Status& status);
+  // Answers the submits of batches up to `batch` with `status`.
+  void AnswerSubmits(uint64_t batch, const absl::Status& status);
   void Commit();
   void Compact();
   void ReturnFreedMemory();
@@ -148,12 +184,23 @@ class CoreLoop {
     std::vector<core::SubmitOutcome> outcomes;
     SubmitDone done;
   };
+  // A change already applied, answered once its batch is durable.
+  struct PendingChange {
+    uint64_t batch;
+    DurableDone done;
+  };
   std::deque<PendingEnqueue> pending_enqueues_;
   std::deque<PendingAck> acks_;
+  std::deque<PendingChange> changes_;
   size_t peak_jobs_ = 0;  // Jobs held at most since memory was last trimmed.
   // The last batch the log reported on, and how it went.
   uint64_t resolved_batch_ = 0;
   absl::Status resolved_status_;
+  // The last batch whose enqueues were withdrawn, and why.
+  uint64_t withdrawn_batch_ = 0;
+  absl::Status withdrawn_status_;
+  // Not OK while the log cannot write, or once it has failed for good.
+  absl::Status log_failure_;
 
   // Compaction in progress: jobs with ids in (cursor, limit) remain.
   struct Snapshot {
@@ -168,7 +215,7 @@ class CoreLoop {
   uv_timer_t timer_;
   std::unique_ptr<Channel<CoreTask>> tasks_;
   std::unique_ptr<Channel<core::RunResult>> results_;
-  std::unique_ptr<Channel<std::pair<uint64_t, absl::Status>>> commits_;
+  std::unique_ptr<Channel<LogReport>> log_reports_;
   std::thread thread_;
   bool draining_ = false;          // Loop thread.
   std::function<void()> on_idle_;  // Loop thread: drain waiter.

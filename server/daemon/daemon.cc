@@ -137,9 +137,7 @@ absl::Status Daemon::Recover() {
                  stats->torn_bytes, stats->skipped_bytes);
   }
   CoreLoop* core = core_.get();
-  return wal_->Start([core](uint64_t batch, absl::Status s) {
-    core->PostCommitted(batch, std::move(s));
-  });
+  return wal_->Start(core->CommitCallback(), core->LogEvents());
 }
 
 absl::Status Daemon::Start() {
@@ -165,11 +163,13 @@ absl::Status Daemon::Start() {
   core_options.workers.heartbeat_interval = config_.lease / 3;
   core_options.workers.max_result = config_.max_payload;
   if (absl::Status s = OpenStorage(&core_options); !s.ok()) return s;
-  core_options.on_wal_failure = [this](const absl::Status& s) {
-    // A sticky failure: the daemon can no longer store anything.
+  core_options.on_log_health = [this](const absl::Status& s) {
+    // NOT_SERVING while the log cannot write (a full disk: until it can
+    // again) or has failed for good.
     grpc::Server* server = serving_.load();
-    if (!wal_->Stats().failure.empty() && server != nullptr) {
-      server->GetHealthCheckService()->SetServingStatus(false);
+    if (server != nullptr) {
+      server->GetHealthCheckService()->SetServingStatus(s.ok() &&
+                                                        NotReady().empty());
     }
   };
   core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
@@ -301,8 +301,13 @@ std::string Daemon::NotReady() const {
   if (ctx_.recovering.load()) return "recovering the write-ahead log";
   if (ctx_.shutting_down.load()) return "shutting down";
   if (wal_ != nullptr) {
-    std::string failure = wal_->Stats().failure;
-    if (!failure.empty()) return "write-ahead log failed: " + failure;
+    store::WalStats stats = wal_->Stats();
+    if (!stats.failure.empty()) {
+      return "write-ahead log failed: " + stats.failure;
+    }
+    if (!stats.stalled.empty()) {
+      return "write-ahead log cannot write (retrying): " + stats.stalled;
+    }
   }
   return "";
 }

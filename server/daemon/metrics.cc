@@ -107,6 +107,16 @@ void AddWal(const store::Wal& wal, PrometheusText* p) {
       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536});
   p->Gauge("jobq_wal_failed", "1 once the log has failed for good.", {},
            s.failure.empty() ? 0 : 1);
+  p->Gauge("jobq_wal_stalled",
+           "1 while the log cannot write and retries (jobqd is degraded: it "
+           "starts no jobs and refuses changes).",
+           {}, s.stalled.empty() ? 0 : 1);
+  p->Counter("jobq_wal_write_failures_total",
+             "Writes of the log that failed and were undone.", {},
+             static_cast<double>(s.write_failures));
+  p->Counter("jobq_wal_withdrawn_records_total",
+             "Enqueues refused because the write carrying them failed.", {},
+             static_cast<double>(s.withdrawn_records));
 }
 
 void AddRpcs(const api::RpcMetrics& rpc, PrometheusText* p) {

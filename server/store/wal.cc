@@ -104,8 +104,9 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
   return stats;
 }
 
-absl::Status Wal::Start(CommitCallback on_commit) {
+absl::Status Wal::Start(CommitCallback on_commit, WalEvents events) {
   on_commit_ = std::move(on_commit);
+  events_ = std::move(events);
   if (auto s = OpenSegment(); !s.ok()) return s;
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "jobq-wal");
@@ -130,11 +131,23 @@ absl::Status Wal::OpenSegment() {
   auto file = env_->NewWritableFile(path);
   if (!file.ok()) return file.status();
   absl::Status s = (*file)->Append(log::SegmentHeader());
-  if (s.ok()) s = (*file)->Sync();
+  if (!s.ok()) {
+    // No space for the header: no segment yet. Gone, it cannot be
+    // mistaken for a damaged one; the rotation is tried again.
+    file->reset();
+    (void)env_->RemoveFile(path);
+    return s;
+  }
+  s = (*file)->Sync();
   // The new file's directory entry must be durable before records in it are
   // acknowledged.
   if (s.ok()) s = env_->SyncDir(options_.dir);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    Stick(absl::UnavailableError(
+        absl::StrCat("write-ahead log: ", s.message(),
+                     "; the log accepts no more writes")));
+    return s;
+  }
   file_ = std::move(*file);
   segment_ = number;
   std::lock_guard lock(mu_);
@@ -142,15 +155,22 @@ absl::Status Wal::OpenSegment() {
   return absl::OkStatus();
 }
 
-void Wal::Append(const wal::v1::Transition& t) {
+void Wal::Append(const wal::v1::Transition& t, bool withdrawable) {
   scratch_.clear();
   t.AppendToString(&scratch_);
-  log::AppendRecord(&open_.data, log::kTransition, scratch_);
-  ++open_.records;
+  if (withdrawable) {
+    log::AppendRecord(&open_.enqueues, log::kTransition, scratch_);
+    ++open_.enqueue_records;
+  } else {
+    log::AppendRecord(&open_.data, log::kTransition, scratch_);
+    ++open_.records;
+  }
 }
 
 uint64_t Wal::Commit() {
-  if (open_.records == 0 && !drop_next_) return 0;
+  if (open_.records == 0 && open_.enqueue_records == 0 && !drop_next_) {
+    return 0;
+  }
   open_.id = ++last_commit_;
   open_.rotate = rotate_next_;
   open_.drop_old = drop_next_;
@@ -165,43 +185,163 @@ uint64_t Wal::Commit() {
 }
 
 void Wal::WriterLoop() {
+  std::deque<Batch> batches;  // Taken from queue_, not yet stored.
+  std::chrono::milliseconds backoff = options_.retry_min;
+  absl::Status failing;
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) break;  // Stopping, and everything is written.
-    std::deque<Batch> batches;
-    batches.swap(queue_);
+    if (batches.empty()) {
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) break;  // Stopping, and everything is written.
+    } else {
+      // Stalled: wait, then try again (at once when stopping).
+      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+    }
+    bool stopping = stopping_;
+    for (Batch& b : queue_) batches.push_back(std::move(b));
+    queue_.clear();
     lock.unlock();
-    WriteBatches(batches);
+    absl::Status s;
+    if (stalled_) {
+      // Enqueues arriving are refused like the ones before.
+      Withdraw(batches, failing);
+      // With nothing left to write, only a write shows that space is back.
+      bool work = std::any_of(batches.begin(), batches.end(), [](auto& b) {
+        return b.rotate || !b.data.empty();
+      });
+      if (!work) s = Probe();
+    }
+    if (s.ok()) s = WriteBatches(batches);
+    if (s.ok()) {
+      if (stalled_) {
+        lock.lock();
+        bool sticky = !sticky_.ok();
+        lock.unlock();
+        // After a failure for good there is no recovery to announce.
+        if (sticky) {
+          stalled_ = false;
+        } else {
+          SetStalled(s);
+        }
+      }
+      backoff = options_.retry_min;
+    } else {
+      if (!stalled_) {
+        failing = s;
+        SetStalled(s);
+        Withdraw(batches, s);
+      } else {
+        backoff = std::min(backoff * 2, options_.retry_max);
+      }
+      if (stopping) {
+        // Nothing more can be done: what is left is lost, unacknowledged.
+        spdlog::error("write-ahead log: stopping with {} batches unstored: {}",
+                      batches.size(), s.ToString());
+        on_commit_(batches.back().id, s);
+        batches.clear();
+      }
+    }
     lock.lock();
   }
 }
 
-void Wal::WriteBatches(std::deque<Batch>& batches) {
+absl::Status Wal::Probe() {
+  uint64_t before = file_->size();
+  absl::Status s = file_->Append(std::string(4096, '\0'));
+  if (absl::Status t = file_->Truncate(before); !t.ok()) {
+    Stick(absl::UnavailableError(
+        absl::StrCat("write-ahead log: cannot undo a probe write (",
+                     t.message(), "); the log accepts no more writes")));
+    std::lock_guard lock(mu_);
+    return sticky_;
+  }
+  return s;
+}
+
+void Wal::Withdraw(std::deque<Batch>& batches, const absl::Status& why) {
+  uint64_t last = 0;
+  uint64_t records = 0;
+  for (Batch& b : batches) {
+    if (b.enqueue_records == 0) continue;
+    records += b.enqueue_records;
+    b.enqueues.clear();
+    b.enqueue_records = 0;
+    last = b.id;
+  }
+  if (last == 0) return;
+  {
+    std::lock_guard lock(mu_);
+    stats_.withdrawn_records += records;
+  }
+  if (events_.on_withdrawn) events_.on_withdrawn(last, why);
+}
+
+void Wal::SetStalled(const absl::Status& s) {
+  stalled_ = !s.ok();
+  {
+    std::lock_guard lock(mu_);
+    stats_.stalled = std::string(s.message());
+    stats_.stalled_since_us =
+        s.ok() ? 0
+               : std::chrono::duration_cast<std::chrono::microseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  }
+  if (s.ok()) {
+    spdlog::info("write-ahead log: writing again; nothing was lost");
+  } else {
+    spdlog::error(
+        "write-ahead log: cannot write ({}); jobqd starts no jobs and "
+        "refuses changes until it can, and retries",
+        s.ToString());
+  }
+  if (events_.on_health) events_.on_health(s);
+}
+
+absl::Status Wal::WriteBatches(std::deque<Batch>& batches) {
   std::string group;
-  size_t i = 0;
-  while (i < batches.size()) {
+  while (!batches.empty()) {
     absl::Status s;
-    if (batches[i].rotate) {
+    if (batches.front().rotate) {
       s = OpenSegment();
-      if (!s.ok()) Stick(s);
+      if (!s.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          if (sticky_.ok()) {
+            ++stats_.write_failures;
+            return s;  // Tried again later.
+          }
+          s = sticky_;
+        }
+      } else {
+        batches.front().rotate = false;
+      }
     }
     // The group: this batch and the following ones up to the next rotation.
-    size_t j = i + 1;
+    size_t j = 1;
     while (j < batches.size() && !batches[j].rotate) ++j;
     group.clear();
     uint32_t records = 0;
     bool drop = false;
-    for (size_t k = i; k < j; ++k) {
+    for (size_t k = 0; k < j; ++k) {
+      group += batches[k].enqueues;
       group += batches[k].data;
-      records += batches[k].records;
+      records += batches[k].records + batches[k].enqueue_records;
       drop = drop || batches[k].drop_old;
     }
-    s = WriteGroup(group, records);
+    if (s.ok()) s = WriteGroup(group, records);
+    bool sticky;
+    {
+      std::lock_guard lock(mu_);
+      sticky = !sticky_.ok();
+      if (!s.ok() && !sticky) ++stats_.write_failures;
+    }
+    if (!s.ok() && !sticky) return s;  // Undone; tried again later.
     if (s.ok() && drop) DropOldSegments();
     on_commit_(batches[j - 1].id, s);
-    i = j;
+    batches.erase(batches.begin(), batches.begin() + static_cast<long>(j));
   }
+  return absl::OkStatus();
 }
 
 absl::Status Wal::WriteGroup(const std::string& data, uint32_t records) {
@@ -220,7 +360,7 @@ absl::Status Wal::WriteGroup(const std::string& data, uint32_t records) {
                        t.message(), "); the log accepts no more writes")));
     }
     return absl::Status(s.code(), absl::StrCat("write-ahead log: ", s.message(),
-                                               "; the job was not stored"));
+                                               "; the change was not stored"));
   }
   int64_t fsync_us = -1;
   if (options_.sync) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "common/histogram.h"
 #include "jobq/wal/v1/transition.pb.h"
 #include "store/env.h"
@@ -28,6 +30,10 @@ struct WalOptions {
   // refusing to start (--recover=skip-corrupt).
   bool skip_corrupt = false;
   Env* env = nullptr;  // Null: the POSIX file system.
+  // While writes fail (a full disk), the writer tries again after this long,
+  // doubling up to `retry_max`.
+  std::chrono::milliseconds retry_min{10};
+  std::chrono::milliseconds retry_max{1000};
 };
 
 struct RecoveryStats {
@@ -49,11 +55,27 @@ struct WalStats {
   Histogram group_records;  // Records per write.
   Histogram fsync_us;       // fdatasync latency.
   std::string failure;      // The sticky failure, if any.
+  // Set while writes fail and are being retried (a full disk): the error.
+  std::string stalled;
+  TimeUs stalled_since_us = 0;  // Wall clock, 0 when not stalled.
+  uint64_t write_failures = 0;  // Writes that failed and were undone.
+  uint64_t withdrawn_records = 0;  // Enqueues given back, never stored.
 };
 
-// Batches up to and including `batch` are durable (OK), or were not stored
-// (the error). Called on the writer thread, in batch order.
+// Batches up to and including `batch` are durable (OK), or will never be
+// stored (the error: a sticky failure, or the log stopped while it could
+// not write). Called on the writer thread, in batch order.
 using CommitCallback = std::function<void(uint64_t batch, absl::Status)>;
+
+// What else the writer reports, on its thread, in order with the commits.
+struct WalEvents {
+  // The withdrawable records (enqueues) of batches up to `batch` were
+  // dropped, never to be stored, because writing failed (`why`). The rest
+  // of those batches is still to be stored.
+  std::function<void(uint64_t batch, absl::Status why)> on_withdrawn;
+  // Writing started failing (the error) or works again (OK).
+  std::function<void(absl::Status)> on_health;
+};
 
 // The write-ahead log of the core's transitions: a directory of segment
 // files (docs/wal-format.md) and a writer thread.
@@ -61,9 +83,18 @@ using CommitCallback = std::function<void(uint64_t batch, absl::Status)>;
 // Group commit: the core appends the records of one loop turn and commits
 // them as one batch; the writer takes every batch committed since its last
 // write and stores them with one write(2) and one fdatasync, then reports.
-// A failed write is undone (the file is cut back) and reported; the log
-// goes on. A failed fdatasync is sticky: the state of the page cache is then
-// unknown, so the log refuses every later batch (it never retries an fsync).
+//
+// The log never has a hole: batches are stored whole and in order, or not
+// at all. A failed write (ENOSPC, EIO on write) is undone (the file is cut
+// back) and the log stalls: it reports the failure once (on_health), gives
+// back the withdrawable records of every batch not yet stored
+// (on_withdrawn: enqueues, which the core has not applied and can refuse),
+// and retries the rest, in order, with backoff, until a write succeeds;
+// then it reports health again and the batches as durable. Records that the
+// core has already applied (a start, a finish, a cancel) are never dropped
+// while jobqd runs. A failed fdatasync is sticky: the state of the page
+// cache is then unknown, so the log refuses every later batch (it never
+// retries an fsync).
 //
 // Thread: Open, Recover, Start, Stop by the owner; Append, Commit and the
 // segment controls by the core thread only; Stats from any thread.
@@ -81,12 +112,16 @@ class Wal {
       const std::function<void(const wal::v1::Transition&)>& apply);
 
   // Opens a fresh segment and starts the writer thread.
-  [[nodiscard]] absl::Status Start(CommitCallback on_commit);
-  // Writes every committed batch, reports it, stops the writer.
+  [[nodiscard]] absl::Status Start(CommitCallback on_commit,
+                                   WalEvents events = {});
+  // Writes every committed batch, reports it, stops the writer. While the
+  // log is stalled it tries once more, and reports what it could not store
+  // as failed.
   void Stop();
 
-  // Core thread.
-  void Append(const wal::v1::Transition& t);
+  // Core thread. A withdrawable record (an enqueue not yet applied) may be
+  // dropped if its batch cannot be written; see on_withdrawn.
+  void Append(const wal::v1::Transition& t, bool withdrawable = false);
   // Hands the records appended since the last commit to the writer.
   // Returns the batch id, or 0 when nothing was appended.
   uint64_t Commit();
@@ -105,8 +140,10 @@ class Wal {
  private:
   struct Batch {
     uint64_t id = 0;
-    std::string data;
-    uint32_t records = 0;
+    std::string data;       // Records the core has applied.
+    std::string enqueues;   // Withdrawable records, stored before `data`.
+    uint32_t records = 0;   // In data.
+    uint32_t enqueue_records = 0;
     bool rotate = false;
     bool drop_old = false;
   };
@@ -115,8 +152,17 @@ class Wal {
   std::string PathOf(uint64_t segment) const;
   absl::Status OpenSegment();
   void WriterLoop();
-  void WriteBatches(std::deque<Batch>& batches);
+  // Stores batches from the front, reporting and removing each stored (or,
+  // after a sticky failure, failed) one. Returns the error that stopped it
+  // short, with the unstored batches left in `batches`; OK when none is left.
+  absl::Status WriteBatches(std::deque<Batch>& batches);
   absl::Status WriteGroup(const std::string& data, uint32_t records);
+  // Drops the withdrawable records of `batches` and reports them.
+  void Withdraw(std::deque<Batch>& batches, const absl::Status& why);
+  void SetStalled(const absl::Status& s);
+  // While stalled with nothing to write: whether a write would succeed now
+  // (appends a block of zeros and cuts it off again).
+  absl::Status Probe();
   void DropOldSegments();
   void Stick(absl::Status s);
   // With mu_ held: records a segment's size and the new total.
@@ -126,6 +172,7 @@ class Wal {
   Env* env_ = nullptr;
   std::unique_ptr<FileLock> lock_;
   CommitCallback on_commit_;
+  WalEvents events_;
 
   // Core thread.
   Batch open_;
@@ -137,6 +184,7 @@ class Wal {
   // Writer thread (and Start before it runs).
   std::unique_ptr<WritableFile> file_;
   uint64_t segment_ = 0;  // The current segment number.
+  bool stalled_ = false;  // Writes fail; retrying.
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

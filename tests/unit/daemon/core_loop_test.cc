@@ -53,21 +53,24 @@ class CoreLoopWalTest : public ::testing::Test {
     store::WalOptions wo;
     wo.dir = "/data";
     wo.env = &env_;
+    wo.retry_min = 1ms;
+    wo.retry_max = 4ms;
     auto wal = store::Wal::Open(wo);
     ASSERT_TRUE(wal.ok());
     wal_ = std::move(*wal);
     options.wal = wal_.get();
-    options.on_wal_failure = [this](const absl::Status&) { ++failures_; };
+    options.on_log_health = [this](const absl::Status& st) {
+      std::lock_guard lock(health_mu_);
+      health_.push_back(st);
+      health_cv_.notify_all();
+    };
     core_ = std::make_unique<CoreLoop>(std::move(options), &clock_);
     core::Scheduler& s = core_->scheduler();
     ASSERT_TRUE(
         wal_->Recover([&s](const wal::v1::Transition& t) { s.Apply(t); }).ok());
     s.RequeueRunning(clock_.Now());
     CoreLoop* core = core_.get();
-    ASSERT_TRUE(wal_->Start([core](uint64_t b, absl::Status st) {
-                      core->PostCommitted(b, std::move(st));
-                    })
-                    .ok());
+    ASSERT_TRUE(wal_->Start(core->CommitCallback(), core->LogEvents()).ok());
     dispatcher_ = std::make_unique<FakeDispatcher>();
     core_->Start(dispatcher_.get());
   }
@@ -115,7 +118,59 @@ class CoreLoopWalTest : public ::testing::Test {
   std::unique_ptr<store::Wal> wal_;
   std::unique_ptr<CoreLoop> core_;
   std::unique_ptr<FakeDispatcher> dispatcher_;
-  std::atomic<int> failures_{0};
+  // Waits for the `n`th report of the log's health since the start.
+  absl::Status WaitHealth(size_t n) {
+    std::unique_lock lock(health_mu_);
+    health_cv_.wait_for(lock, 20s, [&] { return health_.size() >= n; });
+    return health_.size() >= n ? health_[n - 1]
+                               : absl::DeadlineExceededError("no report");
+  }
+  size_t failures() {
+    std::lock_guard lock(health_mu_);
+    size_t n = 0;
+    for (const auto& h : health_) n += h.ok() ? 0 : 1;
+    return n;
+  }
+  // A change made the way the API makes it: refused at once while the log
+  // cannot write, else applied and answered once durable.
+  absl::Status Change(std::function<void(CoreContext&)> change) {
+    auto p = std::make_shared<std::promise<absl::Status>>();
+    auto f = p->get_future();
+    core_->Post([change, p](CoreContext& ctx) {
+      if (!ctx.loop.Writable().ok()) {
+        p->set_value(ctx.loop.Writable());
+        return;
+      }
+      change(ctx);
+      ctx.loop.AfterDurable([p](const absl::Status& s) { p->set_value(s); });
+    });
+    return f.get();
+  }
+  absl::Status Cancel(uint64_t seq) {
+    return Change([seq](CoreContext& ctx) {
+      ASSERT_TRUE(ctx.scheduler.Cancel(seq, ctx.now).ok());
+    });
+  }
+  // A job in the paused queue "held": READY, never started.
+  uint64_t SubmitHeld() {
+    OnCore<bool>([](CoreContext& c) {
+      c.scheduler.PauseQueue("held", true);
+      return true;
+    });
+    auto [status, seq] = Submit(Spec("held"));
+    EXPECT_TRUE(status.ok()) << status;
+    return seq;
+  }
+  bool Paused(const std::string& queue) {
+    return OnCore<bool>([queue](CoreContext& c) {
+      const core::Queue* q = c.scheduler.FindQueue(queue);
+      return q != nullptr && q->paused;
+    });
+  }
+
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  std::vector<absl::Status> health_;  // Guarded by health_mu_.
 };
 
 TEST_F(CoreLoopWalTest, AJobIsAnsweredAndStartedOnlyOnceItIsDurable) {
@@ -157,7 +212,11 @@ TEST_F(CoreLoopWalTest, ASubmitThatCannotBeStoredFailsAndLeavesNoJob) {
   EXPECT_EQ(StateOf(lost), v1::JOB_STATE_UNSPECIFIED);
   // Reads go on, and so do submits once there is space again.
   EXPECT_NE(StateOf(kept), v1::JOB_STATE_UNSPECIFIED);
+  EXPECT_EQ(WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  // While the log cannot write, submits are refused at once.
+  EXPECT_EQ(Submit(Spec()).first.code(), absl::StatusCode::kResourceExhausted);
   env_.Heal();
+  ASSERT_TRUE(WaitHealth(2).ok());
   auto [later, seq] = Submit(Spec());
   EXPECT_TRUE(later.ok()) << later;
   StopDaemon();
@@ -175,7 +234,7 @@ TEST_F(CoreLoopWalTest, AFailedFsyncFailsEverySubmitAfterItAndIsReported) {
   EXPECT_EQ(Submit(Spec()).first.code(), absl::StatusCode::kUnavailable);
   env_.Heal();
   EXPECT_EQ(Submit(Spec()).first.code(), absl::StatusCode::kUnavailable);
-  EXPECT_GE(failures_.load(), 1);
+  EXPECT_GE(failures(), 1u);
   EXPECT_NE(StateOf(seq), v1::JOB_STATE_UNSPECIFIED);  // Reads still work.
 }
 
@@ -248,6 +307,104 @@ TEST_F(CoreLoopWalTest, CompactionKeepsEveryLiveJobAndDropsTheRest) {
             }),
             true);
   for (uint64_t seq : live) EXPECT_EQ(StateOf(seq), v1::JOB_STATE_READY);
+}
+
+TEST_F(CoreLoopWalTest, AChangeIsAnsweredOnlyOnceItIsDurable) {
+  StartDaemon();
+  uint64_t seq = SubmitHeld();
+  // Hold the writer inside fdatasync until released.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  std::atomic<bool> first{true};
+  env_.SetSyncHook([&] {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  auto answer = std::async(std::launch::async, [&] { return Cancel(seq); });
+  entered.get_future().wait();
+  EXPECT_EQ(answer.wait_for(0s), std::future_status::timeout);
+  release.set_value();
+  EXPECT_TRUE(answer.get().ok());
+}
+
+TEST_F(CoreLoopWalTest, ChangesWhileTheLogCannotWriteAreRefusedAndChangeNothing) {
+  StartDaemon();
+  uint64_t seq = SubmitHeld();
+  env_.FailAppendsAfter(0, ENOSPC);
+  // The first write to fail: a submit, refused, and the log now stalled.
+  EXPECT_EQ(Submit(Spec("held")).first.code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Cancel(seq).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Change([](CoreContext& c) { c.scheduler.PauseQueue("held", false); })
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Change([](CoreContext& c) {
+              c.scheduler.SetMaxConcurrency("held", 3);
+            }).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(StateOf(seq), v1::JOB_STATE_READY);
+  EXPECT_TRUE(Paused("held"));
+  // Space again: the same changes go through, durably.
+  env_.Heal();
+  ASSERT_TRUE(WaitHealth(2).ok());
+  EXPECT_TRUE(Cancel(seq).ok());
+  EXPECT_TRUE(
+      Change([](CoreContext& c) { c.scheduler.PauseQueue("held", false); })
+          .ok());
+  StopDaemon();
+  StartDaemon();
+  EXPECT_EQ(StateOf(seq), v1::JOB_STATE_CANCELLED);
+  EXPECT_FALSE(Paused("held"));
+}
+
+TEST_F(CoreLoopWalTest, JobsFinishingWhileTheLogCannotWriteAreStoredOnceItCan) {
+  StartDaemon();
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < 3; ++i) {
+    auto [status, seq] = Submit(Spec());
+    ASSERT_TRUE(status.ok());
+    seqs.push_back(seq);
+  }
+  auto started = dispatcher_->WaitFor(3);
+  // Due in 10 s; its batch follows the starts', so they are durable.
+  v1::JobSpec later = Spec();
+  later.mutable_delay()->set_seconds(10);
+  auto [later_status, later_seq] = Submit(later);
+  ASSERT_TRUE(later_status.ok());
+  env_.FailAppendsAfter(0, ENOSPC);
+  // The runs end while the disk is full.
+  std::vector<core::RunResult> results;
+  for (const auto& a : started) {
+    core::RunResult r;
+    r.seq = a.seq;
+    r.attempt = a.attempt;
+    r.success = true;
+    results.push_back(r);
+  }
+  core_->PostResults(std::move(results));
+  ASSERT_EQ(WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  // In memory they have ended; reads say so; nothing new starts, not
+  // even a job that comes due.
+  for (uint64_t seq : seqs) EXPECT_EQ(StateOf(seq), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(OnCore<bool>([](CoreContext& c) { return c.loop.degraded(); }),
+            true);
+  clock_.Advance(11 * kSecond);
+  OnCore<bool>([](CoreContext&) { return true; });  // A turn: promotes it.
+  EXPECT_EQ(StateOf(later_seq), v1::JOB_STATE_READY);
+  EXPECT_EQ(dispatcher_->count(), 3u);
+  env_.Heal();
+  ASSERT_TRUE(WaitHealth(2).ok());
+  // Writing again: the job held back starts now.
+  auto now_started = dispatcher_->WaitFor(4);
+  ASSERT_EQ(now_started.size(), 4u);
+  EXPECT_EQ(now_started[3].seq, later_seq);
+  StopDaemon();
+  StartDaemon();
+  for (uint64_t seq : seqs) EXPECT_EQ(StateOf(seq), v1::JOB_STATE_SUCCEEDED);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <future>
+#include <thread>
 
 #include "client/client.h"
 #include "tests/unit/store/fault_env.h"
@@ -70,14 +71,25 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(full.status().message().find("No space left"), std::string::npos)
       << full.status();
-  auto batch = c.SubmitBatch({Noop(), Noop()});
-  ASSERT_TRUE(batch.ok());
-  EXPECT_EQ(batch->results(0).code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  env.Heal();
-  EXPECT_TRUE(c.Submit(Noop()).ok());
+  // Degraded: NOT_SERVING, and the whole batch is refused as a call.
   auto healthy = c.Healthy();
   ASSERT_TRUE(healthy.ok());
-  EXPECT_TRUE(*healthy);
+  EXPECT_FALSE(*healthy);
+  auto batch = c.SubmitBatch({Noop(), Noop()});
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kResourceExhausted);
+  auto stats = c.GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(stats->storage_stats().stalled().find("No space left"),
+            std::string::npos);
+  EXPECT_GE(stats->storage_stats().write_failures(), 1u);
+  // Space again: the log's next try succeeds and jobqd serves by itself.
+  env.Heal();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!(healthy = c.Healthy()).ok() || !*healthy) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(c.Submit(Noop()).ok());
   daemon.Shutdown();
 }
 

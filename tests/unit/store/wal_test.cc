@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "store/log_format.h"
 #include "tests/unit/store/fault_env.h"
@@ -34,6 +35,10 @@ class Commits {
       last_ = std::max(last_, batch);
       cv_.notify_all();
     };
+  }
+  uint64_t last() {
+    std::lock_guard lock(mu_);
+    return last_;
   }
   absl::Status WaitFor(uint64_t batch) {
     std::unique_lock lock(mu_);
@@ -120,30 +125,172 @@ TEST_F(WalTest, EachStartWritesANewSegmentAndRecoveryReadsThemAll) {
   EXPECT_EQ(Replay(), (std::vector<uint64_t>{1, 2}));
 }
 
-TEST_F(WalTest, NoSpaceAtEachStepFailsThatBatchAloneAndKeepsTheRest) {
-  for (int step = 0; step < 4; ++step) {
+// What the writer reports besides commits; tests wait on the report.
+class LogEvents {
+ public:
+  WalEvents Events() {
+    WalEvents e;
+    e.on_withdrawn = [this](uint64_t batch, absl::Status s) {
+      std::lock_guard lock(mu_);
+      withdrawn_ = batch;
+      why_ = s;
+      cv_.notify_all();
+    };
+    e.on_health = [this](absl::Status s) {
+      std::lock_guard lock(mu_);
+      health_.push_back(s);
+      cv_.notify_all();
+    };
+    return e;
+  }
+  // Waits for the `n`th health report and returns it.
+  absl::Status WaitHealth(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20),
+                 [&] { return health_.size() >= n; });
+    return health_.size() >= n ? health_[n - 1]
+                               : absl::DeadlineExceededError("no report");
+  }
+  absl::Status WaitWithdrawn(uint64_t batch) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20),
+                 [&] { return withdrawn_ >= batch; });
+    return withdrawn_ >= batch ? why_ : absl::DeadlineExceededError("none");
+  }
+  size_t health_reports() {
+    std::lock_guard lock(mu_);
+    return health_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<absl::Status> health_;
+  uint64_t withdrawn_ = 0;
+  absl::Status why_;
+};
+
+class WalStallTest : public WalTest {
+ protected:
+  std::unique_ptr<Wal> StartStallingWal() {
+    WalOptions o;
+    o.dir = kDir;
+    o.env = env_.get();
+    o.retry_min = std::chrono::milliseconds(1);
+    o.retry_max = std::chrono::milliseconds(4);
+    auto wal = Wal::Open(o);
+    EXPECT_TRUE(wal.ok()) << wal.status();
+    EXPECT_TRUE((*wal)->Recover([](const auto&) {}).ok());
+    EXPECT_TRUE((*wal)->Start(commits_->Callback(), events_->Events()).ok());
+    return std::move(*wal);
+  }
+  // Appends applied records `seqs` and withdrawable ones `enqueues`.
+  uint64_t Commit(Wal& wal, std::vector<uint64_t> seqs,
+                  std::vector<uint64_t> enqueues = {}) {
+    for (uint64_t s : enqueues) wal.Append(T(s), true);
+    for (uint64_t s : seqs) wal.Append(T(s));
+    return wal.Commit();
+  }
+  std::unique_ptr<LogEvents> events_ = std::make_unique<LogEvents>();
+};
+
+TEST_F(WalStallTest, NoSpaceStallsTheLogWithoutAHoleUntilSpaceReturns) {
+  for (uint64_t step = 0; step < 3; ++step) {
     SCOPED_TRACE(step);
     env_ = std::make_unique<FaultEnv>();
     commits_ = std::make_unique<Commits>();
-    auto wal = StartWal();
-    std::vector<uint64_t> stored;
-    env_->FailAppendsAfter(step);
-    for (uint64_t b = 1; b <= 4; ++b) {
-      absl::Status s = Write(*wal, {b * 10, b * 10 + 1});
-      if (b == static_cast<uint64_t>(step) + 1) {
-        EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
-        EXPECT_NE(s.message().find("not stored"), std::string::npos);
-        env_->Heal();
-      } else {
-        ASSERT_TRUE(s.ok()) << s;
-        stored.push_back(b * 10);
-        stored.push_back(b * 10 + 1);
+    events_ = std::make_unique<LogEvents>();
+    auto wal = StartStallingWal();
+    ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
+    // The disk fills `step` writes from now.
+    env_->FailAppendsAfter(static_cast<int>(step));
+    uint64_t last = 0;
+    for (uint64_t b = 2; b <= 5; ++b) {
+      last = Commit(*wal, {b}, {100 + b});
+      if (b < 2 + step) {
+        ASSERT_TRUE(commits_->WaitFor(last).ok());
       }
     }
+    // Failing: reported once, with the disk's error.
+    absl::Status health = events_->WaitHealth(1);
+    EXPECT_EQ(health.code(), absl::StatusCode::kResourceExhausted) << health;
+    EXPECT_FALSE(wal->Stats().stalled.empty());
+    // The enqueues of every batch not stored are given back, with the
+    // error; the rest of those batches waits to be stored.
+    absl::Status why = events_->WaitWithdrawn(last);
+    EXPECT_EQ(why.code(), absl::StatusCode::kResourceExhausted) << why;
+    EXPECT_GE(wal->Stats().write_failures, 1u);
+    env_->Heal();
+    EXPECT_TRUE(commits_->WaitFor(last).ok());
+    EXPECT_TRUE(events_->WaitHealth(2).ok());
+    EXPECT_TRUE(wal->Stats().stalled.empty());
+    EXPECT_EQ(wal->Stats().withdrawn_records, 4u - step);
     wal->Stop();
-    // The half-written batch was cut back: the log reads clean.
-    EXPECT_EQ(Replay(), stored);
+    // Every applied record, in order, once; the enqueues that were stored
+    // before the disk filled and none of those given back.
+    std::vector<uint64_t> want = {1};
+    for (uint64_t b = 2; b < 2 + step; ++b) {
+      want.push_back(100 + b);
+      want.push_back(b);
+    }
+    for (uint64_t b = 2 + step; b <= 5; ++b) want.push_back(b);
+    EXPECT_EQ(Replay(), want);
   }
+}
+
+TEST_F(WalStallTest, AWriteThatFailsAgainKeepsTheLogStalledWithoutNewReports) {
+  auto wal = StartStallingWal();
+  env_->FailAppendsAfter(0);
+  uint64_t batch = Commit(*wal, {7}, {8});
+  ASSERT_EQ(events_->WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(events_->WaitWithdrawn(batch).code(),
+            absl::StatusCode::kResourceExhausted);
+  // Enqueues committed while stalled are given back too, and nothing is
+  // reported stored while appends keep failing.
+  uint64_t later = Commit(*wal, {9}, {10});
+  ASSERT_EQ(events_->WaitWithdrawn(later).code(),
+            absl::StatusCode::kResourceExhausted);
+  // The writer tries again (every few ms) and fails: wait for three tries.
+  uint64_t failures = wal->Stats().write_failures;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (wal->Stats().write_failures < failures + 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_GE(wal->Stats().write_failures, failures + 3);
+  EXPECT_EQ(events_->health_reports(), 1u);
+  EXPECT_EQ(commits_->last(), 0u);
+  env_->Heal();
+  EXPECT_TRUE(commits_->WaitFor(later).ok());
+  wal->Stop();
+  EXPECT_EQ(Replay(), (std::vector<uint64_t>{7, 9}));
+}
+
+TEST_F(WalStallTest, StoppingWhileStalledReportsWhatWasNotStoredAsFailed) {
+  auto wal = StartStallingWal();
+  ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
+  env_->FailAppendsAfter(0);
+  uint64_t batch = Commit(*wal, {2});
+  ASSERT_EQ(events_->WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  wal->Stop();
+  EXPECT_EQ(commits_->WaitFor(batch).code(),
+            absl::StatusCode::kResourceExhausted);
+  env_->Heal();
+  EXPECT_EQ(Replay(), std::vector<uint64_t>{1});
+}
+
+TEST_F(WalStallTest, NoSpaceForANewSegmentStallsTheRotationAndRetriesIt) {
+  auto wal = StartStallingWal();
+  ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
+  env_->FailAppendsAfter(0);
+  wal->RotateAtNextCommit();
+  uint64_t batch = Commit(*wal, {2});
+  ASSERT_EQ(events_->WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  env_->Heal();
+  ASSERT_TRUE(commits_->WaitFor(batch).ok());
+  EXPECT_EQ(wal->Stats().segments, 2u);
+  wal->Stop();
+  EXPECT_EQ(Replay(), (std::vector<uint64_t>{1, 2}));
 }
 
 TEST_F(WalTest, AFailedFsyncIsStickyAndNeverRetried) {
