@@ -93,6 +93,10 @@ class Client {
   // or a server still recovering, is waited for rather than an error. OK
   // once SERVING; DEADLINE_EXCEEDED (with the last status seen) otherwise.
   // This, not a log line, is how a script or a test knows jobqd is ready.
+  // It also rides out a failed first connection attempt, which Debian's
+  // gRPC 1.51 reports spuriously now and then (an in-progress connect(2)
+  // taken for a failure with a stale errno, often "No such file or
+  // directory"), where a plain call would fail at once.
   absl::Status WaitUntilServing(int64_t timeout_ms);
 
   v1::JobService::Stub& jobs() { return *jobs_; }

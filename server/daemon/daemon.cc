@@ -259,6 +259,10 @@ absl::Status Daemon::StartServers() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
   }
+  // Only now, with the server started: gRPC drops a connection handed to
+  // an acceptor before that without handling or closing it (its client
+  // would hang). Until then connections wait in the listen backlog. The
+  // start-up line is logged after Start() returns, once SERVING.
   if (listener_ != nullptr) listener_->Start(std::move(acceptor));
   server_->GetHealthCheckService()->SetServingStatus(false);
 

@@ -131,6 +131,11 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
   client::ClientOptions options;
   options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
   p->client_ = std::make_unique<client::Client>(p->address(), options);
+  // The line gives the ports; ready is the health check saying SERVING.
+  if (absl::Status s = p->client_->WaitUntilServing(30'000); !s.ok()) {
+    ADD_FAILURE() << "jobqd is not serving: " << s << "\n" << p->Log();
+    return nullptr;
+  }
   return p;
 }
 

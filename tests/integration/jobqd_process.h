@@ -56,8 +56,9 @@ class ChildProcess {
 };
 
 // The real jobqd binary, started on 127.0.0.1 port 0 for one test and
-// stopped by its pid. Its output is collected, and the port is read back
-// from its start-up line.
+// stopped by its pid. Its output is collected, the port is read back from
+// its start-up line, and Start returns once jobqd's health check answers
+// SERVING (never on the line alone).
 class JobqdProcess {
  public:
   // `config_yaml`, if not empty, is written to a file passed as --config.
