@@ -321,7 +321,7 @@ absl::Status Client::WaitUntilServing(int64_t timeout_ms) {
                    std::chrono::milliseconds(timeout_ms));
   auto reader = stub->Watch(&ctx, req);
   grpc::health::v1::HealthCheckResponse resp;
-  std::string last = "no answer";
+  std::string last = "no connection";
   while (reader->Read(&resp)) {
     if (resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
       ctx.TryCancel();

@@ -705,7 +705,7 @@ int main(int argc, char** argv) {
   // still in progress as failed (it reads errno after other calls in
   // tcp_client_posix.cc), which a single health call turns into "failed to
   // connect to all addresses ... No such file or directory".
-  if (auto s = client.WaitUntilServing(30'000); !s.ok()) {
+  if (auto s = client.WaitUntilServing(10'000); !s.ok()) {
     std::fprintf(stderr, "jobq-bench: %s: %s\n", o.addr.c_str(),
                  std::string(s.message()).c_str());
     return 1;

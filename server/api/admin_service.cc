@@ -222,11 +222,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
     grpc::CallbackServerContext* context, const v1::ResumeQueueRequest* request,
     v1::QueueStats* response) {
   std::string name = request->queue();
-  return ChangeQueue(ctx_, context, name, response,
-                     [name](core::Scheduler& s) -> const core::Queue& {
-                       return s.PauseQueue(name, false);
-                     },
-                     Unknown::kNotFound);
+  return ChangeQueue(
+      ctx_, context, name, response,
+      [name](core::Scheduler& s) -> const core::Queue& {
+        return s.PauseQueue(name, false);
+      },
+      Unknown::kNotFound);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(

@@ -95,9 +95,9 @@ absl::Status ValidateLabels(
                                   kMaxLabelValue, " bytes"));
     }
     if (std::any_of(value.begin(), value.end(), IsControl)) {
-      return Invalid("", field,
-                     absl::StrCat("value of ", Quoted(key),
-                                  " has a control character"));
+      return Invalid(
+          "", field,
+          absl::StrCat("value of ", Quoted(key), " has a control character"));
     }
   }
   return absl::OkStatus();
@@ -152,15 +152,15 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
                           absl::string_view prefix) {
   if (spec.queue().empty()) spec.set_queue("default");
   if (!IsValidQueueName(spec.queue())) {
-    return Invalid(prefix, "queue",
-                   absl::StrCat(Quoted(spec.queue()), " does not match ",
-                                kQueuePattern));
+    return Invalid(
+        prefix, "queue",
+        absl::StrCat(Quoted(spec.queue()), " does not match ", kQueuePattern));
   }
   if (spec.kind().empty()) return Invalid(prefix, "kind", "must not be empty");
   if (!IsValidKindName(spec.kind())) {
-    return Invalid(prefix, "kind",
-                   absl::StrCat(Quoted(spec.kind()), " does not match ",
-                                kKindPattern));
+    return Invalid(
+        prefix, "kind",
+        absl::StrCat(Quoted(spec.kind()), " does not match ", kKindPattern));
   }
   if (spec.payload().size() > limits.max_payload) {
     return Invalid(prefix, "payload",
@@ -189,11 +189,11 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
     static const SystemClock kSystemClock;
     const Clock& clock = limits.clock != nullptr ? *limits.clock : kSystemClock;
     if (TimeFromProto(t) > clock.Now() + kMaxDelay) {
-      return Invalid(prefix, "run_at",
-                     absl::StrCat("must be at most ",
-                                  absl::FormatDuration(
-                                      absl::Microseconds(kMaxDelay)),
-                                  " from now"));
+      return Invalid(
+          prefix, "run_at",
+          absl::StrCat("must be at most ",
+                       absl::FormatDuration(absl::Microseconds(kMaxDelay)),
+                       " from now"));
     }
   }
   if (spec.has_timeout()) {

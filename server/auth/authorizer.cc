@@ -37,8 +37,8 @@ absl::StatusOr<Caller> Authorizer::Authenticate(
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) return AuthenticateHeader(std::nullopt, roles);
-  return AuthenticateHeader(absl::string_view(it->second.data(), it->second.size()),
-                            roles);
+  return AuthenticateHeader(
+      absl::string_view(it->second.data(), it->second.size()), roles);
 }
 
 absl::StatusOr<Caller> Authorizer::AuthenticateHeader(

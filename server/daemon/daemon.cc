@@ -271,7 +271,7 @@ absl::Status Daemon::StartServers() {
                          ctx_.started_at, &ctx_,      listener_.get()};
   http::HttpServer::Handlers handlers{
       [sources] { return RenderMetrics(sources); },
-      [this] { return NotReady(); }};
+      [this] { return NotReady(); }, nullptr};
   // With tokens on, /metrics (which names every queue) needs the read role,
   // unless the operator opted out with --metrics-public.
   if (auth_->enabled() && !config_.metrics_public) {

@@ -305,8 +305,7 @@ TEST_F(ApiTest, BadDurationsTimesAndLabelsAreRefusedNamingTheField) {
   auto expect_invalid = [&](const v1::JobSpec& spec, const std::string& field) {
     absl::Status s = c().Submit(spec).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-    EXPECT_EQ(std::string(s.message()).rfind("job." + field + ":", 0), 0u)
-        << s;
+    EXPECT_EQ(std::string(s.message()).rfind("job." + field + ":", 0), 0u) << s;
   };
   v1::JobSpec spec = MakeSpec("noop");
   spec.mutable_timeout()->set_nanos(-1);

@@ -304,7 +304,7 @@ TEST_F(AuthTest, SubmitRatePerTokenRefusesTheExcessAndKeepsTheRest) {
     EXPECT_EQ(job->state(), v1::JOB_STATE_READY);
   }
   httplib::Client http("127.0.0.1", jobqd_->http_port());
-  auto metrics = http.Get("/metrics");
+  auto metrics = http.Get("/metrics", {{"authorization", "Bearer ops-secret"}});
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body,
               HasSubstr("jobq_limit_refusals_total{limit=\"submit_rate\"} 3"));
@@ -408,7 +408,8 @@ TEST(AuthStartTest, APublicAddressNeedsTlsAndTokensOrInsecure) {
       &m))
       << insecure->Output();
   std::string port = m[1], http_port = m[2];
-  ASSERT_TRUE(client::Client("127.0.0.1:" + port).WaitUntilServing(30'000).ok());
+  ASSERT_TRUE(
+      client::Client("127.0.0.1:" + port).WaitUntilServing(30'000).ok());
   EXPECT_THAT(
       insecure->Output(),
       HasSubstr("--insecure: 0.0.0.0:0 is not a loopback address and TLS "
@@ -479,8 +480,8 @@ TEST_F(AuthTest, MetricsNeedAReadTokenAndProbesStayOpen) {
 TEST(AuthMetricsTest, MetricsPublicServesMetricsWithoutATokenAndWarns) {
   std::string tokens = TempPath("tokens.yaml");
   std::ofstream(tokens) << TokensYaml({Entry("ops", "admin")});
-  auto jobqd = JobqdProcess::Start(
-      {"--auth-tokens", tokens, "--metrics-public"});
+  auto jobqd =
+      JobqdProcess::Start({"--auth-tokens", tokens, "--metrics-public"});
   ASSERT_NE(jobqd, nullptr);
   EXPECT_THAT(jobqd->Log(), HasSubstr("--metrics-public: /metrics is served "
                                       "without a token"));
@@ -490,8 +491,7 @@ TEST(AuthMetricsTest, MetricsPublicServesMetricsWithoutATokenAndWarns) {
   EXPECT_EQ(r->status, 200);
   EXPECT_THAT(r->body, HasSubstr("jobq_"));
   // The gRPC side still wants its token.
-  EXPECT_EQ(jobqd->client().GetStats().status().code(),
-            Code::kUnauthenticated);
+  EXPECT_EQ(jobqd->client().GetStats().status().code(), Code::kUnauthenticated);
 }
 
 }  // namespace

@@ -124,9 +124,9 @@ TEST_F(JobqctlTest, LimitSetsMaxQueuedAloneAndKeepsTheConcurrency) {
 }
 
 TEST_F(JobqctlTest, SubmitWaitPrintsTheJobIdFirst) {
-  CommandRun r = RunCommand(std::string(JOBQCTL_PATH) + " --addr " +
-                            jobqd_->address() +
-                            " submit --kind noop --wait 2>/dev/null");
+  CommandRun r =
+      RunCommand(std::string(JOBQCTL_PATH) + " --addr " + jobqd_->address() +
+                 " submit --kind noop --wait 2>/dev/null");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   ASSERT_GE(r.out.size(), 17u) << r.out;
   std::string id = r.out.substr(0, 16);

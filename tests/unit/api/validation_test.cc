@@ -173,9 +173,11 @@ TEST_F(ValidationTest, HugeDurationsAreRejectedWithoutOverflow) {
   spec_.mutable_delay()->set_nanos(0);
   EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
   spec_.clear_delay();
-  spec_.mutable_retry()->set_multiplier(std::numeric_limits<double>::quiet_NaN());
+  spec_.mutable_retry()->set_multiplier(
+      std::numeric_limits<double>::quiet_NaN());
   ExpectInvalid("retry.multiplier");
-  spec_.mutable_retry()->set_multiplier(std::numeric_limits<double>::infinity());
+  spec_.mutable_retry()->set_multiplier(
+      std::numeric_limits<double>::infinity());
   ExpectInvalid("retry.multiplier");
 }
 
@@ -199,10 +201,10 @@ TEST_F(ValidationTest, RunAtHasTheSameHorizonAsDelay) {
 }
 
 TEST_F(ValidationTest, LabelKeysWithControlCharactersOrEqualsAreRejected) {
-  for (std::string bad : {std::string("a=b"), std::string("a\nb"),
-                          std::string("tab\t"), std::string("sp ace"),
-                          std::string("nul\0x", 5), std::string("del\x7f"),
-                          std::string("caf\xc3\xa9")}) {
+  for (std::string bad :
+       {std::string("a=b"), std::string("a\nb"), std::string("tab\t"),
+        std::string("sp ace"), std::string("nul\0x", 5), std::string("del\x7f"),
+        std::string("caf\xc3\xa9")}) {
     spec_.clear_labels();
     (*spec_.mutable_labels())[bad] = "v";
     ExpectInvalid("labels");
@@ -227,8 +229,7 @@ TEST_F(ValidationTest, UserStringsAreEscapedInErrorMessages) {
   std::string m(s.message());
   EXPECT_EQ(m.find('\n'), std::string::npos) << m;
   EXPECT_EQ(m.find('\x1b'), std::string::npos) << m;
-  EXPECT_NE(m.find("\"evil\\nINFO forged line\\033[31m\""),
-            std::string::npos)
+  EXPECT_NE(m.find("\"evil\\nINFO forged line\\033[31m\""), std::string::npos)
       << m;
   spec_.set_kind("noop");
   spec_.set_queue("q\r\n");
@@ -239,7 +240,8 @@ TEST_F(ValidationTest, UserStringsAreEscapedInErrorMessages) {
   spec_.set_queue("q");
   s = ValidateSpec(spec_, limits_);
   EXPECT_EQ(std::string(s.message()).find('\n'), std::string::npos) << s;
-  EXPECT_EQ(Quoted(std::string(100, 'x')), "\"" + std::string(80, 'x') + "...\"");
+  EXPECT_EQ(Quoted(std::string(100, 'x')),
+            "\"" + std::string(80, 'x') + "...\"");
 }
 
 }  // namespace
