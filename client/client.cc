@@ -312,6 +312,33 @@ absl::StatusOr<bool> Client::Healthy() {
   });
 }
 
+absl::Status Client::WaitUntilServing(int64_t timeout_ms) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(timeout_ms));
+  auto reader = stub->Watch(&ctx, req);
+  grpc::health::v1::HealthCheckResponse resp;
+  std::string last = "no connection";
+  while (reader->Read(&resp)) {
+    if (resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      ctx.TryCancel();
+      reader->Finish();
+      return absl::OkStatus();
+    }
+    last = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+        resp.status());
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok() && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+    last = s.error_message();
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("not SERVING within ", timeout_ms, " ms (", last, ")"));
+}
+
 std::string StateName(v1::JobState state) {
   std::string name = v1::JobState_Name(state);
   constexpr std::string_view kPrefix = "JOB_STATE_";

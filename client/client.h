@@ -88,6 +88,16 @@ class Client {
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   // grpc.health.v1: true when the server reports SERVING.
   absl::StatusOr<bool> Healthy();
+  // Blocks until the server reports SERVING, at most `timeout_ms`: watches
+  // grpc.health.v1 with wait-for-ready, so an address not yet listening,
+  // or a server still recovering, is waited for rather than an error. OK
+  // once SERVING; DEADLINE_EXCEEDED (with the last status seen) otherwise.
+  // This, not a log line, is how a script or a test knows jobqd is ready.
+  // It also rides out a failed first connection attempt, which Debian's
+  // gRPC 1.51 reports spuriously now and then (an in-progress connect(2)
+  // taken for a failure with a stale errno, often "No such file or
+  // directory"), where a plain call would fail at once.
+  absl::Status WaitUntilServing(int64_t timeout_ms);
 
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }

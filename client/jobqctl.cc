@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -77,7 +79,12 @@ std::string FormatDuration(const google::protobuf::Duration& d) {
 bool ParseDurationFlag(const std::string& text,
                        google::protobuf::Duration* out) {
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d)) return false;
+  // Negative and infinite durations are usage errors here, before jobqd
+  // would refuse them.
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
+    return false;
+  }
   out->set_seconds(absl::IDivDuration(d, absl::Seconds(1), &d));
   out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
   return true;
@@ -297,6 +304,10 @@ int NewToken(const std::string& name, const std::vector<std::string>& roles,
 int main(int argc, char** argv) {
   CLI::App app{"jobqctl: submit, watch and administer jobq"};
   app.require_subcommand(1);
+  // Global flags may also follow the verb (`jobqctl queues --json`): a flag
+  // a subcommand does not know falls through to the app. Set before the
+  // subcommands are added, which inherit it.
+  app.fallthrough();
   Globals g;
   const char* env_addr = std::getenv("JOBQ_ADDR");
   g.addr = env_addr != nullptr ? env_addr : "127.0.0.1:7070";
@@ -349,6 +360,10 @@ int main(int argc, char** argv) {
 
   auto* health =
       app.add_subcommand("health", "exit 0 only when jobqd reports SERVING");
+  std::string health_wait;
+  health->add_option("--wait", health_wait,
+                     "wait up to this long (e.g. 30s) for SERVING, through "
+                     "start-up and recovery");
   auto* stats = app.add_subcommand("stats", "server statistics");
   bool watch_stats = false;
   std::string interval = "2s";
@@ -366,12 +381,13 @@ int main(int argc, char** argv) {
   auto* resume = app.add_subcommand("resume", "resume a queue");
   resume->add_option("queue", q_arg, "queue")->required();
   auto* limit_cmd = app.add_subcommand(
-      "limit", "set a queue's max concurrency (and max queued jobs)");
+      "limit",
+      "set a queue's max concurrency and/or max queued jobs (give either)");
   int max_conc = 0;
   int64_t max_queued = -1;
   limit_cmd->add_option("queue", q_arg, "queue")->required();
-  limit_cmd->add_option("max", max_conc, "jobs at once; 0: no limit")
-      ->required();
+  auto* o_max_conc = limit_cmd->add_option(
+      "max", max_conc, "jobs at once; 0: no limit; omitted: unchanged");
   auto* o_max_queued = limit_cmd->add_option(
       "--max-queued", max_queued,
       "unfinished jobs the queue accepts; 0: jobqd's --max-queued");
@@ -392,7 +408,17 @@ int main(int argc, char** argv) {
   auto* token_hash = token_cmd->add_subcommand(
       "hash", "print the SHA-256 of the token read from stdin");
 
-  CLI11_PARSE(app, argc, argv);
+  // Every usage error exits 2, CLI11's own included (it would exit with
+  // its error's number); --help exits 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (limit_cmd->parsed() && o_max_conc->count() == 0 &&
+      o_max_queued->count() == 0) {
+    return Usage("limit: give max (jobs at once), --max-queued, or both");
+  }
 
   if (token_new->parsed())
     return NewToken(token_name, token_roles, token_queues);
@@ -457,8 +483,16 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    // The job's id first on stdout, as without --wait (JSON events carry
+    // it already); the events on stderr; the result last on stdout.
     v1::JobEvent last;
+    bool id_printed = false;
     auto s = client.SubmitAndWatch(spec, [&](const v1::JobEvent& e) {
+      if (!g.json && !id_printed) {
+        std::printf("%s\n", e.job_id().c_str());
+        std::fflush(stdout);
+        id_printed = true;
+      }
       PrintEvent(e, g.json, g.json ? stdout : stderr);
       last = e;
       return true;
@@ -529,6 +563,19 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (health->parsed() && !health_wait.empty()) {
+    absl::Duration d;
+    if (!absl::ParseDuration(health_wait, &d) || d <= absl::ZeroDuration() ||
+        d == absl::InfiniteDuration()) {
+      return Usage("--wait: a duration such as 30s");
+    }
+    if (auto s = client.WaitUntilServing(absl::ToInt64Milliseconds(d));
+        !s.ok()) {
+      return Fail(s);
+    }
+    std::printf("SERVING\n");
+    return 0;
+  }
   if (health->parsed()) {
     auto r = client.Healthy();
     if (!r.ok()) return Fail(r.status());
@@ -575,6 +622,20 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (limit_cmd->parsed() && o_max_conc->count() == 0) {
+    // SetQueueLimits always sets max_concurrency: keep the queue's own.
+    auto listed = client.ListQueues();
+    if (!listed.ok()) return Fail(listed.status());
+    auto it = std::find_if(
+        listed->queues().begin(), listed->queues().end(),
+        [&](const v1::QueueStats& q) { return q.name() == q_arg; });
+    if (it == listed->queues().end()) {
+      return Fail(absl::NotFoundError(
+          absl::StrCat("queue: \"", absl::CEscape(q_arg),
+                       "\" does not exist (pause it to create it)")));
+    }
+    max_conc = it->max_concurrency();
+  }
   if (pause->parsed() || resume->parsed() || limit_cmd->parsed()) {
     auto r = pause->parsed()    ? client.PauseQueue(q_arg)
              : resume->parsed() ? client.ResumeQueue(q_arg)

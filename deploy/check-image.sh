@@ -67,10 +67,14 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 [[ -n $addr ]] || { cat "$root/jobqd.log"; echo "check-image: jobqd did not start"; exit 1; }
+ctl() { env JOBQ_ADDR="$addr" chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqctl "$@"; }
+# The log line gives the address; ready is the health check answering
+# SERVING (after recovery), within a bound.
+ctl health --wait 30s >/dev/null ||
+  { cat "$root/jobqd.log"; echo "check-image: jobqd never reported SERVING"; exit 1; }
 grep -q '"level":"info"' "$root/jobqd.log" || { echo "check-image: expected JSON logs"; exit 1; }
 [[ $(stat -c %u "$root/var/lib/jobq/LOCK") == 10001 ]] || { echo "check-image: data not owned by jobq"; exit 1; }
 
-ctl() { env JOBQ_ADDR="$addr" chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqctl "$@"; }
 # The image's HEALTHCHECK command, with JOBQ_ADDR as the image sets it.
 ctl --timeout-ms 2000 health
 ctl submit --kind sleep --payload 10ms --wait

@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
   CLI::Option* o_insecure = app.add_flag(
       "--insecure", insecure,
       "serve a non-loopback address without TLS or tokens (warned about)");
+  bool metrics_public = false;
+  CLI::Option* o_metrics_public = app.add_flag(
+      "--metrics-public", metrics_public,
+      "serve /metrics without a token even with --auth-tokens (warned about)");
   // Every flag can also come from the environment: --max-payload from
   // JOBQ_MAX_PAYLOAD, and so on (a flag given on the command line wins).
   for (CLI::Option* o : app.get_options()) {
@@ -148,6 +152,9 @@ int main(int argc, char** argv) {
   }
   if (o_insecure->count() > 0) {
     given.emplace_back("insecure", insecure ? "true" : "false");
+  }
+  if (o_metrics_public->count() > 0) {
+    given.emplace_back("metrics_public", metrics_public ? "true" : "false");
   }
   if (auto s = jobq::config::ApplyFlags(given, &config); !s.ok()) {
     return Fail(std::string(s.message()));

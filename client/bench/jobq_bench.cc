@@ -700,9 +700,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   jobq::client::Client client(*channel);
-  if (auto h = client.Healthy(); !h.ok()) {
+  // Waits (bounded) for SERVING with wait-for-ready rather than failing on
+  // the first connection attempt: gRPC 1.51's client can report an attempt
+  // still in progress as failed (it reads errno after other calls in
+  // tcp_client_posix.cc), which a single health call turns into "failed to
+  // connect to all addresses ... No such file or directory".
+  if (auto s = client.WaitUntilServing(10'000); !s.ok()) {
     std::fprintf(stderr, "jobq-bench: %s: %s\n", o.addr.c_str(),
-                 std::string(h.status().message()).c_str());
+                 std::string(s.message()).c_str());
     return 1;
   }
   int failed = 0;

@@ -77,16 +77,32 @@ grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
   return reactor;
 }
 
+// Whether a queue control may name a queue that does not exist yet.
+// Pausing one is how a queue is set up ahead of its jobs (they then wait
+// for a resume); resuming or limiting an unknown queue is most likely a
+// typo, and creating the queue would hide it.
+enum class Unknown { kCreate, kNotFound };
+
 // The common shape of the queue controls: admit the call for the queue,
 // change the queue on the core, answer with its stats.
 grpc::ServerUnaryReactor* ChangeQueue(
     ServiceContext* ctx, grpc::CallbackServerContext* context,
     const std::string& queue, v1::QueueStats* response,
-    std::function<const core::Queue&(core::Scheduler&)> change) {
+    std::function<const core::Queue&(core::Scheduler&)> change,
+    Unknown unknown = Unknown::kCreate) {
   auto* reactor = context->DefaultReactor();
   return Post(
       ctx, context, reactor,
-      [change = std::move(change), response, reactor](CoreContext& core) {
+      [change = std::move(change), response, reactor, queue,
+       unknown](CoreContext& core) {
+        if (unknown == Unknown::kNotFound &&
+            core.scheduler.FindQueue(queue) == nullptr) {
+          reactor->Finish(grpc::Status(
+              grpc::StatusCode::NOT_FOUND,
+              absl::StrCat("queue: ", Quoted(queue),
+                           " does not exist (pause it to create it)")));
+          return;
+        }
         if (const absl::Status& s = core.loop.Writable(); !s.ok()) {
           reactor->Finish(ToGrpc(s));  // Refused before anything changed.
           return;
@@ -219,10 +235,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
     grpc::CallbackServerContext* context, const v1::ResumeQueueRequest* request,
     v1::QueueStats* response) {
   std::string name = request->queue();
-  return ChangeQueue(ctx_, context, name, response,
-                     [name](core::Scheduler& s) -> const core::Queue& {
-                       return s.PauseQueue(name, false);
-                     });
+  return ChangeQueue(
+      ctx_, context, name, response,
+      [name](core::Scheduler& s) -> const core::Queue& {
+        return s.PauseQueue(name, false);
+      },
+      Unknown::kNotFound);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
@@ -251,7 +269,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
       [name, max, queued](core::Scheduler& s) -> const core::Queue& {
         if (queued) s.SetMaxQueued(name, *queued);
         return s.SetMaxConcurrency(name, max);
-      });
+      },
+      Unknown::kNotFound);
 }
 
 }  // namespace jobq::api

@@ -1,5 +1,6 @@
 #include "api/job_service.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "api/watch_reactor.h"
 #include "core/job.h"
@@ -27,8 +28,8 @@ grpc::Status NotFound(uint64_t seq) {
 bool ParseIdField(const std::string& id, absl::string_view field, uint64_t* seq,
                   grpc::Status* error) {
   if (core::ParseJobId(id, seq)) return true;
-  *error = Invalid(absl::StrCat(field, ": \"", id.substr(0, 40),
-                                "\" is not a job id (16 hex digits)"));
+  *error = Invalid(absl::StrCat(field, ": ", Quoted(id),
+                                " is not a job id (16 hex digits)"));
   return false;
 }
 
@@ -263,7 +264,9 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
   }
   events::EventHub::StateMask states =
       events::EventHub::MaskOf(request->states());
+  // A job named twice is watched once: its events arrive once.
   std::vector<uint64_t> seqs;
+  absl::flat_hash_set<uint64_t> seen;
   for (int i = 0; i < request->job_ids_size(); ++i) {
     uint64_t seq;
     grpc::Status error;
@@ -271,7 +274,7 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
                       &seq, &error)) {
       return new WatchReactor(ctx_, error);
     }
-    seqs.push_back(seq);
+    if (seen.insert(seq).second) seqs.push_back(seq);
   }
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
     return new WatchReactor(ctx_, refused);
@@ -422,6 +425,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
   }
   if (request->page_size() < 0) {
     reactor->Finish(Invalid("page_size: must not be negative"));
+    return reactor;
+  }
+  if (absl::Status s = ValidateLabels(request->labels(), "labels"); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
     return reactor;
   }
   uint64_t after = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -21,7 +22,8 @@ bool IsLower(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-// A Duration is valid when its parts agree in sign and nanos are in range.
+// A Duration is well formed when nanos are in range and its parts agree in
+// sign (as google/protobuf/duration.proto requires).
 bool IsWellFormed(const google::protobuf::Duration& d) {
   if (d.nanos() <= -1'000'000'000 || d.nanos() >= 1'000'000'000) return false;
   if ((d.seconds() > 0 && d.nanos() < 0) || (d.seconds() < 0 && d.nanos() > 0))
@@ -29,13 +31,21 @@ bool IsWellFormed(const google::protobuf::Duration& d) {
   return d.seconds() >= -315'576'000'000LL && d.seconds() <= 315'576'000'000LL;
 }
 
+// Checked on the parts before any conversion: a negative part is refused
+// even when it would round to zero microseconds (-1ns), and a huge one
+// before it could overflow.
 absl::Status CheckDuration(const google::protobuf::Duration& d,
                            absl::string_view prefix, absl::string_view field,
                            DurationUs max) {
-  if (!IsWellFormed(d)) return Invalid(prefix, field, "malformed duration");
-  DurationUs us = DurationFromProto(d);
-  if (us < 0) return Invalid(prefix, field, "must not be negative");
-  if (us > max) {
+  if (!IsWellFormed(d)) {
+    return Invalid(prefix, field,
+                   absl::StrCat("malformed duration (seconds ", d.seconds(),
+                                ", nanos ", d.nanos(), ")"));
+  }
+  if (d.seconds() < 0 || d.nanos() < 0) {
+    return Invalid(prefix, field, "must not be negative");
+  }
+  if (d.seconds() > max / kSecond || DurationFromProto(d) > max) {
     return Invalid(prefix, field,
                    absl::StrCat("must be at most ",
                                 absl::FormatDuration(absl::Microseconds(max))));
@@ -43,7 +53,55 @@ absl::Status CheckDuration(const google::protobuf::Duration& d,
   return absl::OkStatus();
 }
 
+bool IsControl(char c) {
+  return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+}
+
 }  // namespace
+
+std::string Quoted(absl::string_view text) {
+  std::string out = absl::StrCat("\"", absl::CEscape(text.substr(0, 80)));
+  if (text.size() > 80) out += "...";
+  out += "\"";
+  return out;
+}
+
+absl::Status ValidateLabels(
+    const google::protobuf::Map<std::string, std::string>& labels,
+    absl::string_view field) {
+  if (labels.size() > kMaxLabels) {
+    return Invalid("", field,
+                   absl::StrCat(labels.size(), " labels exceed the limit of ",
+                                kMaxLabels));
+  }
+  for (const auto& [key, value] : labels) {
+    if (key.empty() || key.size() > kMaxLabelKey) {
+      return Invalid("", field,
+                     absl::StrCat("key ", Quoted(key), " must be 1 to ",
+                                  kMaxLabelKey, " bytes"));
+    }
+    for (char c : key) {
+      if (IsControl(c) || c == '=' || c == ' ' ||
+          static_cast<unsigned char>(c) >= 0x80) {
+        return Invalid("", field,
+                       absl::StrCat("key ", Quoted(key),
+                                    ": printable ASCII only, without '=' "
+                                    "or spaces"));
+      }
+    }
+    if (value.size() > kMaxLabelValue) {
+      return Invalid("", field,
+                     absl::StrCat("value of ", Quoted(key), " is longer than ",
+                                  kMaxLabelValue, " bytes"));
+    }
+    if (std::any_of(value.begin(), value.end(), IsControl)) {
+      return Invalid(
+          "", field,
+          absl::StrCat("value of ", Quoted(key), " has a control character"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 bool IsValidQueueName(absl::string_view name) {
   if (name.empty() || name.size() > 64 || !IsLower(name[0])) return false;
@@ -67,8 +125,7 @@ absl::Status ValidateQueueName(absl::string_view name,
                                absl::string_view field) {
   if (IsValidQueueName(name)) return absl::OkStatus();
   return Invalid("", field,
-                 absl::StrCat("\"", name.substr(0, 80), "\" does not match ",
-                              kQueuePattern));
+                 absl::StrCat(Quoted(name), " does not match ", kQueuePattern));
 }
 
 absl::Status ValidateStates(const google::protobuf::RepeatedField<int>& states,
@@ -95,15 +152,15 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
                           absl::string_view prefix) {
   if (spec.queue().empty()) spec.set_queue("default");
   if (!IsValidQueueName(spec.queue())) {
-    return Invalid(prefix, "queue",
-                   absl::StrCat("\"", spec.queue().substr(0, 80),
-                                "\" does not match ", kQueuePattern));
+    return Invalid(
+        prefix, "queue",
+        absl::StrCat(Quoted(spec.queue()), " does not match ", kQueuePattern));
   }
   if (spec.kind().empty()) return Invalid(prefix, "kind", "must not be empty");
   if (!IsValidKindName(spec.kind())) {
-    return Invalid(prefix, "kind",
-                   absl::StrCat("\"", spec.kind().substr(0, 80),
-                                "\" does not match ", kKindPattern));
+    return Invalid(
+        prefix, "kind",
+        absl::StrCat(Quoted(spec.kind()), " does not match ", kKindPattern));
   }
   if (spec.payload().size() > limits.max_payload) {
     return Invalid(prefix, "payload",
@@ -126,6 +183,17 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
     if (t.seconds() < 0 || t.seconds() > 253'402'300'799LL || t.nanos() < 0 ||
         t.nanos() >= 1'000'000'000) {
       return Invalid(prefix, "run_at", "malformed timestamp");
+    }
+    // The same horizon as `delay`: a job due in centuries is a mistake, and
+    // one the log would carry forever.
+    static const SystemClock kSystemClock;
+    const Clock& clock = limits.clock != nullptr ? *limits.clock : kSystemClock;
+    if (TimeFromProto(t) > clock.Now() + kMaxDelay) {
+      return Invalid(
+          prefix, "run_at",
+          absl::StrCat("must be at most ",
+                       absl::FormatDuration(absl::Microseconds(kMaxDelay)),
+                       " from now"));
     }
   }
   if (spec.has_timeout()) {
@@ -165,22 +233,10 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
     return Invalid(prefix, "idempotency_key",
                    absl::StrCat("longer than ", kMaxIdempotencyKey, " bytes"));
   }
-  if (spec.labels_size() > static_cast<int>(kMaxLabels)) {
-    return Invalid(prefix, "labels",
-                   absl::StrCat(spec.labels_size(),
-                                " labels exceed the limit of ", kMaxLabels));
-  }
-  for (const auto& [key, value] : spec.labels()) {
-    if (key.empty() || key.size() > kMaxLabelKey) {
-      return Invalid(prefix, "labels",
-                     absl::StrCat("key \"", key.substr(0, 80),
-                                  "\" must be 1 to ", kMaxLabelKey, " bytes"));
-    }
-    if (value.size() > kMaxLabelValue) {
-      return Invalid(prefix, "labels",
-                     absl::StrCat("value of \"", key, "\" is longer than ",
-                                  kMaxLabelValue, " bytes"));
-    }
+  if (absl::Status s =
+          ValidateLabels(spec.labels(), absl::StrCat(prefix, "labels"));
+      !s.ok()) {
+    return s;
   }
   return absl::OkStatus();
 }

@@ -23,7 +23,16 @@ inline constexpr char kKindPattern[] = "[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}";
 
 struct ValidationLimits {
   size_t max_payload = 1 << 20;
+  // Where `run_at` is measured from: it may be at most kMaxDelay ahead, as
+  // `delay` may. Null: the system clock.
+  const Clock* clock = nullptr;
 };
+
+// `text` as it may appear in an error message: at most 80 bytes of it, in
+// double quotes, with control characters, quotes and bytes past ASCII
+// escaped (absl::CEscape), so that a client's string can neither forge
+// lines of a log nor break a terminal.
+std::string Quoted(absl::string_view text);
 
 bool IsValidQueueName(absl::string_view name);
 // Any kind of that form is accepted: jobqd runs its own kinds and configured
@@ -34,6 +43,13 @@ bool IsValidKindName(absl::string_view kind);
 // it in the error.
 [[nodiscard]] absl::Status ValidateQueueName(absl::string_view name,
                                              absl::string_view field);
+
+// Label keys: 1 to kMaxLabelKey bytes, printable ASCII other than '=' and
+// space (a label is written key=value). Values: up to kMaxLabelValue bytes
+// with no control characters (UTF-8 is fine). `field` names the map.
+[[nodiscard]] absl::Status ValidateLabels(
+    const google::protobuf::Map<std::string, std::string>& labels,
+    absl::string_view field);
 
 // Checks every field of a submitted spec and fills in defaults (an empty
 // queue becomes "default"). Errors are INVALID_ARGUMENT naming the field,

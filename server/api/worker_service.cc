@@ -37,8 +37,8 @@ absl::Status ValidateHello(const v1::WorkerHello& hello) {
   for (int i = 0; i < hello.kinds_size(); ++i) {
     if (!IsValidKindName(hello.kinds(i))) {
       return Invalid(absl::StrCat("kinds[", i, "]"),
-                     absl::StrCat("\"", hello.kinds(i).substr(0, 80),
-                                  "\" does not match ", kKindPattern));
+                     absl::StrCat(Quoted(hello.kinds(i)), " does not match ",
+                                  kKindPattern));
     }
   }
   if (hello.queues_size() > kMaxWorkerQueues) {
@@ -47,8 +47,8 @@ absl::Status ValidateHello(const v1::WorkerHello& hello) {
   for (int i = 0; i < hello.queues_size(); ++i) {
     if (!IsValidQueueName(hello.queues(i))) {
       return Invalid(absl::StrCat("queues[", i, "]"),
-                     absl::StrCat("\"", hello.queues(i).substr(0, 80),
-                                  "\" does not match ", kQueuePattern));
+                     absl::StrCat(Quoted(hello.queues(i)), " does not match ",
+                                  kQueuePattern));
     }
   }
   if (hello.concurrency() < 0 || hello.concurrency() > kMaxConcurrency) {

@@ -36,13 +36,21 @@ absl::StatusOr<Caller> Authorizer::Authenticate(
   if (!enabled_) return Caller{};
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
+  if (it == metadata.end()) return AuthenticateHeader(std::nullopt, roles);
+  return AuthenticateHeader(
+      absl::string_view(it->second.data(), it->second.size()), roles);
+}
+
+absl::StatusOr<Caller> Authorizer::AuthenticateHeader(
+    std::optional<absl::string_view> value, uint8_t roles) {
+  if (!enabled_) return Caller{};
+  if (!value.has_value()) {
     unauthenticated_.fetch_add(1, std::memory_order_relaxed);
     return absl::UnauthenticatedError(
         "authorization: missing; send the header \"authorization: Bearer "
         "<token>\"");
   }
-  absl::string_view header(it->second.data(), it->second.size());
+  absl::string_view header = *value;
   if (!absl::StartsWith(header, kBearer) || header.size() == kBearer.size()) {
     unauthenticated_.fetch_add(1, std::memory_order_relaxed);
     return absl::UnauthenticatedError(

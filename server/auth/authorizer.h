@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,6 +57,10 @@ class Authorizer {
   // PERMISSION_DENIED for a missing role.
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& context,
                                       uint8_t roles);
+  // The same from the value of an "authorization" header (null: none was
+  // sent), for the HTTP listener.
+  absl::StatusOr<Caller> AuthenticateHeader(
+      std::optional<absl::string_view> header, uint8_t roles);
   // PERMISSION_DENIED naming `field` unless the caller's queue patterns
   // match `queue`.
   absl::Status CheckQueue(const Caller& caller, absl::string_view queue,

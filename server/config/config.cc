@@ -188,6 +188,8 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetString(v, key, &c->auth_tokens);
     } else if (key == "insecure") {
       s = GetBool(v, key, &c->insecure);
+    } else if (key == "metrics_public") {
+      s = GetBool(v, key, &c->metrics_public);
     } else if (key == "submit_rate") {
       s = GetRate(v, key, &c->submit_rate);
     } else if (key == "submit_burst") {

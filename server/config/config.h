@@ -77,6 +77,9 @@ struct ServerConfig {
   std::string auth_tokens;
   // Serve a non-loopback address without TLS or tokens.
   bool insecure = false;
+  // Serve /metrics without a token even when tokens are on (it names every
+  // queue); warned of at start.
+  bool metrics_public = false;
   // Jobs per second each token (or, without tokens, all callers together)
   // may submit, and the burst above it; 0: no limit. The tokens file can
   // set a token's own.

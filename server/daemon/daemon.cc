@@ -44,6 +44,7 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
   ctx_.limits.max_payload = config_.max_payload;
+  ctx_.limits.clock = clock_;
   ctx_.outbound.max_items = config_.stream_buffer;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
@@ -63,6 +64,14 @@ absl::Status Daemon::SetUpAuth() {
       std::move(tokens),
       auth::RateLimit{config_.submit_rate, config_.submit_burst}, clock_);
   ctx_.auth = auth_.get();
+  if (config_.metrics_public && !config_.auth_tokens.empty() &&
+      !config_.http_listen.empty()) {
+    std::string what =
+        "/metrics is served without a token: whoever reaches --http-listen "
+        "sees every queue's name and counts";
+    ctx_.warnings.push_back(absl::StrCat("metrics_public: ", what));
+    spdlog::warn("--metrics-public: {}", what);
+  }
   if (IsLoopback(config_.listen)) return absl::OkStatus();
   std::vector<std::string> missing;
   if (config_.tls_cert.empty())
@@ -250,15 +259,29 @@ absl::Status Daemon::StartServers() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen));
   }
+  // Only now, with the server started: gRPC drops a connection handed to
+  // an acceptor before that without handling or closing it (its client
+  // would hang). Until then connections wait in the listen backlog. The
+  // start-up line is logged after Start() returns, once SERVING.
   if (listener_ != nullptr) listener_->Start(std::move(acceptor));
   server_->GetHealthCheckService()->SetServingStatus(false);
 
   if (config_.http_listen.empty()) return absl::OkStatus();
   MetricsSources sources{core_.get(),     wal_.get(), &rpc_metrics_,  kVersion,
                          ctx_.started_at, &ctx_,      listener_.get()};
+  http::HttpServer::Handlers handlers{
+      [sources] { return RenderMetrics(sources); },
+      [this] { return NotReady(); }, nullptr};
+  // With tokens on, /metrics (which names every queue) needs the read role,
+  // unless the operator opted out with --metrics-public.
+  if (auth_->enabled() && !config_.metrics_public) {
+    auth::Authorizer* auth = auth_.get();
+    handlers.authorize_metrics = [auth](std::optional<absl::string_view> h) {
+      return auth->AuthenticateHeader(h, auth::kRead).status();
+    };
+  }
   http_ = std::make_unique<http::HttpServer>(
-      http::HttpServer::Handlers{[sources] { return RenderMetrics(sources); },
-                                 [this] { return NotReady(); }},
+      std::move(handlers),
       http::HttpServer::Tls{config_.tls_cert, config_.tls_key,
                             config_.tls_client_ca});
   absl::Status s = http_->Start(config_.http_listen);

@@ -56,10 +56,24 @@ HttpServer::HttpServer(Handlers handlers, Tls tls)
   server_->set_keep_alive_max_count(1);
   server_->set_read_timeout(std::chrono::seconds(2));
   server_->set_write_timeout(std::chrono::seconds(2));
-  server_->Get(
-      "/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content(handlers_.metrics(), "text/plain; version=0.0.4");
-      });
+  server_->Get("/metrics", [this](const httplib::Request& req,
+                                  httplib::Response& res) {
+    if (handlers_.authorize_metrics) {
+      // cpp-httplib compares header names without regard to case.
+      std::string value = req.get_header_value("Authorization");
+      std::optional<absl::string_view> header;
+      if (req.has_header("Authorization")) header = value;
+      absl::Status s = handlers_.authorize_metrics(header);
+      if (!s.ok()) {
+        bool unauthenticated = s.code() == absl::StatusCode::kUnauthenticated;
+        res.status = unauthenticated ? 401 : 403;
+        if (unauthenticated) res.set_header("WWW-Authenticate", "Bearer");
+        res.set_content(std::string(s.message()) + "\n", "text/plain");
+        return;
+      }
+    }
+    res.set_content(handlers_.metrics(), "text/plain; version=0.0.4");
+  });
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

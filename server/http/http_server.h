@@ -2,10 +2,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace httplib {
 class Server;
@@ -14,9 +16,13 @@ class Server;
 namespace jobq::http {
 
 // The HTTP side of jobqd, for Prometheus and orchestrators:
-//   /metrics  the Prometheus text page
+//   /metrics  the Prometheus text page; when `authorize_metrics` is set,
+//             only for a request it admits: 401 (with WWW-Authenticate:
+//             Bearer) for UNAUTHENTICATED, 403 for PERMISSION_DENIED
 //   /healthz  200 while the process serves HTTP at all (liveness)
 //   /readyz   200 when jobqd takes work; 503 with the reason otherwise
+// /healthz and /readyz stay open to probes without a token, and say
+// nothing about queues or jobs.
 // Served by cpp-httplib on its own threads, over TLS when given.
 // Thread: Start/Stop by the owner; the callbacks run on HTTP threads.
 class HttpServer {
@@ -25,6 +31,10 @@ class HttpServer {
     std::function<std::string()> metrics;
     // Empty when ready; otherwise why not.
     std::function<std::string()> not_ready;
+    // Decides from the request's "authorization" header (nullopt: none)
+    // whether /metrics may be served. Null: always.
+    std::function<absl::Status(std::optional<absl::string_view>)>
+        authorize_metrics;
   };
 
   // PEM files for HTTPS: certificate chain and key, and, for mutual TLS, the

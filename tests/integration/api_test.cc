@@ -2,9 +2,12 @@
 // library.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <regex>
 #include <set>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "tests/integration/jobqd_process.h"
 
 namespace jobq::testing {
@@ -294,6 +297,140 @@ TEST_F(ApiTest, SubmitStreamAcksEveryRequestAndStreamsWatchedJobs) {
   EXPECT_EQ(errors, 1);
   // The stream ends only once every watched job has ended.
   EXPECT_EQ(watched_done.size(), static_cast<size_t>(kJobs / 10));
+}
+
+// Each hole found in the input checks, through the real server: the code,
+// the field named, and nothing raw echoed back.
+TEST_F(ApiTest, BadDurationsTimesAndLabelsAreRefusedNamingTheField) {
+  auto expect_invalid = [&](const v1::JobSpec& spec, const std::string& field) {
+    absl::Status s = c().Submit(spec).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(std::string(s.message()).rfind("job." + field + ":", 0), 0u) << s;
+  };
+  v1::JobSpec spec = MakeSpec("noop");
+  spec.mutable_timeout()->set_nanos(-1);
+  expect_invalid(spec, "timeout");
+  spec = MakeSpec("noop");
+  spec.mutable_run_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) +
+                                     400LL * 24 * 3600);
+  expect_invalid(spec, "run_at");
+  spec = MakeSpec("noop");
+  (*spec.mutable_labels())["a=b"] = "v";
+  expect_invalid(spec, "labels");
+  spec = MakeSpec("noop");
+  (*spec.mutable_labels())["bell\a"] = "v";
+  expect_invalid(spec, "labels");
+  spec = MakeSpec("noop");
+  (*spec.mutable_labels())["k"] = "two\nlines";
+  expect_invalid(spec, "labels");
+
+  absl::Status kind = c().Submit(MakeSpec("bad\nkind")).status();
+  EXPECT_EQ(kind.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(kind.message().find('\n'), absl::string_view::npos)
+      << kind.message();
+  EXPECT_NE(kind.message().find("\"bad\\nkind\""), absl::string_view::npos)
+      << kind.message();
+  absl::Status id = c().GetJob("\x1b[2Jgone").status();
+  EXPECT_EQ(id.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(id.message().find('\x1b'), absl::string_view::npos) << id.message();
+
+  v1::ListJobsRequest list;
+  (*list.mutable_labels())["x=y"] = "z";
+  absl::Status listed = c().ListJobs(list).status();
+  EXPECT_EQ(listed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(listed.message().rfind("labels:", 0), 0u) << listed.message();
+  // A run_at within the horizon is still taken.
+  spec = MakeSpec("noop");
+  spec.mutable_run_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  EXPECT_TRUE(c().Submit(spec).ok());
+}
+
+TEST_F(ApiTest, ResumeAndLimitsOfAnUnknownQueueAreNotFoundButPauseCreatesIt) {
+  absl::Status resumed = c().ResumeQueue("nosuch").status();
+  EXPECT_EQ(resumed.code(), absl::StatusCode::kNotFound) << resumed;
+  EXPECT_EQ(resumed.message().rfind("queue: \"nosuch\"", 0), 0u) << resumed;
+  EXPECT_EQ(c().SetQueueLimits("nosuch", 3).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(c().SetQueueLimits("nosuch", 0, 5).status().code(),
+            absl::StatusCode::kNotFound);
+  auto queues = c().ListQueues();
+  ASSERT_TRUE(queues.ok());
+  for (const auto& q : queues->queues()) EXPECT_NE(q.name(), "nosuch");
+  // Pausing ahead of the jobs creates the queue; then it can be set up.
+  ASSERT_TRUE(c().PauseQueue("nosuch").ok());
+  auto limited = c().SetQueueLimits("nosuch", 3);
+  ASSERT_TRUE(limited.ok()) << limited.status();
+  EXPECT_EQ(limited->max_concurrency(), 3);
+  EXPECT_TRUE(c().ResumeQueue("nosuch").ok());
+  // A bad name is still INVALID_ARGUMENT, not NOT_FOUND.
+  EXPECT_EQ(c().ResumeQueue("Bad Name").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ApiTest, AJobNamedTwiceInOneWatchIsWatchedOnce) {
+  v1::JobSpec spec = MakeSpec("noop", "dups");
+  spec.mutable_delay()->set_seconds(3600);
+  auto a = c().Submit(spec);
+  auto b = c().Submit(spec);
+  ASSERT_TRUE(a.ok() && b.ok());
+  v1::WatchRequest req;
+  req.add_job_ids(a->job_id());
+  req.add_job_ids(a->job_id());
+  req.add_job_ids(b->job_id());
+  req.add_job_ids(a->job_id());
+  std::vector<std::string> seen;
+  std::thread cancel;
+  absl::Status s = c().Watch(req, [&](const v1::JobEvent& e) {
+    seen.push_back(e.job_id() + " " + v1::JobState_Name(e.state()));
+    if (seen.size() == 2) {
+      cancel = std::thread([&] {
+        EXPECT_TRUE(c().CancelJob(a->job_id()).ok());
+        EXPECT_TRUE(c().CancelJob(b->job_id()).ok());
+      });
+    }
+    return true;
+  });
+  if (cancel.joinable()) cancel.join();
+  ASSERT_TRUE(s.ok()) << s;
+  // Each job's current state once, then its cancellation once.
+  std::multiset<std::string> got(seen.begin(), seen.end());
+  EXPECT_EQ(got.count(a->job_id() + " JOB_STATE_SCHEDULED"), 1u);
+  EXPECT_EQ(got.count(a->job_id() + " JOB_STATE_CANCELLED"), 1u);
+  EXPECT_EQ(got.count(b->job_id() + " JOB_STATE_CANCELLED"), 1u);
+  EXPECT_EQ(seen.size(), 4u);
+}
+
+// jobqd says it listens only once it serves: clients connecting right after
+// the start-up line, many times over, are all served. A connection handed
+// to gRPC before its server started would be dropped unhandled and the
+// call would hang to its deadline. (Wait-for-ready, so that the client's
+// own spurious first-attempt failure, see Client::WaitUntilServing, is
+// retried rather than counted against jobqd.)
+TEST(ApiStartTest, EveryConnectionRightAfterStartUpIsServed) {
+  for (int i = 0; i < 20; ++i) {
+    auto child = ChildProcess::Start({JOBQD_PATH, "--listen", "127.0.0.1:0",
+                                      "--http-listen", "", "--workers", "1"});
+    ASSERT_NE(child, nullptr);
+    std::smatch m;
+    ASSERT_TRUE(child->WaitForOutput(
+        std::regex(R"(listening on [0-9.]+:([0-9]+))"), &m))
+        << child->Output();
+    std::string address = "127.0.0.1:" + std::string(m[1]);
+    // Several channels at once, each its own connection.
+    std::vector<std::thread> callers;
+    for (int k = 0; k < 4; ++k) {
+      callers.emplace_back([&] {
+        grpc::ChannelArguments args;
+        args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+        client::Client c(grpc::CreateCustomChannel(
+            address, grpc::InsecureChannelCredentials(), args));
+        absl::Status s = c.WaitUntilServing(10'000);
+        EXPECT_TRUE(s.ok()) << s << "\n" << child->Output();
+      });
+    }
+    for (auto& t : callers) t.join();
+    EXPECT_EQ(child->Stop(SIGTERM), 0);
+  }
 }
 
 }  // namespace

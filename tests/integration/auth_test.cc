@@ -304,7 +304,7 @@ TEST_F(AuthTest, SubmitRatePerTokenRefusesTheExcessAndKeepsTheRest) {
     EXPECT_EQ(job->state(), v1::JOB_STATE_READY);
   }
   httplib::Client http("127.0.0.1", jobqd_->http_port());
-  auto metrics = http.Get("/metrics");
+  auto metrics = http.Get("/metrics", {{"authorization", "Bearer ops-secret"}});
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body,
               HasSubstr("jobq_limit_refusals_total{limit=\"submit_rate\"} 3"));
@@ -408,6 +408,8 @@ TEST(AuthStartTest, APublicAddressNeedsTlsAndTokensOrInsecure) {
       &m))
       << insecure->Output();
   std::string port = m[1], http_port = m[2];
+  ASSERT_TRUE(
+      client::Client("127.0.0.1:" + port).WaitUntilServing(30'000).ok());
   EXPECT_THAT(
       insecure->Output(),
       HasSubstr("--insecure: 0.0.0.0:0 is not a loopback address and TLS "
@@ -441,6 +443,55 @@ TEST_F(AuthTest, ThePythonWorkerSendsItsToken) {
   EXPECT_EQ(last.state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(last.result(), "QUIET");
   EXPECT_EQ(worker->Stop(SIGTERM), 0);
+}
+
+// With tokens on, /metrics (which names every queue) needs a token with
+// the read role; the probes stay open and name no queue.
+TEST_F(AuthTest, MetricsNeedAReadTokenAndProbesStayOpen) {
+  ASSERT_TRUE(AsToken("ops")->Submit(MakeSpec("noop", "billing")).ok());
+  httplib::Client http("127.0.0.1", jobqd_->http_port());
+  auto anonymous = http.Get("/metrics");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  EXPECT_EQ(anonymous->get_header_value("WWW-Authenticate"), "Bearer");
+  EXPECT_THAT(anonymous->body, ::testing::Not(HasSubstr("billing")));
+  auto unknown =
+      http.Get("/metrics", {{"Authorization", "Bearer nobody-secret"}});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 401);
+  auto no_role =
+      http.Get("/metrics", {{"Authorization", "Bearer producer-secret"}});
+  ASSERT_TRUE(no_role);
+  EXPECT_EQ(no_role->status, 403);
+  EXPECT_THAT(no_role->body, ::testing::Not(HasSubstr("jobq_")));
+  auto reader =
+      http.Get("/metrics", {{"authorization", "Bearer reader-secret"}});
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->status, 200);
+  EXPECT_THAT(reader->body, HasSubstr("queue=\"billing\""));
+  for (const char* probe : {"/healthz", "/readyz"}) {
+    auto r = http.Get(probe);
+    ASSERT_TRUE(r) << probe;
+    EXPECT_EQ(r->status, 200) << probe;
+    EXPECT_THAT(r->body, ::testing::Not(HasSubstr("billing"))) << probe;
+  }
+}
+
+TEST(AuthMetricsTest, MetricsPublicServesMetricsWithoutATokenAndWarns) {
+  std::string tokens = TempPath("tokens.yaml");
+  std::ofstream(tokens) << TokensYaml({Entry("ops", "admin")});
+  auto jobqd =
+      JobqdProcess::Start({"--auth-tokens", tokens, "--metrics-public"});
+  ASSERT_NE(jobqd, nullptr);
+  EXPECT_THAT(jobqd->Log(), HasSubstr("--metrics-public: /metrics is served "
+                                      "without a token"));
+  httplib::Client http("127.0.0.1", jobqd->http_port());
+  auto r = http.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_THAT(r->body, HasSubstr("jobq_"));
+  // The gRPC side still wants its token.
+  EXPECT_EQ(jobqd->client().GetStats().status().code(), Code::kUnauthenticated);
 }
 
 }  // namespace

@@ -82,5 +82,65 @@ TEST_F(JobqctlTest, ErrorsAreOneLineOnStderrWithANonZeroExit) {
   EXPECT_EQ(usage.exit_code, 2);
 }
 
+TEST_F(JobqctlTest, EveryUsageErrorExitsTwo) {
+  for (const char* args :
+       {"", "nosuchverb", "submit", "submit --kind noop --priority x",
+        "submit --kind noop --nosuchflag", "get", "limit", "limit q",
+        "limit q notanumber", "submit --kind noop --delay -5s",
+        "submit --kind noop --timeout bogus", "health --wait 0s",
+        "token new x"}) {
+    CommandRun r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << "jobqctl " << args << "\n" << r.out;
+  }
+  EXPECT_EQ(Ctl("--help").exit_code, 0);
+  EXPECT_EQ(Ctl("queues --help").exit_code, 0);
+}
+
+TEST_F(JobqctlTest, GlobalFlagsAreAcceptedAfterTheVerb) {
+  CommandRun queues = Ctl("queues --json");
+  EXPECT_EQ(queues.exit_code, 0) << queues.out;
+  EXPECT_EQ(queues.out.rfind("{", 0), 0u) << queues.out;
+  // --addr after the verb wins over the one before it.
+  CommandRun stats = RunCommand(std::string(JOBQCTL_PATH) +
+                                " stats --timeout-ms 5000 --addr " +
+                                jobqd_->address() + " --json");
+  EXPECT_EQ(stats.exit_code, 0) << stats.out;
+  EXPECT_NE(stats.out.find("\"version\""), std::string::npos) << stats.out;
+}
+
+TEST_F(JobqctlTest, LimitSetsMaxQueuedAloneAndKeepsTheConcurrency) {
+  ASSERT_EQ(Ctl("pause lim").exit_code, 0);
+  ASSERT_EQ(Ctl("limit lim 4").exit_code, 0);
+  CommandRun r = Ctl("--json limit lim --max-queued 7");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"max_queued\":\"7\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"max_concurrency\":4"), std::string::npos) << r.out;
+  CommandRun missing = Ctl("limit nosuch --max-queued 7");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("NOT_FOUND"), std::string::npos) << missing.out;
+  CommandRun resume = Ctl("resume nosuch");
+  EXPECT_EQ(resume.exit_code, 1);
+  EXPECT_NE(resume.out.find("NOT_FOUND"), std::string::npos) << resume.out;
+}
+
+TEST_F(JobqctlTest, SubmitWaitPrintsTheJobIdFirst) {
+  CommandRun r =
+      RunCommand(std::string(JOBQCTL_PATH) + " --addr " + jobqd_->address() +
+                 " submit --kind noop --wait 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_GE(r.out.size(), 17u) << r.out;
+  std::string id = r.out.substr(0, 16);
+  EXPECT_EQ(r.out[16], '\n') << r.out;
+  auto job = c().GetJob(id);
+  ASSERT_TRUE(job.ok()) << job.status() << " for " << r.out;
+  EXPECT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_F(JobqctlTest, HealthWaitReturnsOnceServing) {
+  CommandRun r = Ctl("health --wait 10s");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out, "SERVING\n");
+}
+
 }  // namespace
 }  // namespace jobq::testing

@@ -104,7 +104,8 @@ ChildProcess::~ChildProcess() {
 }
 
 std::unique_ptr<JobqdProcess> JobqdProcess::Start(
-    std::vector<std::string> args, const std::string& config_yaml) {
+    std::vector<std::string> args, const std::string& config_yaml,
+    const client::TlsOptions& ready_tls) {
   std::unique_ptr<JobqdProcess> p(new JobqdProcess);
   std::vector<std::string> argv = {JOBQD_PATH,   "--listen", "127.0.0.1:0",
                                    "--workers",  "2",        "--http-listen",
@@ -131,6 +132,19 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
   client::ClientOptions options;
   options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
   p->client_ = std::make_unique<client::Client>(p->address(), options);
+  // The line gives the ports; ready is the health check saying SERVING.
+  absl::Status ready = absl::OkStatus();
+  if (ready_tls.enabled()) {
+    auto channel = client::MakeChannel(p->address(), ready_tls);
+    ready = channel.ok() ? client::Client(*channel).WaitUntilServing(30'000)
+                         : channel.status();
+  } else {
+    ready = p->client_->WaitUntilServing(30'000);
+  }
+  if (absl::Status s = ready; !s.ok()) {
+    ADD_FAILURE() << "jobqd is not serving: " << s << "\n" << p->Log();
+    return nullptr;
+  }
   return p;
 }
 

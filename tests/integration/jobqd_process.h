@@ -56,13 +56,17 @@ class ChildProcess {
 };
 
 // The real jobqd binary, started on 127.0.0.1 port 0 for one test and
-// stopped by its pid. Its output is collected, and the port is read back
-// from its start-up line.
+// stopped by its pid. Its output is collected, the port is read back from
+// its start-up line, and Start returns once jobqd's health check answers
+// SERVING (never on the line alone).
 class JobqdProcess {
  public:
   // `config_yaml`, if not empty, is written to a file passed as --config.
+  // `ready_tls`: how to reach a jobqd started with TLS for its health
+  // check (the fixture's own client() stays plaintext).
   static std::unique_ptr<JobqdProcess> Start(
-      std::vector<std::string> args = {}, const std::string& config_yaml = "");
+      std::vector<std::string> args = {}, const std::string& config_yaml = "",
+      const client::TlsOptions& ready_tls = {});
   // Runs jobqd with `args` (on 127.0.0.1:0) until it exits by itself, and
   // returns what it wrote.
   static std::string StartExpectingFailure(std::vector<std::string> args);

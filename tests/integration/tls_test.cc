@@ -49,11 +49,14 @@ class TlsTest : public ::testing::Test {
   std::unique_ptr<JobqdProcess> StartTls(bool mutual) {
     std::vector<std::string> args = {"--tls-cert", P("server.pem"), "--tls-key",
                                      P("server.key")};
+    client::TlsOptions ready = Trusting("ca");
     if (mutual) {
       args.push_back("--tls-client-ca");
       args.push_back(P("ca.pem"));
+      ready.cert_file = P("client.pem");
+      ready.key_file = P("client.key");
     }
-    return JobqdProcess::Start(args);
+    return JobqdProcess::Start(args, "", ready);
   }
   // A client of `jobqd` with `tls`; the status of a submit through it.
   absl::Status SubmitWith(const JobqdProcess& jobqd,

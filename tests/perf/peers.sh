@@ -53,17 +53,32 @@ wait_port() {
   echo "nothing listens on port $1" >&2
   return 1
 }
+runs=0
+# Starts jobqd on a port it picks and returns once it answers its health
+# check SERVING. Each run writes a log of its own: the shell truncates a
+# reused one only in the child, after the fork, so a poll of the same file
+# could read the previous run's line (and its dead port). The log gives
+# the port; readiness is the health check, never the line.
 start_jobqd() {
   rm -rf "$data/wal"
+  runs=$((runs + 1))
+  local log="$data/jobqd.$runs.log"
+  jport=""
   "$bin/jobqd" --listen 127.0.0.1:0 --http-listen "" \
-    --stream-buffer 1000000 "$@" 2>"$data/jobqd.log" &
+    --stream-buffer 1000000 "$@" 2>"$log" &
   pid=$!
-  for _ in $(seq 100); do
-    jport=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$data/jobqd.log" |
-      cut -d: -f2) && [[ -n $jport ]] && return 0
+  for _ in $(seq 600); do
+    jport=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | cut -d: -f2 || true)
+    [[ -n $jport ]] && break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  cat "$data/jobqd.log" >&2
+  if [[ -n $jport ]] &&
+    "$bin/jobqctl" --addr "127.0.0.1:$jport" health --wait 30s >/dev/null; then
+    return 0
+  fi
+  cat "$log" >&2
+  echo "jobqd did not become ready" >&2
   return 1
 }
 start_beanstalkd() {

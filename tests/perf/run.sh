@@ -12,14 +12,16 @@ data=$(mktemp -d)
 pid=""
 trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 
+# Starts jobqd and returns once it answers its health check SERVING (never
+# on a log line: a reused log file still holds the previous run's until the
+# child truncates it). Bounded: 60 s, for a long recovery; the health
+# check waits for the port to listen, too.
 start() {
   "$bin/jobqd" --listen "127.0.0.1:$port" --http-listen "" "$@" 2>"$data/jobqd.log" &
   pid=$!
-  for _ in $(seq 100); do
-    grep -q "listening on" "$data/jobqd.log" && return 0
-    sleep 0.05
-  done
+  "$bin/jobqctl" --addr "127.0.0.1:$port" health --wait 60s >/dev/null && return 0
   cat "$data/jobqd.log"
+  echo "jobqd did not become ready" >&2
   return 1
 }
 stop() { kill "$pid"; wait "$pid" || true; pid=""; }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,106 @@ TEST_F(ValidationTest, BatchPrefixNamesTheJob) {
   spec_.set_kind("");
   absl::Status s = ValidateSpec(spec_, limits_, "jobs[7].");
   EXPECT_EQ(std::string(s.message()).rfind("jobs[7].kind:", 0), 0u) << s;
+}
+
+TEST_F(ValidationTest, ANegativeNanosPartIsRejectedEvenBelowAMicrosecond) {
+  // -1ns converts to 0 µs: it must be refused before the conversion.
+  for (int nanos : {-1, -999, -1000, -500'000'000}) {
+    spec_.mutable_timeout()->set_seconds(0);
+    spec_.mutable_timeout()->set_nanos(nanos);
+    ExpectInvalid("timeout");
+    spec_.clear_timeout();
+    spec_.mutable_delay()->set_nanos(nanos);
+    ExpectInvalid("delay");
+    spec_.clear_delay();
+    spec_.mutable_retry()->mutable_initial_backoff()->set_nanos(nanos);
+    ExpectInvalid("retry.initial_backoff");
+    spec_.clear_retry();
+  }
+  spec_.mutable_timeout()->set_nanos(1'000'000'000);
+  ExpectInvalid("timeout");
+  spec_.mutable_timeout()->set_nanos(999'999'999);
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+}
+
+TEST_F(ValidationTest, HugeDurationsAreRejectedWithoutOverflow) {
+  spec_.mutable_delay()->set_seconds(315'576'000'000LL);  // The proto's max.
+  ExpectInvalid("delay");
+  spec_.mutable_delay()->set_seconds(kMaxDelay / kSecond);
+  spec_.mutable_delay()->set_nanos(1000);
+  ExpectInvalid("delay");
+  spec_.mutable_delay()->set_nanos(0);
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+  spec_.clear_delay();
+  spec_.mutable_retry()->set_multiplier(
+      std::numeric_limits<double>::quiet_NaN());
+  ExpectInvalid("retry.multiplier");
+  spec_.mutable_retry()->set_multiplier(
+      std::numeric_limits<double>::infinity());
+  ExpectInvalid("retry.multiplier");
+}
+
+TEST_F(ValidationTest, RunAtHasTheSameHorizonAsDelay) {
+  FakeClock clock(1'700'000'000 * kSecond);
+  limits_.clock = &clock;
+  int64_t now_s = clock.Now() / kSecond;
+  spec_.mutable_run_at()->set_seconds(now_s + kMaxDelay / kSecond);
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+  spec_.mutable_run_at()->set_seconds(now_s + kMaxDelay / kSecond + 1);
+  ExpectInvalid("run_at");
+  spec_.mutable_run_at()->set_seconds(253'402'300'799LL);  // Year 9999.
+  ExpectInvalid("run_at");
+  // In the past is fine: the job is due now.
+  spec_.mutable_run_at()->set_seconds(now_s - 3600);
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+  // The horizon moves with the clock.
+  spec_.mutable_run_at()->set_seconds(now_s + kMaxDelay / kSecond + 1);
+  clock.Set(clock.Now() + 2 * kSecond);
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+}
+
+TEST_F(ValidationTest, LabelKeysWithControlCharactersOrEqualsAreRejected) {
+  for (std::string bad :
+       {std::string("a=b"), std::string("a\nb"), std::string("tab\t"),
+        std::string("sp ace"), std::string("nul\0x", 5), std::string("del\x7f"),
+        std::string("caf\xc3\xa9")}) {
+    spec_.clear_labels();
+    (*spec_.mutable_labels())[bad] = "v";
+    ExpectInvalid("labels");
+  }
+  spec_.clear_labels();
+  (*spec_.mutable_labels())["team"] = "line\nbreak";
+  ExpectInvalid("labels");
+  spec_.clear_labels();
+  (*spec_.mutable_labels())["team"] = "a=b, caf\xc3\xa9";  // '=' and UTF-8.
+  (*spec_.mutable_labels())["app.kubernetes.io/name"] = "x";
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+  spec_.clear_labels();
+  (*spec_.mutable_labels())[std::string(kMaxLabelKey, 'k')] =
+      std::string(kMaxLabelValue, 'v');
+  EXPECT_TRUE(ValidateSpec(spec_, limits_).ok());
+}
+
+TEST_F(ValidationTest, UserStringsAreEscapedInErrorMessages) {
+  spec_.set_kind("evil\nINFO forged line\x1b[31m");
+  absl::Status s = ValidateSpec(spec_, limits_);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  std::string m(s.message());
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  EXPECT_EQ(m.find('\x1b'), std::string::npos) << m;
+  EXPECT_NE(m.find("\"evil\\nINFO forged line\\033[31m\""), std::string::npos)
+      << m;
+  spec_.set_kind("noop");
+  spec_.set_queue("q\r\n");
+  s = ValidateSpec(spec_, limits_);
+  EXPECT_NE(std::string(s.message()).find("\"q\\r\\n\""), std::string::npos)
+      << s;
+  (*spec_.mutable_labels())["k\n"] = "v";
+  spec_.set_queue("q");
+  s = ValidateSpec(spec_, limits_);
+  EXPECT_EQ(std::string(s.message()).find('\n'), std::string::npos) << s;
+  EXPECT_EQ(Quoted(std::string(100, 'x')),
+            "\"" + std::string(80, 'x') + "...\"");
 }
 
 }  // namespace
