@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "common/host_port.h"
 #include "common/pem.h"
+#include "core/job.h"
 #include "daemon/metrics.h"
 #include "version.h"
 
@@ -125,6 +126,37 @@ absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// What --recover=skip-corrupt passed over, in the words an operator needs:
+// where, how much, and which jobs are known to be gone.
+void ReportSkipped(const store::RecoveryStats& stats) {
+  for (const auto& r : stats.skipped) {
+    spdlog::warn(
+        "recovery skipped {} bytes (at least {} records) at offset {} of {}, "
+        "between job {} and job {}",
+        r.bytes, r.records, r.offset, r.file,
+        r.seq_before ? core::FormatJobId(r.seq_before) : "(none)",
+        r.seq_after ? core::FormatJobId(r.seq_after) : "(none)");
+  }
+  constexpr size_t kListed = 50;
+  std::string ids;
+  for (size_t i = 0; i < stats.lost_jobs.size() && i < kListed; ++i) {
+    absl::StrAppend(&ids, i ? " " : "", core::FormatJobId(stats.lost_jobs[i]));
+  }
+  if (stats.lost_jobs.size() > kListed) absl::StrAppend(&ids, " ...");
+  spdlog::error(
+      "recovery DROPPED DATA: {} damaged stretches, {} bytes, at least {} "
+      "records, {} missing segments; {} jobs are known lost (later records "
+      "refer to them): {}; jobs only submitted inside the damage cannot be "
+      "named",
+      stats.skipped.size(), stats.skipped_bytes, stats.skipped_records,
+      stats.missing_segments.size(), stats.lost_jobs.size(),
+      ids.empty() ? "none" : ids);
+}
+
+}  // namespace
+
 absl::Status Daemon::Recover() {
   if (wal_ == nullptr) return absl::OkStatus();
   auto t0 = std::chrono::steady_clock::now();
@@ -141,9 +173,13 @@ absl::Status Daemon::Recover() {
       "again) from {} records in {} segments ({} bytes) in {} ms",
       scheduler.jobs().size(), scheduler.live(), requeued, stats->records,
       stats->segments, stats->bytes, ms);
-  if (stats->torn_bytes > 0 || stats->skipped_bytes > 0) {
-    spdlog::warn("recovery cut {} torn bytes and skipped {} corrupt bytes",
-                 stats->torn_bytes, stats->skipped_bytes);
+  if (stats->torn_bytes > 0) {
+    spdlog::warn("recovery cut a torn tail of {} bytes (a write the crash "
+                 "interrupted, never acknowledged)",
+                 stats->torn_bytes);
+  }
+  if (!stats->skipped.empty() || !stats->missing_segments.empty()) {
+    ReportSkipped(*stats);
   }
   CoreLoop* core = core_.get();
   return wal_->Start(core->CommitCallback(), core->LogEvents());

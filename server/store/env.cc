@@ -131,10 +131,16 @@ class PosixEnv final : public Env {
   }
 
   absl::Status TruncateFile(const std::string& path, uint64_t size) override {
-    if (truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
-      return IoError("truncate", path, errno);
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("open", path, errno);
+    absl::Status s;
+    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      s = IoError("truncate", path, errno);
+    } else if (fdatasync(fd) != 0) {
+      s = IoError("fdatasync", path, errno);
     }
-    return absl::OkStatus();
+    close(fd);
+    return s;
   }
 
   absl::Status CreateDir(const std::string& dir) override {

@@ -49,6 +49,8 @@ class Env {
   virtual absl::StatusOr<std::vector<std::string>> ListDir(
       const std::string& dir) = 0;
   [[nodiscard]] virtual absl::Status RemoveFile(const std::string& path) = 0;
+  // Cuts `path` to `size` bytes, durably: recovery cuts a torn tail before
+  // it creates the next segment, which must not outlive the cut.
   [[nodiscard]] virtual absl::Status TruncateFile(const std::string& path,
                                                   uint64_t size) = 0;
   // Creates `dir` if missing.

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,8 +27,8 @@ struct WalOptions {
   // fdatasync after every group of batches (--sync=fsync); false acknowledges
   // after write(2) (--sync=none).
   bool sync = true;
-  // Recovery skips the rest of a segment past a corrupt record instead of
-  // refusing to start (--recover=skip-corrupt).
+  // Recovery passes over damaged records and goes on with the next good one
+  // instead of refusing to start (--recover=skip-corrupt).
   bool skip_corrupt = false;
   Env* env = nullptr;  // Null: the POSIX file system.
   // While writes fail (a full disk), the writer tries again after this long,
@@ -36,12 +37,32 @@ struct WalOptions {
   std::chrono::milliseconds retry_max{1000};
 };
 
+// One stretch of damage that skip-corrupt recovery passed over.
+struct SkippedRegion {
+  std::string file;
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  uint64_t records = 0;  // At least; see LogReader::Skipped.
+  // The jobs of the nearest readable records around it (0: none), which
+  // date the damage: job ids begin with the submit time.
+  uint64_t seq_before = 0;
+  uint64_t seq_after = 0;
+};
+
 struct RecoveryStats {
   uint64_t segments = 0;
   uint64_t records = 0;
   uint64_t bytes = 0;
-  uint64_t torn_bytes = 0;     // Cut from torn tails.
-  uint64_t skipped_bytes = 0;  // Skipped past corruption (skip-corrupt).
+  uint64_t torn_bytes = 0;  // Cut from the newest segment's torn tail.
+  // Skip-corrupt only: what was passed over.
+  uint64_t skipped_bytes = 0;
+  uint64_t skipped_records = 0;  // At least this many.
+  std::vector<SkippedRegion> skipped;
+  // Segment numbers absent from the sequence (compaction never leaves a gap).
+  std::vector<uint64_t> missing_segments;
+  // Jobs that records after the damage refer to but whose Enqueue (or
+  // snapshot) was never read (LossTracker); sorted.
+  std::vector<uint64_t> lost_jobs;
 };
 
 struct WalStats {
@@ -60,6 +81,7 @@ struct WalStats {
   TimeUs stalled_since_us = 0;  // Wall clock, 0 when not stalled.
   uint64_t write_failures = 0;  // Writes that failed and were undone.
   uint64_t withdrawn_records = 0;  // Enqueues given back, never stored.
+  RecoveryStats recovery;   // What the last Recover found.
 };
 
 // Batches up to and including `batch` are durable (OK), or will never be
@@ -105,9 +127,15 @@ class Wal {
   static absl::StatusOr<std::unique_ptr<Wal>> Open(WalOptions options);
   ~Wal();
 
-  // Before Start: replays every record of every segment, oldest first. A
-  // torn tail is cut; a corrupt record stops recovery with DATA_LOSS naming
-  // the file and offset, unless skip_corrupt.
+  // Before Start: replays every record of every segment, oldest first.
+  // Only the newest segment may end in a torn tail (LogReader), which is cut;
+  // so may every segment with sync off, where a power cut loses unsynced
+  // writes anywhere. Anything else (a damaged record anywhere, a torn tail
+  // or damaged header in an older segment, a segment number missing from
+  // the sequence) stops recovery with DATA_LOSS naming the file and offset,
+  // unless skip_corrupt: then the damaged bytes are passed over, the
+  // reading goes on at the next good record, and the stats say what was
+  // dropped. Files are only ever cut at a torn tail, never at damage.
   absl::StatusOr<RecoveryStats> Recover(
       const std::function<void(const wal::v1::Transition&)>& apply);
 

@@ -1,7 +1,8 @@
 // Fuzz target: the write-ahead log's recovery path. The first byte picks
 // the input's form:
 //   even: a segment file as it lies on disk (header, framed records), read
-//         with LogReader as recovery does;
+//         with LogReader as recovery with --recover=skip-corrupt does,
+//         resynchronising past every damaged stretch;
 //   odd:  transitions (each a 2-byte length and protobuf bytes), framed
 //         with valid checksums, so that they reach the decoder and the
 //         Scheduler's replay.
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/scheduler.h"
@@ -23,20 +25,37 @@ constexpr jobq::TimeUs kNow = 1'700'000'000LL * 1'000'000;
 
 void Replay(absl::string_view segment) {
   jobq::store::LogReader reader(segment);
-  if (!reader.ReadHeader().ok()) return;
+  absl::Status header = reader.ReadHeader();
+  if (!header.ok() && !absl::IsDataLoss(header)) return;
   jobq::core::SchedulerOptions options;
   options.random = [] { return 0.5; };
   options.max_finished = 64;
   jobq::core::Scheduler scheduler(std::move(options), nullptr);
+  // Read as --recover=skip-corrupt does: pass over every damaged stretch
+  // (and a torn tail, as in an older segment) to the next good record.
+  if (!header.ok()) reader.Skip();
   jobq::store::log::RecordType type;
   absl::string_view body;
   jobq::wal::v1::Transition t;
-  while (reader.Next(&type, &body) == jobq::store::LogReader::kRecord) {
-    if (type != jobq::store::log::kTransition ||
-        !t.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      break;  // Recovery stops here: an undecodable record.
+  uint64_t last_pos = 0;
+  for (size_t steps = 0;; ++steps) {
+    // Every step reads a record or skips at least one byte.
+    if (steps > segment.size() + 2) std::abort();
+    jobq::store::LogReader::Result r = reader.Next(&type, &body);
+    if (r == jobq::store::LogReader::kRecord) {
+      if (type == jobq::store::log::kTransition &&
+          t.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+        scheduler.Apply(t);
+      }
+      continue;
     }
-    scheduler.Apply(t);
+    if (r == jobq::store::LogReader::kEnd && !reader.torn()) break;
+    jobq::store::LogReader::Skipped skipped = reader.Skip();
+    if (skipped.bytes == 0 || skipped.offset < last_pos ||
+        skipped.offset + skipped.bytes > segment.size()) {
+      std::abort();
+    }
+    last_pos = skipped.offset + skipped.bytes;
   }
   scheduler.RequeueRunning(kNow);
   // Time moves on: promotions, retention; then jobs start.

@@ -4,14 +4,20 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -174,6 +180,123 @@ TEST(DurabilityTest, CompactionUnderLoadKeepsLiveJobsAndBoundsTheDisk) {
     ASSERT_NE(it, held.end()) << r.job_id();
     EXPECT_EQ(it->second.state(), v1::JOB_STATE_SCHEDULED);
   }
+  EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// Where each whole record of a segment starts, and its end, by the framing
+// of docs/wal-format.md: a 16-byte header, then records of a 4-byte
+// little-endian body length, a 4-byte checksum, a type byte and the body.
+std::vector<size_t> RecordStarts(const std::string& seg) {
+  std::vector<size_t> starts;
+  size_t at = 16;
+  while (at + 9 <= seg.size()) {
+    uint32_t len = static_cast<uint8_t>(seg[at]) |
+                   static_cast<uint8_t>(seg[at + 1]) << 8 |
+                   static_cast<uint8_t>(seg[at + 2]) << 16 |
+                   static_cast<uint32_t>(static_cast<uint8_t>(seg[at + 3]))
+                       << 24;
+    if (at + 9 + len > seg.size()) break;
+    starts.push_back(at);
+    at += 9 + len;
+  }
+  starts.push_back(at);  // The end of the last whole record.
+  return starts;
+}
+
+// jobqd on `dir` until it exits by itself: its exit status and output; or
+// -1 if it started serving instead (then it is stopped).
+std::pair<int, std::string> RunUntilExit(const std::string& dir) {
+  auto child = ChildProcess::Start({JOBQD_PATH, "--listen", "127.0.0.1:0",
+                                    "--http-listen", "127.0.0.1:0",
+                                    "--data-dir", dir});
+  if (child == nullptr) return {-2, "cannot start jobqd"};
+  if (child->WaitForOutput(std::regex("listening on "))) {
+    child->Stop(SIGTERM);
+    return {-1, child->Output()};
+  }
+  int code = child->Stop(0);
+  return {code, child->Output()};
+}
+
+TEST(DurabilityTest, DamagedOlderSegmentsStopStrictRecoveryAndSkipCorruptKeepsTheRest) {
+  const std::string dir = TempPath("data");
+  // Three runs of 300 jobs that wait an hour: three segments of 300
+  // enqueue records each.
+  for (int run = 0; run < 3; ++run) {
+    auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+    ASSERT_NE(jobqd, nullptr);
+    std::vector<v1::JobSpec> batch(100, MakeSpec("noop", "later"));
+    for (auto& s : batch) s.mutable_delay()->set_seconds(3600);
+    for (int b = 0; b < 3; ++b) ASSERT_TRUE(jobqd->client().SubmitBatch(batch).ok());
+    EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
+  }
+  std::vector<std::string> segs;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("wal-", 0) == 0) {
+      segs.push_back(e.path().string());
+    }
+  }
+  std::sort(segs.begin(), segs.end());
+  ASSERT_EQ(segs.size(), 3u);
+  for (const auto& seg : segs) {
+    ASSERT_EQ(RecordStarts(ReadBytes(seg)).size(), 301u) << "one record a job";
+  }
+
+  // The oldest segment loses its last 1,000 bytes; 64 bytes in the middle of
+  // the second are overwritten.
+  std::string first = ReadBytes(segs[0]);
+  first.resize(first.size() - 1000);
+  WriteBytes(segs[0], first);
+  std::vector<size_t> starts = RecordStarts(first);
+  const size_t kept_first = starts.size() - 1;
+  const size_t cut_at = starts.back();
+  std::string second = ReadBytes(segs[1]);
+  std::vector<size_t> second_starts = RecordStarts(second);
+  const size_t at = second_starts[150] + 5;
+  for (size_t i = 0; i < 64; ++i) second[at + i] = '\xee';
+  WriteBytes(segs[1], second);
+  size_t touched = 0;  // Records of the second segment the 64 bytes hit.
+  for (size_t r = 0; r + 1 < second_starts.size(); ++r) {
+    if (second_starts[r] < at + 64 && second_starts[r + 1] > at) ++touched;
+  }
+
+  // Strict (the default): jobqd refuses to start, naming file and offset.
+  auto [code, out] = RunUntilExit(dir);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("DATA_LOSS"), std::string::npos) << out;
+  EXPECT_NE(out.find(segs[0] + ": cut short at offset " + std::to_string(cut_at)),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(ReadBytes(segs[0]).size(), first.size()) << "strict cut a file";
+
+  // Skip-corrupt: starts, keeps every whole record and reports the rest.
+  auto jobqd = JobqdProcess::Start({"--data-dir", dir, "--recover", "skip-corrupt"});
+  ASSERT_NE(jobqd, nullptr);
+  const size_t want = kept_first + (300 - touched) + 300;
+  EXPECT_EQ(ListAll(jobqd->client()).size(), want);
+  std::printf("recovered %zu of 900 jobs: %zu lost to the cut segment, %zu "
+              "to the 64 garbage bytes\n",
+              want, 300 - kept_first, touched);
+  std::string log = jobqd->Log();
+  EXPECT_NE(log.find("recovery DROPPED DATA: 2 damaged stretches"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("offset " + std::to_string(second_starts[150]) + " of " +
+                     segs[1]),
+            std::string::npos)
+      << log;
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
   std::filesystem::remove_all(dir);
 }

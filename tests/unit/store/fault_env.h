@@ -41,6 +41,11 @@ class FaultEnv final : public Env {
     std::lock_guard lock(mu_);
     read_hook_ = std::move(hook);
   }
+  // Removing `path` fails with EACCES until Heal().
+  void FailRemove(const std::string& path) {
+    std::lock_guard lock(mu_);
+    fail_remove_ = path;
+  }
   void FailSyncs() {
     std::lock_guard lock(mu_);
     fail_sync_ = true;
@@ -49,6 +54,7 @@ class FaultEnv final : public Env {
     std::lock_guard lock(mu_);
     appends_left_ = -1;
     fail_sync_ = false;
+    fail_remove_.clear();
   }
   // A power cut: every file loses what was written after its last sync.
   void DropUnsynced() {
@@ -94,6 +100,7 @@ class FaultEnv final : public Env {
   }
   absl::Status RemoveFile(const std::string& path) override {
     std::lock_guard lock(mu_);
+    if (path == fail_remove_) return IoError("unlink", path, EACCES);
     if (files_.erase(path) == 0) return IoError("unlink", path, ENOENT);
     return absl::OkStatus();
   }
@@ -120,6 +127,7 @@ class FaultEnv final : public Env {
   int appends_left_ = -1;  // -1: no failure.
   int append_errno_ = ENOSPC;
   bool fail_sync_ = false;
+  std::string fail_remove_;
   std::function<void()> sync_hook_;
   std::function<void()> read_hook_;
 };

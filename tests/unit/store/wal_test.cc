@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "store/log_format.h"
+#include "store/loss_tracker.h"
 #include "tests/unit/store/fault_env.h"
 
 namespace jobq::store {
@@ -23,6 +24,35 @@ wal::v1::Transition T(uint64_t seq) {
   t.mutable_cancel()->set_seq(seq);
   t.mutable_cancel()->set_at_us(static_cast<int64_t>(seq));
   return t;
+}
+
+// The enqueue of job `seq`, and its start.
+wal::v1::Transition Enqueue(uint64_t seq) {
+  wal::v1::Transition t;
+  t.mutable_enqueue()->set_seq(seq);
+  t.mutable_enqueue()->mutable_spec()->set_kind("noop");
+  return t;
+}
+wal::v1::Transition Start(uint64_t seq) {
+  wal::v1::Transition t;
+  t.mutable_start()->set_seq(seq);
+  t.mutable_start()->set_attempt(1);
+  return t;
+}
+
+// The size of a segment holding the records `seqs` (T), from its header on.
+size_t SizeOf(const std::vector<uint64_t>& seqs) {
+  std::string s = log::SegmentHeader();
+  for (uint64_t seq : seqs) {
+    log::AppendRecord(&s, log::kTransition, T(seq).SerializeAsString());
+  }
+  return s.size();
+}
+
+std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> out;
+  for (uint64_t i = first; i <= last; ++i) out.push_back(i);
+  return out;
 }
 
 // Collects commit reports; tests wait on the report itself.
@@ -88,14 +118,31 @@ class WalTest : public ::testing::Test {
     auto wal = OpenWal(true, skip_corrupt);
     std::vector<uint64_t> seqs;
     auto r = wal->Recover([&](const wal::v1::Transition& t) {
-      seqs.push_back(t.cancel().seq());
+      seqs.push_back(TransitionSeq(t));
     });
     if (status != nullptr) *status = r.status();
     if (stats != nullptr && r.ok()) *stats = *r;
     return seqs;
   }
-  std::string FirstSegment() {
-    return std::string(kDir) + "/" + log::SegmentName(1);
+  std::string FirstSegment() { return Segment(1); }
+  std::string Segment(uint64_t n) {
+    return std::string(kDir) + "/" + log::SegmentName(n);
+  }
+  // Three segments (three starts of the log): 1-100, 101-200, 201-300, each
+  // record written as its own batch.
+  void WriteThreeSegments() {
+    for (uint64_t seg = 0; seg < 3; ++seg) {
+      auto wal = StartWal();
+      for (uint64_t i = 1; i <= 100; ++i) {
+        ASSERT_TRUE(Write(*wal, {seg * 100 + i}).ok());
+      }
+      wal->Stop();
+    }
+  }
+  size_t FileSize(const std::string& path) {
+    std::string d;
+    EXPECT_TRUE(env_->ReadFile(path, &d).ok());
+    return d.size();
   }
 
   std::unique_ptr<FaultEnv> env_ = std::make_unique<FaultEnv>();
@@ -376,11 +423,231 @@ TEST_F(WalTest, ACorruptRecordStopsRecoveryNamingFileAndOffset) {
   EXPECT_NE(status.message().find("offset " + std::to_string(second_record)),
             std::string::npos)
       << status;
-  // With skip-corrupt, the rest of that segment is skipped, not the others.
+  // With skip-corrupt, only the damaged record is skipped.
   RecoveryStats stats;
-  EXPECT_EQ(Replay(true, &status, &stats), (std::vector<uint64_t>{1, 4}));
+  EXPECT_EQ(Replay(true, &status, &stats), (std::vector<uint64_t>{1, 3, 4}));
   EXPECT_TRUE(status.ok());
-  EXPECT_GT(stats.skipped_bytes, 0u);
+  EXPECT_EQ(stats.skipped_bytes, SizeOf({1, 2}) - SizeOf({1}));
+  EXPECT_EQ(stats.skipped_records, 1u);
+}
+
+TEST_F(WalTest, ATruncatedOlderSegmentRefusesToStartNamingFileAndOffset) {
+  WriteThreeSegments();
+  // The first segment loses its last 1,000 bytes: not a torn write, since
+  // two newer segments follow it.
+  size_t size = FileSize(FirstSegment());
+  env_->Mutate(FirstSegment(), [](std::string& d) { d.resize(d.size() - 1000); });
+  size_t whole = 0;  // Records still whole in it.
+  while (SizeOf(Range(1, whole + 1)) <= size - 1000) ++whole;
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(FirstSegment()), std::string::npos) << status;
+  EXPECT_NE(status.message().find(
+                "offset " + std::to_string(SizeOf(Range(1, whole)))),
+            std::string::npos)
+      << status;
+  // Nothing was cut.
+  EXPECT_EQ(FileSize(FirstSegment()), size - 1000);
+}
+
+TEST_F(WalTest, ATruncatedOlderSegmentIsSkippedAndReportedWithSkipCorrupt) {
+  WriteThreeSegments();
+  size_t size = FileSize(FirstSegment());
+  env_->Mutate(FirstSegment(), [](std::string& d) { d.resize(d.size() - 1000); });
+  size_t whole = 0;
+  while (SizeOf(Range(1, whole + 1)) <= size - 1000) ++whole;
+  absl::Status status;
+  RecoveryStats stats;
+  std::vector<uint64_t> want = Range(1, whole);
+  for (uint64_t i = 101; i <= 300; ++i) want.push_back(i);
+  EXPECT_EQ(Replay(true, &status, &stats), want);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(stats.skipped.size(), 1u);
+  EXPECT_EQ(stats.skipped[0].file, FirstSegment());
+  EXPECT_EQ(stats.skipped[0].offset, SizeOf(Range(1, whole)));
+  EXPECT_EQ(stats.skipped_bytes, size - 1000 - SizeOf(Range(1, whole)));
+  EXPECT_EQ(stats.skipped[0].seq_before, whole);
+  EXPECT_EQ(stats.skipped[0].seq_after, 101u);
+  EXPECT_EQ(stats.torn_bytes, 0u);
+}
+
+TEST_F(WalTest, GarbageInTheMiddleOfAnOlderSegmentRefusesToStart) {
+  WriteThreeSegments();
+  const size_t at = SizeOf(Range(101, 150)) + 3;
+  env_->Mutate(Segment(2), [&](std::string& d) {
+    for (size_t i = 0; i < 64; ++i) d[at + i] = static_cast<char>(0xc3 + i);
+  });
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(Segment(2)), std::string::npos) << status;
+  EXPECT_NE(status.message().find("offset " +
+                                  std::to_string(SizeOf(Range(101, 150)))),
+            std::string::npos)
+      << status;
+}
+
+TEST_F(WalTest, SkipCorruptKeepsEveryRecordAfterGarbageInTheMiddle) {
+  WriteThreeSegments();
+  const size_t at = SizeOf(Range(101, 150)) + 3;
+  env_->Mutate(Segment(2), [&](std::string& d) {
+    for (size_t i = 0; i < 64; ++i) d[at + i] = static_cast<char>(0xc3 + i);
+  });
+  // The records the 64 bytes touch are lost; every other one is kept.
+  std::vector<uint64_t> want;
+  for (uint64_t i = 1; i <= 300; ++i) {
+    bool touched = i > 100 && i <= 200 && SizeOf(Range(101, i)) > at &&
+                   SizeOf(Range(101, i - 1)) < at + 64;
+    if (!touched) want.push_back(i);
+  }
+  absl::Status status;
+  RecoveryStats stats;
+  std::vector<uint64_t> got = Replay(true, &status, &stats);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(got, want);
+  EXPECT_GE(got.size(), 295u) << "64 bytes hit at most 5 small records";
+  ASSERT_EQ(stats.skipped.size(), 1u);
+  EXPECT_EQ(stats.skipped[0].seq_before, 150u);
+  EXPECT_EQ(stats.skipped[0].seq_after, want[150]);
+}
+
+TEST_F(WalTest, GarbageInTheMiddleOfTheNewestSegmentIsNotATornTail) {
+  WriteThreeSegments();
+  // A damaged length in the newest segment reads like a record running past
+  // the end of the file; the good records after it say otherwise.
+  const size_t at = SizeOf(Range(201, 250));
+  env_->Mutate(Segment(3), [&](std::string& d) { d[at + 2] = 0x10; });
+  size_t size = FileSize(Segment(3));
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(Segment(3)), std::string::npos) << status;
+  EXPECT_NE(status.message().find("offset " + std::to_string(at)),
+            std::string::npos)
+      << status;
+  EXPECT_EQ(FileSize(Segment(3)), size) << "the newest segment was cut";
+  RecoveryStats stats;
+  EXPECT_EQ(Replay(true, &status, &stats).size(), 299u);
+  EXPECT_EQ(stats.torn_bytes, 0u);
+}
+
+TEST_F(WalTest, ATornTailOfTheNewestSegmentIsStillCutWithOlderSegmentsWhole) {
+  WriteThreeSegments();
+  std::string half;
+  log::AppendRecord(&half, log::kTransition, T(301).SerializeAsString());
+  half.resize(half.size() - 2);
+  size_t good = FileSize(Segment(3));
+  env_->Mutate(Segment(3), [&](std::string& d) { d += half; });
+  absl::Status status;
+  RecoveryStats stats;
+  EXPECT_EQ(Replay(false, &status, &stats), Range(1, 300));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(stats.torn_bytes, half.size());
+  EXPECT_EQ(FileSize(Segment(3)), good);
+}
+
+TEST_F(WalTest, AnEmptyNewestSegmentIsACrashRightAfterCreatingIt) {
+  WriteThreeSegments();
+  env_->Mutate(Segment(4), [](std::string& d) { d.clear(); });
+  absl::Status status;
+  EXPECT_EQ(Replay(false, &status), Range(1, 300));
+  EXPECT_TRUE(status.ok()) << status;
+  // The next start leaves it behind as an older, empty segment: still fine.
+  auto wal = StartWal();
+  ASSERT_TRUE(Write(*wal, {301}).ok());
+  wal->Stop();
+  EXPECT_EQ(Replay(false, &status), Range(1, 301));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_F(WalTest, ADamagedHeaderInAnOlderSegmentRefusesOrIsSkippedAlone) {
+  WriteThreeSegments();
+  env_->Mutate(Segment(2), [](std::string& d) { d[1] = 'X'; });
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(Segment(2)), std::string::npos) << status;
+  EXPECT_NE(status.message().find("offset 0"), std::string::npos) << status;
+  // Skipping passes over the header alone: its records are intact.
+  RecoveryStats stats;
+  EXPECT_EQ(Replay(true, &status, &stats), Range(1, 300));
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(stats.skipped_bytes, log::kSegmentHeaderSize);
+  EXPECT_EQ(stats.skipped_records, 0u);
+}
+
+TEST_F(WalTest, ASegmentMissingFromTheMiddleRefusesToStart) {
+  WriteThreeSegments();
+  ASSERT_TRUE(env_->RemoveFile(Segment(2)).ok());
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(Segment(2)), std::string::npos) << status;
+  RecoveryStats stats;
+  std::vector<uint64_t> want = Range(1, 100);
+  for (uint64_t i = 201; i <= 300; ++i) want.push_back(i);
+  EXPECT_EQ(Replay(true, &status, &stats), want);
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(stats.missing_segments, std::vector<uint64_t>{2});
+}
+
+TEST_F(WalTest, CompactionThatCannotRemoveASegmentKeepsTheNewerOnesToo) {
+  // Compaction removes oldest first and stops at a failure, so the
+  // segments left are consecutive and recovery finds no gap.
+  WriteThreeSegments();
+  auto wal = StartWal();  // Segment 4.
+  ASSERT_TRUE(Write(*wal, {301}).ok());
+  env_->FailRemove(Segment(2));
+  wal->RotateAtNextCommit();
+  ASSERT_TRUE(Write(*wal, {302}).ok());
+  wal->DropOldSegmentsAtNextCommit();
+  ASSERT_TRUE(Write(*wal, {303}).ok());
+  wal->Stop();
+  env_->Heal();
+  std::vector<std::string> left;
+  for (uint64_t n = 1; n <= 5; ++n) {
+    std::string d;
+    if (env_->ReadFile(Segment(n), &d).ok()) left.push_back(log::SegmentName(n));
+  }
+  EXPECT_EQ(left, (std::vector<std::string>{
+                      log::SegmentName(2), log::SegmentName(3),
+                      log::SegmentName(4), log::SegmentName(5)}));
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_F(WalTest, SkipCorruptNamesTheJobsThatLaterRecordsReferTo) {
+  auto wal = StartWal();
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    wal->Append(Enqueue(seq));
+    ASSERT_TRUE(commits_->WaitFor(wal->Commit()).ok());
+  }
+  wal->Stop();
+  wal.reset();
+  wal = StartWal();
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    wal->Append(Start(seq));
+    ASSERT_TRUE(commits_->WaitFor(wal->Commit()).ok());
+  }
+  wal->Stop();
+  // The enqueues of jobs 4 and 5 are damaged.
+  std::string seg = log::SegmentHeader();
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    log::AppendRecord(&seg, log::kTransition, Enqueue(seq).SerializeAsString());
+  }
+  env_->Mutate(FirstSegment(), [&](std::string& d) {
+    for (size_t i = 0; i < 40; ++i) d[seg.size() + i] = 'Z';
+  });
+  auto reopened = OpenWal(true, /*skip_corrupt=*/true);
+  auto stats = reopened->Recover([](const auto&) {});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->lost_jobs, (std::vector<uint64_t>{4, 5}));
+  EXPECT_GE(stats->skipped_records, 1u);
+  // The stats of the log carry them too.
+  EXPECT_EQ(reopened->Stats().recovery.lost_jobs,
+            (std::vector<uint64_t>{4, 5}));
 }
 
 TEST_F(WalTest, ASegmentOfAnotherFormatVersionStopsRecoveryEvenWhenSkipping) {
