@@ -58,6 +58,9 @@ constexpr Flag kFlags[] = {
      "how long a remote worker holds a job without a word (default 30s)"},
     {"stream_buffer",
      "events waiting for one stream before it is cut off (default 10000)"},
+    {"max_stream_memory",
+     "bytes all event streams may buffer together; past it the slowest "
+     "are cut off (default 256MiB)"},
     {"max_running",
      "jobs running at once on the built-in handlers (default 100000)"},
     {"max_queued",

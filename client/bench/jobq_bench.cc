@@ -9,6 +9,7 @@
 //   jobq-bench latency [--rate R] [--duration S]
 //   jobq-bench fanout [--count N] [--sleep D]
 //   jobq-bench memory [--count N] [--payload BYTES]
+//   jobq-bench watchers [--watchers W] [--reading] [--duration S]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +22,10 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
@@ -48,6 +53,9 @@ struct Options {
   double rate = 5000;        // latency: jobs per second.
   double duration = 5;       // latency: seconds.
   std::string sleep = "1s";  // fanout: each job's sleep.
+  int watchers = 2000;       // watchers: Watch streams on the loaded queue.
+  bool reading = false;      // watchers: they read (or stall after opening).
+  double producer_rate = 0;  // watchers: jobs/s to the watched queue; 0: max.
   std::string kind = "noop";
   bool remote = false;            // e2e: run the jobs on remote workers.
   int remote_workers = 1;         // Their streams (in this process).
@@ -539,6 +547,225 @@ int Memory(jobq::client::Client& c, const Options& o) {
   return done == o.count ? 0 : 1;
 }
 
+// One Watch of a queue. It reads the first message (the watch is in
+// place) and then reads on only when `reading`.
+class Watcher final : public grpc::ClientReadReactor<v1::WatchResponse> {
+ public:
+  Watcher(v1::JobService::Stub& stub, const std::string& queue, bool reading,
+          const std::string& token)
+      : reading_(reading) {
+    if (!token.empty()) ctx_.AddMetadata("authorization", "Bearer " + token);
+    v1::WatchRequest req;
+    req.set_queue(queue);
+    stub.async()->Watch(&ctx_, &req, this);
+    StartRead(&resp_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    {
+      std::lock_guard lock(mu_);
+      opened_ = true;
+      events_ += static_cast<uint64_t>(resp_.events_size());
+    }
+    cv_.notify_all();
+    if (reading_) StartRead(&resp_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard lock(mu_);
+    status_ = s;
+    done_ = true;
+    cv_.notify_all();
+  }
+  // True once open (or ended) before `deadline`.
+  bool WaitOpened(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return opened_ || done_; });
+  }
+  bool WaitDone(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return done_; });
+  }
+  void Cancel() { ctx_.TryCancel(); }
+  bool done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  grpc::StatusCode code() {
+    std::lock_guard lock(mu_);
+    return status_.error_code();
+  }
+
+ private:
+  const bool reading_;
+  grpc::ClientContext ctx_;
+  v1::WatchResponse resp_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool opened_ = false, done_ = false;
+  uint64_t events_ = 0;
+  grpc::Status status_;
+};
+
+// W watchers on one queue (reading, or stalled after their first message)
+// while a producer floods that queue for S seconds and a prober submits,
+// one call at a time, to another queue. Prints the producer's rate, the
+// prober's latency, jobqd's peak resident memory, how the watches ended,
+// and the resident memory once they have all closed.
+int Watchers(const Options& o) {
+  std::string queue = FreshQueue("watched-");
+  std::string other = FreshQueue("other-");
+  // 100 streams per connection, each its own (jobqd limits streams per
+  // connection).
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::JobService::Stub>> stubs;
+  int per_channel = 100;
+  for (int i = 0; i * per_channel < o.watchers; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("jobq.bench.connection", i);
+    args.SetMaxReceiveMessageSize(-1);
+    channels.push_back(grpc::CreateCustomChannel(
+        o.addr, grpc::InsecureChannelCredentials(), args));
+    stubs.push_back(v1::JobService::NewStub(channels.back()));
+  }
+  auto main_channel = jobq::client::MakeChannel(o.addr, o.tls, o.token);
+  if (!main_channel.ok()) return 1;
+  jobq::client::Client c(*main_channel);
+  // Every call has a deadline: a stalled jobqd must not hang the bench.
+  auto call_ctx = [&o](grpc::ClientContext& ctx, int seconds) {
+    if (!o.token.empty()) ctx.AddMetadata("authorization", "Bearer " + o.token);
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(seconds));
+  };
+  auto rss = [&]() -> uint64_t {
+    grpc::ClientContext ctx;
+    call_ctx(ctx, 2);
+    v1::GetStatsRequest req;
+    v1::GetStatsResponse resp;
+    return c.admin().GetStats(&ctx, req, &resp).ok()
+               ? resp.resident_memory_bytes()
+               : 0;
+  };
+  uint64_t rss_before = rss();
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  for (int i = 0; i < o.watchers; ++i) {
+    watchers.push_back(std::make_unique<Watcher>(
+        *stubs[static_cast<size_t>(i / per_channel)], queue, o.reading,
+        o.token));
+  }
+  auto open_deadline = Clock::now() + std::chrono::seconds(30);
+  for (auto& w : watchers) w->WaitOpened(open_deadline);
+  // The producer: batches of 1000 noop jobs, 4 in flight, for the duration.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> produced{0}, producer_errors{0};
+  auto t0 = Clock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 4; ++p) {
+    producers.emplace_back([&] {
+      v1::SubmitBatchRequest req;
+      for (int k = 0; k < 1000; ++k) {
+        v1::JobSpec* spec = req.add_jobs();
+        *spec = MakeJob(o, 0);
+        spec->set_queue(queue);
+      }
+      auto next = Clock::now();
+      while (!stop.load()) {
+        if (o.producer_rate > 0) {
+          // Paced: 4 producers of 1000-job batches make the rate.
+          next += std::chrono::nanoseconds(
+              static_cast<int64_t>(4 * 1000 * 1e9 / o.producer_rate));
+          std::this_thread::sleep_until(next);
+        }
+        grpc::ClientContext ctx;
+        call_ctx(ctx, 10);
+        v1::SubmitBatchResponse resp;
+        if (c.jobs().SubmitBatch(&ctx, req, &resp).ok()) {
+          produced += static_cast<uint64_t>(req.jobs_size());
+        } else {
+          ++producer_errors;
+        }
+      }
+    });
+  }
+  // The prober: one Submit at a time to another queue, 5 ms apart.
+  Result probe;
+  std::thread prober([&] {
+    v1::JobSpec spec = MakeJob(o, 0);
+    spec.set_queue(other);
+    while (!stop.load()) {
+      auto p0 = Clock::now();
+      grpc::ClientContext ctx;
+      call_ctx(ctx, 10);
+      v1::SubmitRequest req;
+      *req.mutable_job() = spec;
+      v1::SubmitResponse resp;
+      grpc::Status s = c.jobs().Submit(&ctx, req, &resp);
+      probe.ack_us.Record(MicrosSince(p0));
+      if (!s.ok()) ++probe.errors;
+      ++probe.jobs;
+      std::this_thread::sleep_until(p0 + std::chrono::milliseconds(5));
+    }
+  });
+  uint64_t rss_peak = 0;
+  auto end = t0 + std::chrono::duration<double>(o.duration);
+  while (Clock::now() < end) {
+    rss_peak = std::max(rss_peak, rss());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  for (auto& t : producers) t.join();
+  prober.join();
+  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  rss_peak = std::max(rss_peak, rss());
+  int cut = 0, ended_other = 0;
+  for (auto& w : watchers) {
+    if (!w->done()) continue;
+    if (w->code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++cut;
+    } else {
+      ++ended_other;
+    }
+  }
+  double mib = 1024.0 * 1024.0;
+  auto q = [&](double p) { return probe.ack_us.Quantile(p) / 1000.0; };
+  std::printf(
+      "%-48s %9.0f jobs/s  %8llu jobs in %6.2f s  other queue submit ms p50 "
+      "%.3f p99 %.3f max %.3f (%llu calls, %llu failed)  watches cut %d, "
+      "ended otherwise %d, open %d  rss %.1f -> peak %.1f MiB\n",
+      absl::StrCat("watchers (", o.watchers,
+                   o.reading ? " reading" : " not reading",
+                   o.producer_rate > 0
+                       ? absl::StrCat(", ", o.producer_rate, " jobs/s)")
+                       : ")")
+          .c_str(),
+      produced.load() / seconds,
+      static_cast<unsigned long long>(produced.load()), seconds, q(0.5),
+      q(0.99), probe.ack_us.Max() / 1000.0,
+      static_cast<unsigned long long>(probe.jobs),
+      static_cast<unsigned long long>(probe.errors), cut, ended_other,
+      o.watchers - cut - ended_other, rss_before / mib, rss_peak / mib);
+  std::fflush(stdout);
+  // Close the rest, then see the memory come back.
+  for (auto& w : watchers) w->Cancel();
+  auto close_deadline = Clock::now() + std::chrono::seconds(30);
+  for (auto& w : watchers) w->WaitDone(close_deadline);
+  uint64_t rss_after = rss();
+  for (int i = 0; i < 50 && rss_after > rss_before + (32u << 20); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    rss_after = rss();
+  }
+  int still_open = 0;
+  for (auto& w : watchers) still_open += w->done() ? 0 : 1;
+  std::printf("%-48s rss %.1f MiB once the watches closed (%d did not)\n",
+              "watchers: after close", rss_after / mib, still_open);
+  // A call still open must outlive its reactor: leave those.
+  for (auto& w : watchers) {
+    if (!w->done()) (void)w.release();
+  }
+  return probe.errors + producer_errors.load() > 0 ? 1 : 0;
+}
+
 void Print(const Result& r, bool json) {
   double rate = r.seconds > 0 ? r.jobs / r.seconds : 0;
   auto q = [&](double p) { return r.ack_us.Quantile(p) / 1000.0; };
@@ -679,6 +906,20 @@ int main(int argc, char** argv) {
   memory->add_option("--count,-n", o.count, "jobs")->capture_default_str();
   memory->add_option("--payload", o.payload, "payload bytes")
       ->capture_default_str();
+  auto* watchers = app.add_subcommand(
+      "watchers",
+      "W watchers on a flooded queue: producer rate, another queue's "
+      "submit latency, jobqd memory, cut-offs");
+  watchers->add_option("--watchers,-w", o.watchers, "Watch streams")
+      ->capture_default_str();
+  watchers->add_flag("--reading", o.reading,
+                     "the watchers read (otherwise they stop after the first "
+                     "message)");
+  watchers->add_option("--rate", o.producer_rate,
+                       "jobs per second to the watched queue (0: flat out)")
+      ->capture_default_str();
+  watchers->add_option("--duration", o.duration, "seconds of load")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   if (o.concurrency < 1 || o.batch < 1 || o.streams < 1 || o.queues < 1 ||
@@ -747,5 +988,6 @@ int main(int argc, char** argv) {
   }
   if (fanout->parsed()) run(Fanout(client, o));
   if (memory->parsed() && Memory(client, o) != 0) failed = 1;
+  if (watchers->parsed() && Watchers(o) != 0) failed = 1;
   return failed;
 }

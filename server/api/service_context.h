@@ -15,6 +15,7 @@
 #include "auth/authorizer.h"
 #include "daemon/core_loop.h"
 #include "events/outbound.h"
+#include "events/stream_budget.h"
 #include "store/wal.h"
 
 namespace jobq::api {
@@ -59,6 +60,9 @@ struct ServiceContext {
   auth::Authorizer* auth = nullptr;
   ValidationLimits limits;
   events::OutboundLimits outbound;
+  // All event streams' buffers together (--max-stream-memory);
+  // outbound.budget points here.
+  events::StreamBudget stream_budget;
   std::atomic<bool> shutting_down{false};
   // Until the log has been replayed, RPCs are refused.
   std::atomic<bool> recovering{true};

@@ -66,8 +66,11 @@ WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer,
       shared_(std::make_shared<Shared>()) {
   ctx_->streams.Opened();
   shared_->reactor = this;
-  shared_->outbound =
-      std::make_shared<remote::WorkerStream>(this, ctx_->outbound);
+  // Assignments are bounded by the worker's capacity, not by the budget
+  // of event streams (which cuts only those).
+  events::OutboundLimits limits = ctx_->outbound;
+  limits.budget = nullptr;
+  shared_->outbound = std::make_shared<remote::WorkerStream>(this, limits);
   if (!caller_.ok()) {
     shared_->outbound->Close(ToGrpc(caller_.status()));
     return;

@@ -174,6 +174,8 @@ absl::Status ParseRoot(const YAML::Node& root, ServerConfig* c) {
       s = GetString(v, key, &c->log_format);
     } else if (key == "stream_buffer") {
       s = GetSize(v, key, &c->stream_buffer);
+    } else if (key == "max_stream_memory") {
+      s = GetSize(v, key, &c->max_stream_memory);
     } else if (key == "max_running") {
       s = GetSize(v, key, &c->max_running);
     } else if (key == "max_queued") {
@@ -302,6 +304,9 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return Bad("recover", "strict or skip-corrupt");
   }
   if (c.stream_buffer == 0) return Bad("stream_buffer", "at least 1");
+  if (c.max_stream_memory < (1 << 20)) {
+    return Bad("max_stream_memory", "at least 1MiB");
+  }
   if (c.max_running == 0) return Bad("max_running", "at least 1");
   if (c.lease < kSecond) return Bad("lease", "must be at least 1s");
   if (c.max_streams_per_connection == 0 ||

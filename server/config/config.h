@@ -51,6 +51,9 @@ struct ServerConfig {
   std::string log_format = "text";
   // Events or acks waiting for one slow stream before it is cut off.
   size_t stream_buffer = 10'000;
+  // The buffers of all event streams together, in bytes; past it the
+  // streams with the most unsent bytes are cut off.
+  size_t max_stream_memory = 256 << 20;
   // Jobs running at once on the built-in handlers, all queues together.
   size_t max_running = 100'000;
   // Unfinished jobs a queue accepts at most, unless it has its own limit

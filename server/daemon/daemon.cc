@@ -47,6 +47,8 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
   ctx_.limits.max_payload = config_.max_payload;
   ctx_.limits.clock = clock_;
   ctx_.outbound.max_items = config_.stream_buffer;
+  ctx_.stream_budget.set_max_bytes(config_.max_stream_memory);
+  ctx_.outbound.budget = &ctx_.stream_budget;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
   ctx_.max_watchers_per_queue = config_.max_watchers_per_queue;
@@ -219,6 +221,10 @@ absl::Status Daemon::Start() {
   };
   core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
   ctx_.core = core_.get();
+  // Runs first, before any stream can subscribe.
+  core_->Post([budget = &ctx_.stream_budget](CoreContext& core) {
+    core.hub.Configure({.budget = budget, .flush_thread = true});
+  });
   CoreLoop* core = core_.get();
   exec::SpawnOptions spawn;
   if (!commands_.empty()) {

@@ -174,6 +174,21 @@ void AddRefusals(const api::ServiceContext& ctx, PrometheusText* p) {
   p->Counter("jobq_limit_refusals_total", kLimitHelp,
              {{"limit", "watchers_per_queue"}},
              static_cast<double>(ctx.watchers_refused.load()));
+  const events::StreamBudget& streams = ctx.stream_budget;
+  const char* kCutHelp =
+      "Event streams cut off with RESOURCE_EXHAUSTED for not reading: by "
+      "their own buffer's bound (slow) or by --max-stream-memory (memory).";
+  p->Counter("jobq_streams_cut_total", kCutHelp, {{"reason", "slow"}},
+             static_cast<double>(streams.cut_slow.load()));
+  p->Counter("jobq_streams_cut_total", kCutHelp, {{"reason", "memory"}},
+             static_cast<double>(streams.cut_memory.load()));
+  p->Gauge("jobq_stream_buffer_bytes",
+           "Bytes charged to the buffers of all event streams, not yet "
+           "written.",
+           {}, static_cast<double>(streams.used()));
+  p->Gauge("jobq_stream_buffer_limit_bytes",
+           "--max-stream-memory: the cap on jobq_stream_buffer_bytes.", {},
+           static_cast<double>(streams.max_bytes()));
   p->Gauge("jobq_insecure",
            "1 when jobqd serves a non-loopback address without TLS or tokens "
            "(--insecure).",

@@ -8,22 +8,32 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "core/scheduler.h"
+#include "events/event_batch.h"
 #include "events/event_stream.h"
+#include "events/stream_budget.h"
+#include "events/stream_flusher.h"
 
 namespace jobq::events {
 
 // Routes job events to the streams that watch them: by job, or by queue.
 // A subscription delivers a watched job's current state first, on the same
 // thread that applies transitions, so nothing falls between a submit and
-// its watch. Events of one core turn are packed: streams are flushed once,
-// at the end of the turn.
+// its watch.
+//
+// The cost of a watcher to the core is kept constant per turn, not per
+// event: each event is built once; a queue's events of one core turn are
+// collected into one shared EventBatch and, at the end of the turn
+// (FlushAll), each watcher of the queue takes a slice of it. Events of jobs
+// watched by id go out at once, one shared event for all their watchers.
+// The writes themselves are started by a StreamFlusher thread when one is
+// configured. Once a turn, past the StreamBudget's cap, the streams with the
+// most unsent bytes are cut off with RESOURCE_EXHAUSTED.
 // Thread: core loop only.
 class EventHub final : public core::JobObserver {
  public:
   using SubscriptionId = uint64_t;
-  // A set of v1::JobState values, one bit each.
-  using StateMask = uint32_t;
-  static constexpr StateMask kAllStates = ~StateMask{0};
+  using StateMask = events::StateMask;
+  static constexpr StateMask kAllStates = events::kAllStates;
   // The mask of `states`; all states when empty.
   template <typename Container>
   static StateMask MaskOf(const Container& states) {
@@ -33,6 +43,18 @@ class EventHub final : public core::JobObserver {
     return mask;
   }
 
+  struct Options {
+    // All streams' buffers together; null: no cap. Must outlive the hub.
+    StreamBudget* budget = nullptr;
+    // Start writes on a thread of the hub's own instead of the core.
+    bool flush_thread = false;
+  };
+
+  EventHub() = default;
+  explicit EventHub(Options options) { Configure(options); }
+  // Before the first subscription.
+  void Configure(Options options);
+
   SubscriptionId Subscribe(std::shared_ptr<EventStream> stream);
   // Watches one job, delivering events of the states in `states`; its
   // current state is delivered now. A job that has already ended delivers
@@ -40,7 +62,8 @@ class EventHub final : public core::JobObserver {
   void WatchJob(SubscriptionId id, const core::Job& job,
                 StateMask states = kAllStates);
   // Watches every job of `queue`; the current state of each unfinished job
-  // of the queue is delivered now.
+  // of the queue is delivered now, and the queue's events from now on at
+  // the end of each turn.
   void WatchQueue(SubscriptionId id, const std::string& queue,
                   const core::Scheduler& scheduler,
                   StateMask states = kAllStates);
@@ -54,7 +77,9 @@ class EventHub final : public core::JobObserver {
   void OnJobProgress(const core::Job& job,
                      const v1::Progress& progress) override;
 
-  // Starts the writes of every stream that received something this turn.
+  // The end of a turn: hands the queues' events to their watchers, cuts
+  // the slowest streams if the budget is exceeded, and starts the writes
+  // of every stream that received something.
   void FlushAll();
   // Ends every stream with `status` (shutdown).
   void CloseAll(const grpc::Status& status);
@@ -74,18 +99,28 @@ class EventHub final : public core::JobObserver {
     absl::flat_hash_map<uint64_t, StateMask> jobs;
     std::string queue;  // Watched queue, if any.
     StateMask queue_states = 0;
+    // Where this turn's batch of the queue starts for it (it subscribed
+    // after those events).
+    size_t queue_from = 0;
   };
 
-  // Delivers `event` of `job` to its watchers; `ended`: the job's last.
-  void Publish(const core::Job& job, const v1::JobEvent& event, bool ended);
-  // Delivers `event` if `states` holds its state.
-  void Deliver(SubscriptionId id, Subscription& sub, const v1::JobEvent& event,
-               StateMask states);
+  // Delivers `event` of `job`: at once to its watchers by id, and into
+  // the queue's batch for this turn.
+  void Publish(const core::Job& job, v1::JobEvent&& event, bool ended);
+  // Queues `slice` on the stream; a stream that refuses is doomed.
+  void Deliver(SubscriptionId id, Subscription& sub, const EventSlice& slice);
+  // Past the budget: cuts the streams with the most unsent bytes.
+  void EnforceBudget();
+  void DropDoomed();
   void Drop(SubscriptionId id);
 
+  Options options_;
+  std::unique_ptr<StreamFlusher> flusher_;
   absl::flat_hash_map<SubscriptionId, Subscription> subs_;
   absl::flat_hash_map<uint64_t, std::vector<SubscriptionId>> by_job_;
   absl::flat_hash_map<std::string, std::vector<SubscriptionId>> by_queue_;
+  // This turn's events of each watched queue.
+  absl::flat_hash_map<std::string, std::shared_ptr<EventBatch>> turn_;
   absl::flat_hash_set<SubscriptionId> dirty_;
   std::vector<SubscriptionId> doomed_;  // Dropped after the current event.
   SubscriptionId next_id_ = 1;

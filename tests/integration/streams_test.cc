@@ -1,5 +1,6 @@
 // Stream back-pressure and graceful shutdown of the real jobqd.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <thread>
@@ -62,6 +63,80 @@ TEST(StreamsTest, ASlowWatcherIsCutOffWhileOthersContinue) {
 
   // And the daemon serves on.
   EXPECT_TRUE(c.Submit(MakeSpec("noop")).ok());
+  EXPECT_EQ(jobqd->Stop(SIGTERM), 0) << jobqd->Log();
+}
+
+// The value of one sample line of /metrics; -1 when absent.
+double MetricSample(int port, const std::string& series) {
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/metrics");
+  if (!res) return -1;
+  auto pos = res->body.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(res->body.substr(pos + series.size() + 2));
+}
+
+TEST(StreamsTest, WatchersThatDoNotReadAreCutPastTheStreamMemoryCap) {
+  auto jobqd = JobqdProcess::Start({"--max-stream-memory", "1MiB"});
+  ASSERT_NE(jobqd, nullptr);
+  auto& c = jobqd->client();
+
+  // 20 watchers of one queue that read their first message and then
+  // nothing; a connection of their own without BDP probing keeps gRPC's
+  // window small.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto channel = grpc::CreateCustomChannel(
+      jobqd->address(), grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::JobService::NewStub(channel);
+  constexpr int kWatchers = 20;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::WatchResponse>>> readers;
+  v1::WatchRequest watch;
+  watch.set_queue("flood");
+  v1::WatchResponse msg;
+  for (int i = 0; i < kWatchers; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(stub->Watch(contexts.back().get(), watch));
+    ASSERT_TRUE(readers.back()->Read(&msg));  // In place.
+  }
+
+  // 2000 jobs: under each stream's own bounds (10000 events, 4 MiB), but
+  // the 20 streams' buffers together hold many MiB.
+  constexpr int kJobs = 2000;
+  std::vector<v1::JobSpec> batch(100, MakeSpec("noop", "flood"));
+  for (int i = 0; i < kJobs / 100; ++i) ASSERT_TRUE(c.SubmitBatch(batch).ok());
+  // Another queue is served while they stall; its ack comes in a later
+  // turn of the core than the flood's, after that turn's check of the cap.
+  ASSERT_TRUE(c.Submit(MakeSpec("noop", "other")).ok());
+  double cut = MetricSample(jobqd->http_port(),
+                            "jobq_streams_cut_total{reason=\"memory\"}");
+  EXPECT_GE(cut, 1);
+  EXPECT_EQ(MetricSample(jobqd->http_port(),
+                         "jobq_streams_cut_total{reason=\"slow\"}"),
+            0);
+
+  // Each watcher now reads: a cut one gets what was written before and then
+  // RESOURCE_EXHAUSTED; one that was spared gets every job's end.
+  int ended = 0;
+  for (int i = 0; i < kWatchers; ++i) {
+    int succeeded = 0;
+    while (succeeded < kJobs && readers[i]->Read(&msg)) {
+      for (const auto& e : msg.events()) {
+        succeeded += e.state() == v1::JOB_STATE_SUCCEEDED ? 1 : 0;
+      }
+    }
+    if (succeeded == kJobs) {
+      contexts[i]->TryCancel();
+      readers[i]->Finish();
+      continue;
+    }
+    grpc::Status s = readers[i]->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << s.error_message();
+    ++ended;
+  }
+  EXPECT_GE(ended, static_cast<int>(cut));
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0) << jobqd->Log();
 }
 

@@ -76,8 +76,9 @@ TEST(OutboundTest, ASlowConsumerIsCutOffWithResourceExhausted) {
   Outbound<v1::WatchResponse> out(&w, limits);
   out.AddEvent(Event(0));
   out.Flush();  // In flight and never completed: the client does not read.
-  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(out.AddEvent(Event(i)));
-  EXPECT_FALSE(out.AddEvent(Event(11)));
+  // The event in flight counts until its write completes.
+  for (int i = 1; i <= 9; ++i) ASSERT_TRUE(out.AddEvent(Event(i)));
+  EXPECT_FALSE(out.AddEvent(Event(10)));
   EXPECT_FALSE(out.AddEvent(Event(12)));
   EXPECT_FALSE(w.finished);  // Not while the write is in flight.
   w.in_flight = false;
@@ -134,6 +135,66 @@ TEST(OutboundTest, AcksAndEventsArePackedAndAckCompletionIsReported) {
   w.in_flight = false;
   out.OnWriteDone(true);
   EXPECT_EQ(w.acks_written, 2u);
+}
+
+TEST(OutboundTest, AConsumerIsCutOffByBytesAsWellAsByEvents) {
+  FakeWriter<v1::WatchResponse> w;
+  OutboundLimits limits;
+  limits.max_bytes = 10 * EventBatch::kEventOverhead;  // Under 10 events.
+  Outbound<v1::WatchResponse> out(&w, limits);
+  int added = 0;
+  while (out.AddEvent(Event(added))) ++added;
+  EXPECT_GT(added, 0);
+  EXPECT_LT(added, 10);
+  out.Flush();
+  EXPECT_TRUE(w.finished);
+  EXPECT_EQ(w.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST(OutboundTest, BytesStayChargedToTheBudgetUntilTheirWriteCompletes) {
+  StreamBudget budget;
+  FakeWriter<v1::WatchResponse> w;
+  OutboundLimits limits;
+  limits.budget = &budget;
+  {
+    Outbound<v1::WatchResponse> out(&w, limits);
+    out.AddEvent(Event(1));
+    size_t one = budget.used();
+    EXPECT_GE(one, EventBatch::kEventOverhead);
+    EXPECT_EQ(out.unsent_bytes(), one);
+    out.Flush();  // Handed to gRPC, not yet written.
+    EXPECT_EQ(budget.used(), one);
+    out.AddEvent(Event(2));
+    EXPECT_GT(budget.used(), one);
+    w.in_flight = false;
+    out.OnWriteDone(true);  // Event 1 is out; event 2 is being written.
+    EXPECT_LT(budget.used(), 2 * one + 8);
+    EXPECT_GT(budget.used(), 0u);
+  }
+  EXPECT_EQ(budget.used(), 0u);  // A stream that goes returns the rest.
+}
+
+TEST(OutboundTest, StreamsShareOneBatchAndWriteItsEventsWithoutOwningThem) {
+  auto batch = std::make_shared<EventBatch>();
+  for (int i = 0; i < 3; ++i) batch->Add(Event(i));
+  FakeWriter<v1::WatchResponse> a, b;
+  Outbound<v1::WatchResponse> out_a(&a, OutboundLimits{});
+  Outbound<v1::WatchResponse> out_b(&b, OutboundLimits{});
+  EventSlice slice{batch, 1, 3, kAllStates};
+  ASSERT_TRUE(out_a.AddEvents(slice));
+  ASSERT_TRUE(out_b.AddEvents(slice));
+  out_a.Flush();
+  out_b.Flush();
+  ASSERT_EQ(a.written.size(), 1u);
+  ASSERT_EQ(b.written.size(), 1u);
+  EXPECT_EQ(a.written[0].events(0).job_id(), "1");
+  EXPECT_EQ(b.written[0].events(1).job_id(), "2");
+  a.in_flight = b.in_flight = false;
+  out_a.OnWriteDone(true);
+  out_b.OnWriteDone(true);
+  // The batch's events were lent to the messages, and are still its own.
+  EXPECT_EQ(batch->at(1).job_id(), "1");
+  EXPECT_EQ(batch.use_count(), 2);  // This test's and `slice`'s.
 }
 
 }  // namespace
