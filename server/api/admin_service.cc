@@ -176,6 +176,8 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
         response->set_jobs_held(core.scheduler.jobs().size());
         response->set_remote_workers(
             static_cast<uint32_t>(core.workers.size()));
+        response->set_fenced_workers(
+            static_cast<uint32_t>(core.workers.fenced()));
         for (const std::string& w : ctx->warnings) response->add_warnings(w);
         response->set_auth_required(ctx->auth->enabled());
         core.workers.KindStats(response->mutable_kinds());

@@ -11,6 +11,11 @@
 
 namespace jobq::core {
 
+int AttemptLimit(const Job& job, Retry retry) {
+  int limit = MaxAttempts(job.retry());
+  return retry == Retry::kNow ? std::max(limit, kLostRunAttempts) : limit;
+}
+
 Scheduler::Scheduler(SchedulerOptions options, JobObserver* observer,
                      TransitionLog* log)
     : options_(std::move(options)), observer_(observer), log_(log) {
@@ -90,6 +95,17 @@ size_t Scheduler::RequeueRunning(TimeUs now) {
   }
   wal::v1::Transition t;
   for (uint64_t seq : running) {
+    const Job& job = At(seq);
+    if (job.attempt >= AttemptLimit(job, Retry::kNow)) {
+      // Out of attempts: a job that keeps dying with jobqd ends here.
+      RunResult lost;
+      lost.seq = seq;
+      lost.attempt = job.attempt;
+      lost.error = "interrupted: jobqd restarted while it ran";
+      lost.retry = Retry::kNow;
+      Finish(lost, now);
+      continue;
+    }
     t.mutable_requeue()->set_seq(seq);
     t.mutable_requeue()->set_at_us(now);
     Record(t);
@@ -135,11 +151,9 @@ bool Scheduler::Finish(const RunResult& r, TimeUs now) {
   f->set_error(r.error);
   f->set_exit_code(r.exit_code);
   f->set_at_us(now);
-  int limit = MaxAttempts(job->retry());
-  // A lost run is not the job's fault as a failure is: even a job without
-  // retries gets a few, and a job that keeps killing workers still ends.
-  if (r.retry == Retry::kNow) limit = std::max(limit, kLostRunAttempts);
-  if (!r.success && r.retry != Retry::kNever && r.attempt < limit) {
+  // Every run started counts (see Retry), lost ones included.
+  if (!r.success && r.retry != Retry::kNever &&
+      r.attempt < AttemptLimit(*job, r.retry)) {
     f->set_retry_at_us(
         r.retry == Retry::kNow
             ? now
@@ -513,6 +527,14 @@ void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
 
 void Scheduler::ApplyStart(const wal::v1::Start& s) {
   Job* found = Mutable(s.seq());
+  if (found != nullptr && found->state == v1::JOB_STATE_SCHEDULED &&
+      found->ready_at <= s.at_us()) {
+    // Promotion is not recorded: on replay the start of a retry finds its
+    // job still SCHEDULED. It was due, so it was READY: without this the
+    // run would be dropped, and its attempt with it.
+    scheduled_.erase({found->ready_at, found->seq});
+    MakeReady(*found, GetQueue(found->queue()));
+  }
   if (found == nullptr || found->state != v1::JOB_STATE_READY) return;
   Job& job = *found;
   Queue& q = GetQueue(job.queue());

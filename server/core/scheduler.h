@@ -50,14 +50,25 @@ struct Assignment {
 };
 
 // After a failed run: what becomes of the job.
+//
+// Every run that starts is an attempt, however it ends; Job::attempt is the
+// number of runs started. A failure runs again (after its backoff) only
+// while attempt < max_attempts. A lost run (its remote worker went away or
+// fell silent, or jobqd stopped while it ran) is not the job's fault: it
+// runs again at once while attempt < max(max_attempts, kLostRunAttempts),
+// so that one lost worker does not end a job without retries, while a job
+// that keeps killing its workers, or jobqd, still ends DEAD.
 enum class Retry {
   kPolicy,  // Its retry policy decides (backoff, or DEAD when none is left).
-  // A lost run (its worker went away or fell silent): READY again at once
-  // while attempts remain, with at least kLostRunAttempts in all.
-  kNow,
-  kNever,  // DEAD now (a failure retrying will not cure).
+  kNow,     // A lost run: READY again at once while lost-run attempts remain.
+  kNever,   // DEAD now (a failure retrying will not cure).
 };
 inline constexpr int kLostRunAttempts = 3;
+
+// A run of `job` that ended as `retry` says is followed by another only
+// while job.attempt is below this: max_attempts after a failure (kPolicy),
+// max(max_attempts, kLostRunAttempts) after a lost run (kNow).
+int AttemptLimit(const Job& job, Retry retry);
 
 // How a handler's run of (seq, attempt) ended.
 struct RunResult {
@@ -148,8 +159,10 @@ class Scheduler {
   // Applies a prepared enqueue once it is durable.
   void ApplyPrepared(const wal::v1::Transition& enqueue);
 
-  // After recovery: every RUNNING job goes back to READY, its attempt
-  // counted (its run was lost with the previous process). Returns how many.
+  // After recovery: the run of every RUNNING job was lost with the previous
+  // process. It counts as an attempt: the job goes back to READY (a Requeue
+  // record) while lost-run attempts remain, else it ends DEAD (a Finish).
+  // Returns how many jobs were running.
   size_t RequeueRunning(TimeUs now);
 
   // Cancels a non-terminal job. NOT_FOUND for an unknown job;

@@ -171,8 +171,9 @@ absl::Status Daemon::Recover() {
                 std::chrono::steady_clock::now() - t0)
                 .count();
   spdlog::info(
-      "recovered {} jobs ({} unfinished, {} were running and are READY "
-      "again) from {} records in {} segments ({} bytes) in {} ms",
+      "recovered {} jobs ({} unfinished, {} were running: READY again, or "
+      "DEAD when out of attempts) from {} records in {} segments ({} bytes) "
+      "in {} ms",
       scheduler.jobs().size(), scheduler.live(), requeued, stats->records,
       stats->segments, stats->bytes, ms);
   if (stats->torn_bytes > 0) {

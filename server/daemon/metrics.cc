@@ -71,6 +71,13 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
            static_cast<double>(core.scheduler.running()));
   p->Gauge("jobq_remote_workers", "Remote workers connected.", {},
            static_cast<double>(core.workers.size()));
+  p->Gauge("jobq_remote_workers_fenced",
+           "Remote workers fenced: silent for a whole lease, given no job "
+           "until heard from.",
+           {}, static_cast<double>(core.workers.fenced()));
+  p->Counter("jobq_remote_leases_expired_total",
+             "Leases lost because their worker was silent for a whole lease.",
+             {}, static_cast<double>(core.workers.leases_expired()));
   google::protobuf::RepeatedPtrField<v1::KindStats> kinds;
   core.workers.KindStats(&kinds);
   for (const auto& k : kinds) {
@@ -81,9 +88,10 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
     p->Gauge("jobq_remote_jobs_running",
              "Jobs of a kind running on remote workers.", l,
              static_cast<double>(k.running()));
-    p->Gauge("jobq_remote_capacity",
-             "Jobs of a kind that connected workers may hold at once.", l,
-             static_cast<double>(k.capacity()));
+    p->Gauge(
+        "jobq_remote_capacity",
+        "Jobs of a kind that connected, unfenced workers may hold at once.", l,
+        static_cast<double>(k.capacity()));
   }
 }
 

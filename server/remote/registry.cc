@@ -67,6 +67,10 @@ void Registry::OnMessage(SessionId id, const v1::WorkerMessage& message,
   if (it == sessions_.end()) return;
   Session& s = it->second;
   s.last_heard = now;
+  if (s.fenced) {
+    s.fenced = false;
+    spdlog::info("worker {} heard from again: no longer fenced", s.name);
+  }
   for (const auto& p : message.progress()) {
     uint64_t seq = 0;
     auto h =
@@ -157,9 +161,20 @@ void Registry::ExpireLeases(TimeUs now) {
                                 : sessions_.at(it->second).last_heard;
   });
   for (const auto& loss : lost) {
-    if (Session* s = Release(loss.seq, loss.attempt); s != nullptr) {
-      ++s->expired;
-      TellRevoked(*s, loss.seq, loss.attempt, loss.reason);
+    Session* s = Release(loss.seq, loss.attempt);
+    if (s == nullptr) continue;
+    TellRevoked(*s, loss.seq, loss.attempt, loss.reason);
+    // A run past its timeout on a worker that keeps talking is the job's
+    // failure, not the worker's. A lease lost any other way means that the
+    // worker was silent for a whole lease.
+    if (now - s->last_heard < options_.lease) continue;
+    ++leases_expired_;
+    ++s->expired;
+    if (!s->fenced) {
+      s->fenced = true;
+      spdlog::warn(
+          "worker {} fenced: {}; it gets no job until it sends a message",
+          s->name, loss.reason);
     }
   }
 }
@@ -305,7 +320,13 @@ void Registry::List(v1::ListWorkersResponse* out) const {
     w->set_failed_total(s->failed);
     w->set_expired_total(s->expired);
     w->set_draining(s->draining);
+    w->set_fenced(s->fenced);
   }
+}
+
+size_t Registry::fenced() const {
+  return std::count_if(sessions_.begin(), sessions_.end(),
+                       [](const auto& entry) { return entry.second.fenced; });
 }
 
 void Registry::KindStats(
@@ -320,7 +341,9 @@ void Registry::KindStats(
     for (const auto& kind : s.kinds) {
       v1::KindStats& k = of(kind);
       k.set_workers(k.workers() + 1);
-      k.set_capacity(k.capacity() + s.concurrency);
+      // A fenced worker takes no job: an alert on zero capacity fires when
+      // every worker of a kind hangs.
+      if (!s.fenced) k.set_capacity(k.capacity() + s.concurrency);
     }
   }
   for (const auto& [name, q] : scheduler_->queues()) {

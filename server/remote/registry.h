@@ -36,6 +36,13 @@ struct RegistryOptions {
 // themselves live in the Scheduler (they are job state, logged); this
 // class knows who holds what, refuses results from anyone else, and
 // returns a worker's jobs to their queues when its stream ends.
+//
+// Fencing: a worker that lets a lease run out without a word for a whole
+// lease (a hung process whose connection stays up) is fenced. It keeps its
+// stream and is told of the revoke, but is offered no job until it sends
+// any message again, so the job it lost goes to another worker with room
+// (or waits for one) instead of back to it. A run that only exceeded its
+// timeout does not fence its worker.
 // Thread: core loop only.
 class Registry {
  public:
@@ -52,12 +59,15 @@ class Registry {
                                     std::string peer,
                                     std::shared_ptr<WorkerStream> stream,
                                     TimeUs now);
-  // Any later message: results, progress, draining. It is a heartbeat.
+  // Any later message: results, progress, draining. It is a heartbeat,
+  // and lifts the worker's fence.
   void OnMessage(SessionId id, const v1::WorkerMessage& message, TimeUs now);
   // The stream ended: the worker's jobs go back to their queues at once.
   void Disconnect(SessionId id, TimeUs now);
 
-  // Leases due by `now` are renewed or lost; lost ones are revoked.
+  // Leases due by `now` are renewed or lost; lost ones are revoked, and a
+  // worker not heard from for a whole lease is fenced. Call it before
+  // Dispatch() in a turn, so that a lost job is offered to the others.
   void ExpireLeases(TimeUs now);
   // Hands READY jobs of remote kinds to workers with room.
   void Dispatch(TimeUs now);
@@ -74,6 +84,11 @@ class Registry {
   void FlushAll();
 
   size_t size() const { return sessions_.size(); }
+  // Connected workers fenced now.
+  size_t fenced() const;
+  // Leases lost because their worker fell silent, since start (timeouts
+  // are not counted).
+  uint64_t leases_expired() const { return leases_expired_; }
   void List(v1::ListWorkersResponse* out) const;
   // Per remote kind: waiting and running jobs, workers and capacity.
   void KindStats(google::protobuf::RepeatedPtrField<v1::KindStats>* out) const;
@@ -91,13 +106,16 @@ class Registry {
     std::string peer;
     uint64_t succeeded = 0;
     uint64_t failed = 0;
-    uint64_t expired = 0;
+    uint64_t expired = 0;  // Leases lost to its silence.
     bool draining = false;
+    // Lost a lease to its silence and not heard from since: takes no job.
+    bool fenced = false;
     std::shared_ptr<WorkerStream> stream;
 
     size_t room() const {
-      return draining || held.size() >= concurrency ? 0
-                                                    : concurrency - held.size();
+      return draining || fenced || held.size() >= concurrency
+                 ? 0
+                 : concurrency - held.size();
     }
   };
 
@@ -121,6 +139,7 @@ class Registry {
   absl::flat_hash_set<SessionId> dirty_;
   SessionId next_id_ = 1;
   uint64_t turn_ = 0;  // Rotates which worker is offered jobs first.
+  uint64_t leases_expired_ = 0;
   bool draining_ = false;
 };
 

@@ -156,15 +156,19 @@ TEST_F(WorkersTest, EachJobRunsOnceAndLoadSpreadsByFreeCapacity) {
   EXPECT_GE(gate.Entered("b"), 3);
 }
 
-// Opens a Work stream by hand, as any language's worker would.
+// Opens a Work stream by hand, as any language's worker would. It says
+// nothing unless told to: a hung worker. Its reads fail after a minute
+// rather than wait forever.
 struct RawWorker {
-  RawWorker(const std::string& address, const std::string& id) {
+  RawWorker(const std::string& address, const std::string& id,
+            int concurrency = 1) {
     stub = v1::WorkerService::NewStub(client::MakeChannel(address));
+    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
     stream = stub->Work(&ctx);
     v1::WorkerMessage hello;
     hello.mutable_hello()->set_worker_id(id);
     hello.mutable_hello()->add_kinds("resize");
-    hello.mutable_hello()->set_concurrency(1);
+    hello.mutable_hello()->set_concurrency(concurrency);
     EXPECT_TRUE(stream->Write(hello));
     EXPECT_TRUE(stream->Read(&first));
     EXPECT_EQ(first.welcome().worker_id(), id);
@@ -218,6 +222,89 @@ TEST_F(WorkersTest, AKilledWorkersJobIsRedeliveredAndItsLateResultRefused) {
   EXPECT_THAT(answer.refused(0).reason(), HasSubstr("does not hold"));
   EXPECT_EQ(c().GetJob(id)->result(), "by second");
   EXPECT_EQ(gate.Runs().at(id).size(), 1u);
+}
+
+// A worker whose connection stays up but which stops sending: once its
+// lease runs out it is fenced, its job goes to the healthy worker, and it
+// gets nothing more until it speaks again.
+TEST(WorkersFencingTest, AHungWorkersJobGoesToAHealthyOneAndItWaitsFenced) {
+  auto jobqd = JobqdProcess::Start({"--lease", "1s"});
+  ASSERT_NE(jobqd, nullptr);
+  client::Client& c = jobqd->client();
+  // More room than the healthy worker: without fencing the lost job would
+  // go straight back to it.
+  RawWorker hung(jobqd->address(), "hung", 2);
+  auto first = c.Submit(MakeSpec("resize", "", "first"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string id = first->job_id();
+  v1::WorkAssignment m;
+  do {
+    ASSERT_TRUE(hung.stream->Read(&m));
+  } while (m.jobs_size() == 0);
+  EXPECT_EQ(m.jobs(0).job_id(), id);
+  Gate gate;
+  RunningWorker healthy(jobqd->address(), Options("healthy", 1),
+                        gate.Handler("healthy"));
+  ASSERT_TRUE(healthy.worker.WaitWelcomed(30s));
+
+  // The hung worker is told that it lost the job, and gets nothing back.
+  do {
+    ASSERT_TRUE(hung.stream->Read(&m));
+    EXPECT_EQ(m.jobs_size(), 0) << "a job for the hung worker";
+  } while (m.revoked_size() == 0);
+  EXPECT_EQ(m.revoked(0).job_id(), id);
+  EXPECT_EQ(m.revoked(0).attempt(), 1);
+  EXPECT_THAT(m.revoked(0).reason(), HasSubstr("lease expired"));
+  ASSERT_TRUE(gate.WaitEntered(1));
+  EXPECT_EQ(gate.Runs().at(id), std::vector<std::string>{"healthy"});
+  auto moved = c.GetJob(id);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->worker(), "healthy");
+  EXPECT_EQ(moved->attempt(), 2);
+  auto workers = c.ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->workers_size(), 2);
+  EXPECT_EQ(workers->workers(0).worker_id(), "healthy");
+  EXPECT_FALSE(workers->workers(0).fenced());
+  EXPECT_TRUE(workers->workers(1).fenced());
+  EXPECT_EQ(workers->workers(1).expired_total(), 1u);
+  EXPECT_EQ(workers->workers(1).in_flight(), 0u);
+  auto stats = c.GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->remote_workers(), 2u);
+  EXPECT_EQ(stats->fenced_workers(), 1u);
+
+  // The healthy worker is full: a new job waits although the hung one has
+  // room (its dispatch ran in the turn of the submit, before this GetJob).
+  auto second = c.Submit(MakeSpec("resize", "", "second"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(c.GetJob(second->job_id())->state(), v1::JOB_STATE_READY);
+
+  // One message from it lifts the fence: the waiting job is its.
+  ASSERT_TRUE(hung.stream->Write(v1::WorkerMessage()));
+  do {
+    ASSERT_TRUE(hung.stream->Read(&m));
+  } while (m.jobs_size() == 0);
+  EXPECT_EQ(m.jobs(0).job_id(), second->job_id());
+  EXPECT_EQ(m.jobs(0).attempt(), 1);
+  v1::WorkerMessage result;
+  auto* r = result.add_results();
+  r->set_job_id(second->job_id());
+  r->set_attempt(1);
+  r->set_success(true);
+  r->set_result("by hung, awake");
+  ASSERT_TRUE(hung.stream->Write(result));
+  EXPECT_EQ(WaitDone(c, second->job_id()).result(), "by hung, awake");
+  workers = c.ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  EXPECT_FALSE(workers->workers(1).fenced());
+  EXPECT_EQ(workers->workers(1).succeeded_total(), 1u);
+
+  gate.Release();
+  v1::Job done = WaitDone(c, id);
+  EXPECT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(done.result(), "by healthy");
+  hung.ctx.TryCancel();
 }
 
 TEST_F(WorkersTest, ProgressReachesAWatcher) {

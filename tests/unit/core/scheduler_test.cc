@@ -156,6 +156,86 @@ TEST_F(SchedulerTest, FailedRunIsRetriedWithBackoffThenDead) {
                           v1::JOB_STATE_FAILED, v1::JOB_STATE_DEAD));
 }
 
+TEST_F(SchedulerTest, EveryStartedRunCountsAsAnAttemptHoweverItEnded) {
+  v1::JobSpec spec = Spec();
+  spec.mutable_retry()->set_max_attempts(4);
+  spec.mutable_retry()->mutable_initial_backoff()->set_seconds(1);
+  uint64_t seq = s_.Submit(spec, kT0).seq;
+  auto start = [&](TimeUs now) {
+    s_.Tick(now);
+    auto run = s_.TakeRunnable(now, 10);
+    EXPECT_EQ(run.size(), 1u);
+    return run.empty() ? 0 : run[0].attempt;
+  };
+  // 1: lost (its worker went away): READY at once.
+  EXPECT_EQ(start(kT0), 1);
+  RunResult lost{seq, 1, false, "", "worker gone", 0, Retry::kNow};
+  ASSERT_TRUE(s_.Finish(lost, kT0));
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_READY);
+  // 2: jobqd died while it ran.
+  EXPECT_EQ(start(kT0), 2);
+  EXPECT_EQ(s_.RequeueRunning(kT0), 1u);
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_READY);
+  // 3: failed: retried after its backoff.
+  EXPECT_EQ(start(kT0), 3);
+  ASSERT_TRUE(s_.Finish({seq, 3, false, "", "boom", 1}, kT0));
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_SCHEDULED);
+  // 4, the last of max_attempts: jobqd dies again, and that was the last.
+  EXPECT_EQ(start(kT0 + 10 * kSecond), 4);
+  EXPECT_EQ(s_.RequeueRunning(kT0 + 10 * kSecond), 1u);
+  const Job& job = *s_.Find(seq);
+  EXPECT_EQ(job.state, v1::JOB_STATE_DEAD);
+  EXPECT_EQ(job.attempt, 4);
+  EXPECT_EQ(job.error(), "interrupted: jobqd restarted while it ran");
+  EXPECT_EQ(s_.FindQueue("q")->started_total, 4u);
+  // The log tells the same story.
+  Scheduler replica(Options(), nullptr);
+  for (const auto& t : rec_.log) replica.Apply(t);
+  EXPECT_EQ(replica.Find(seq)->state, v1::JOB_STATE_DEAD);
+  EXPECT_EQ(replica.Find(seq)->attempt, 4);
+}
+
+TEST_F(SchedulerTest, ReplayKeepsTheRunningRetryOfAJobAndItsAttempt) {
+  v1::JobSpec spec = Spec();
+  spec.mutable_retry()->set_max_attempts(3);
+  spec.mutable_retry()->mutable_initial_backoff()->set_seconds(1);
+  uint64_t seq = s_.Submit(spec, kT0).seq;
+  ASSERT_EQ(s_.TakeRunnable(kT0, 10).size(), 1u);
+  ASSERT_TRUE(s_.Finish({seq, 1, false, "", "boom", 1}, kT0));
+  s_.Tick(kT0 + kSecond);  // Promoted: not a transition.
+  ASSERT_EQ(s_.TakeRunnable(kT0 + kSecond, 10).size(), 1u);
+  // jobqd dies while the retry runs: the log alone must show it running.
+  Scheduler replica(Options(), nullptr);
+  for (const auto& t : rec_.log) replica.Apply(t);
+  EXPECT_EQ(replica.Find(seq)->state, v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(replica.Find(seq)->attempt, 2);
+  EXPECT_EQ(replica.RequeueRunning(kT0 + 2 * kSecond), 1u);
+  auto next = replica.TakeRunnable(kT0 + 2 * kSecond, 10);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].attempt, 3);
+}
+
+TEST_F(SchedulerTest, LostRunsGetAtLeastThreeAttemptsAndThenEndDead) {
+  // No retries: a lost run still runs again, up to three runs in all,
+  // whichever way each was lost.
+  uint64_t seq = s_.Submit(Spec(), kT0).seq;
+  ASSERT_EQ(s_.TakeRunnable(kT0, 10).size(), 1u);
+  ASSERT_TRUE(
+      s_.Finish({seq, 1, false, "", "lease expired", 0, Retry::kNow}, kT0));
+  ASSERT_EQ(s_.TakeRunnable(kT0, 10).size(), 1u);
+  s_.RequeueRunning(kT0);
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_READY);
+  ASSERT_EQ(s_.TakeRunnable(kT0, 10).size(), 1u);
+  s_.RequeueRunning(kT0);
+  EXPECT_EQ(s_.Find(seq)->state, v1::JOB_STATE_DEAD);
+  EXPECT_EQ(s_.Find(seq)->attempt, kLostRunAttempts);
+  // A failure, though, is not retried without retries.
+  uint64_t failed = s_.Submit(Spec(), kT0).seq;
+  ASSERT_EQ(s_.TakeRunnable(kT0, 10).size(), 1u);
+  ASSERT_TRUE(s_.Finish({failed, 1, false, "", "boom", 1}, kT0));
+  EXPECT_EQ(s_.Find(failed)->state, v1::JOB_STATE_DEAD);
+}
+
 TEST_F(SchedulerTest, LateOrDuplicateResultsAreRefused) {
   uint64_t seq = s_.Submit(Spec(), kT0).seq;
   s_.TakeRunnable(kT0, 10);

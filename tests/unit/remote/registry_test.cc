@@ -282,6 +282,86 @@ TEST_F(RegistryTest, SilentWorkerLosesItsLeaseOnTimeAndItsLateResultIsRefused) {
   EXPECT_EQ(scheduler_.Find(seq)->state, v1::JOB_STATE_READY);
 }
 
+TEST_F(RegistryTest,
+       AWorkerSilentForAWholeLeaseIsFencedAndItsJobGoesToAHealthyOne) {
+  // `hung` has more room than `healthy`, so that without fencing the job
+  // would go straight back to it.
+  FakeWorker a, b;
+  Registry::SessionId hung = Connect(a, Hello("hung", 2));
+  uint64_t seq = scheduler_.Submit(Spec(), kT0).seq;
+  Pump(kT0);
+  ASSERT_EQ(a.Jobs().size(), 1u);
+  Registry::SessionId healthy = Connect(b, Hello("healthy", 1));
+  // Only the healthy one heartbeats.
+  for (TimeUs t = kT0 + 10 * kSecond; t <= kT0 + 30 * kSecond;
+       t += 10 * kSecond) {
+    workers_.OnMessage(healthy, v1::WorkerMessage(), t);
+    Pump(t);
+  }
+  // At +30 s the hung worker's lease ran out: it is told, and fenced.
+  ASSERT_EQ(a.Revoked().size(), 1u);
+  EXPECT_EQ(a.Revoked()[0].job_id(), core::FormatJobId(seq));
+  EXPECT_EQ(a.Jobs().size(), 1u);
+  ASSERT_EQ(b.Jobs().size(), 1u);
+  EXPECT_EQ(SeqOf(b.Jobs()[0].job_id()), seq);
+  EXPECT_EQ(b.Jobs()[0].attempt(), 2);
+  EXPECT_EQ(scheduler_.FindRemote(seq)->worker, "healthy");
+  EXPECT_EQ(workers_.leases_expired(), 1u);
+  v1::ListWorkersResponse list;
+  workers_.List(&list);
+  ASSERT_EQ(list.workers_size(), 2);
+  EXPECT_EQ(list.workers(0).worker_id(), "healthy");
+  EXPECT_FALSE(list.workers(0).fenced());
+  EXPECT_TRUE(list.workers(1).fenced());
+  EXPECT_EQ(list.workers(1).expired_total(), 1u);
+  EXPECT_EQ(list.workers(1).in_flight(), 0u);
+  EXPECT_EQ(workers_.fenced(), 1u);
+  google::protobuf::RepeatedPtrField<v1::KindStats> kinds;
+  workers_.KindStats(&kinds);
+  ASSERT_EQ(kinds.size(), 1);
+  EXPECT_EQ(kinds[0].workers(), 2u);
+  EXPECT_EQ(kinds[0].capacity(), 1u);  // The fenced one takes nothing.
+
+  // The healthy worker is full: a new job waits rather than go to the
+  // fenced one, however long.
+  uint64_t next = scheduler_.Submit(Spec(), kT0 + 31 * kSecond).seq;
+  Pump(kT0 + 31 * kSecond);
+  workers_.OnMessage(healthy, v1::WorkerMessage(), kT0 + 100 * kSecond);
+  Pump(kT0 + 100 * kSecond);
+  EXPECT_EQ(a.Jobs().size(), 1u);
+  EXPECT_EQ(scheduler_.Find(next)->state, v1::JOB_STATE_READY);
+
+  // Any message from it lifts the fence: it is eligible again.
+  workers_.OnMessage(hung, v1::WorkerMessage(), kT0 + 101 * kSecond);
+  Pump(kT0 + 101 * kSecond);
+  ASSERT_EQ(a.Jobs().size(), 2u);
+  EXPECT_EQ(SeqOf(a.Jobs()[1].job_id()), next);
+  EXPECT_EQ(workers_.fenced(), 0u);
+  list.Clear();
+  workers_.List(&list);
+  EXPECT_FALSE(list.workers(1).fenced());
+}
+
+TEST_F(RegistryTest, ATimedOutRunDoesNotFenceAWorkerThatKeepsTalking) {
+  FakeWorker w;
+  Registry::SessionId id = Connect(w, Hello("w", 1));
+  v1::JobSpec spec = Spec();
+  spec.mutable_timeout()->set_seconds(5);
+  spec.mutable_retry()->set_max_attempts(2);
+  spec.mutable_retry()->mutable_initial_backoff()->set_seconds(1);
+  uint64_t seq = scheduler_.Submit(spec, kT0).seq;
+  Pump(kT0);
+  workers_.OnMessage(id, v1::WorkerMessage(), kT0 + 4 * kSecond);
+  Pump(kT0 + 5 * kSecond);
+  EXPECT_EQ(scheduler_.Find(seq)->error(), "timed out after 5s");
+  EXPECT_EQ(workers_.fenced(), 0u);
+  EXPECT_EQ(workers_.leases_expired(), 0u);
+  // Its retry goes to the same worker, the only one.
+  Pump(kT0 + 6 * kSecond);
+  ASSERT_EQ(w.Jobs().size(), 2u);
+  EXPECT_EQ(w.Jobs()[1].attempt(), 2);
+}
+
 TEST_F(RegistryTest, AJobsTimeoutCapsItsLeaseWhateverTheHeartbeats) {
   FakeWorker w;
   Registry::SessionId id = Connect(w, Hello("w", 1));
