@@ -69,8 +69,8 @@ grpc::ServerUnaryReactor* Post(ServiceContext* ctx,
                                const std::string* queue = nullptr) {
   if (absl::Status s = Admit(ctx, *context, queue); !s.ok()) {
     reactor->Finish(ToGrpc(s));
-  } else if (ctx->recovering.load()) {
-    reactor->Finish(Refusal(*ctx));
+  } else if (grpc::Status refused = Refusal(*ctx); !refused.ok()) {
+    reactor->Finish(refused);
   } else if (!ctx->core->Post(std::move(task))) {
     reactor->Finish(Unavailable());
   }

@@ -221,14 +221,17 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
             std::move(specs), core.now,
             [shared, states](CoreContext& core, const absl::Status& s,
                              const std::vector<core::SubmitOutcome>& out) {
-              if (s.ok() && out[0].refused()) {
+              if (!s.ok()) {
+                shared->outbound->Close(ToGrpc(s));  // No outcomes then.
+                return;
+              }
+              if (out[0].refused()) {
                 shared->outbound->Close(QueueFull("job.queue", out[0].full_at));
                 return;
               }
               const core::Job* job = core.scheduler.Find(out[0].seq);
-              if (!s.ok() || job == nullptr) {
-                shared->outbound->Close(s.ok() ? NotFound(out[0].seq)
-                                               : ToGrpc(s));
+              if (job == nullptr) {
+                shared->outbound->Close(NotFound(out[0].seq));
                 return;
               }
               shared->subscription = core.hub.Subscribe(shared->outbound);

@@ -149,6 +149,23 @@ void CoreLoop::AnswerSubmits(uint64_t batch, const absl::Status& status) {
   }
 }
 
+void CoreLoop::AbandonWaiting(const absl::Status& status) {
+  if (log_failure_.ok()) return;
+  for (auto& p : pending_enqueues_) scheduler_.Abandon(p.enqueue);
+  pending_enqueues_.clear();
+  while (!changes_.empty()) {
+    DurableDone done = std::move(changes_.front().done);
+    changes_.pop_front();
+    done(status);
+  }
+  CoreContext ctx = Context();
+  while (!acks_.empty()) {
+    PendingAck ack = std::move(acks_.front());
+    acks_.pop_front();
+    ack.done(ctx, status, {});
+  }
+}
+
 void CoreLoop::SetLogHealth(const absl::Status& status) {
   // A failure for good stays.
   if (!resolved_status_.ok()) return;
@@ -241,9 +258,11 @@ void CoreLoop::Compact() {
       wal->Append(t);
     }
     // Enqueues not yet durable may sit in the old segments only: write them
-    // again into the new one, and answer them with its first batch.
+    // again into the new one, and answer them with its first batch. These
+    // copies are not withdrawable: the first copy may be stored already,
+    // so the job is applied once the copy in the new segment is.
     for (auto& p : pending_enqueues_) {
-      wal->Append(p.enqueue, true);
+      wal->Append(p.enqueue);
       p.batch = 0;
     }
     for (auto& a : acks_) a.batch = 0;

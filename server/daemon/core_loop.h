@@ -112,6 +112,11 @@ class CoreLoop {
   void AfterDurable(DurableDone done);
   // True while the log cannot write: no job is started.
   bool degraded() const { return !log_failure_.ok(); }
+  // Shutdown: while the log cannot write, answers every change and submit
+  // still waiting for it with `status` (they would hold the gRPC server's
+  // shutdown until the disk has space again); unapplied enqueues are
+  // dropped. Nothing when the log writes: those answers come soon.
+  void AbandonWaiting(const absl::Status& status);
 
   // Core thread: recovery replays into this before Start().
   core::Scheduler& scheduler() { return scheduler_; }

@@ -409,6 +409,9 @@ void Daemon::Shutdown() {
   if (core_->Post([closed](CoreContext& core) {
         core.hub.CloseAll(api::Unavailable());
         core.workers.CloseAll(api::Unavailable());
+        core.loop.AbandonWaiting(absl::UnavailableError(
+            "jobqd is shutting down while its write-ahead log cannot write: "
+            "this change may not have been stored"));
         closed->set_value();
       })) {
     closed_future.wait();

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/host_port.h"
@@ -115,13 +117,21 @@ absl::Status HttpServer::Start(const std::string& listen) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "jobq-http");
     server_->listen_after_bind();
+    listening_done_.store(true);
   });
   return absl::OkStatus();
 }
 
 void HttpServer::Stop() {
   if (!thread_.joinable()) return;
-  server_->stop();
+  // cpp-httplib's stop() does nothing until its listen loop has begun, and
+  // the loop then blocks in accept(2) for good: a Stop right after Start
+  // (a start that fails in recovery) must repeat it until the loop is out.
+  while (!listening_done_.load()) {
+    server_->stop();
+    if (listening_done_.load()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   thread_.join();
 }
 

@@ -127,6 +127,32 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
       losses.Damage();
     }
     if (auto s = env_->ReadFile(path, &data); !s.ok()) return s;
+    const std::string header = log::SegmentHeader();
+    if (data.size() < header.size() &&
+        header.compare(0, data.size(), data) == 0) {
+      // No whole header: a crash while the segment was being created, so
+      // it holds nothing. Only the newest can be so; an older one was
+      // created, synced and written to before its successor existed.
+      if (i + 1 == numbers.size()) {
+        spdlog::warn("recovery: {}: {} bytes, a segment whose creation a "
+                     "crash cut short; removing it",
+                     path, data.size());
+        if (auto s = env_->RemoveFile(path); !s.ok()) return s;
+        if (auto s = env_->SyncDir(options_.dir); !s.ok()) return s;
+        continue;
+      }
+      if (options_.sync) {
+        std::string what = absl::StrCat(
+            path, ": ", data.size(),
+            " bytes, without a whole header, but newer segments follow: "
+            "its contents were lost");
+        if (!options_.skip_corrupt) {
+          return absl::DataLossError(absl::StrCat(what, kSkipHint));
+        }
+        spdlog::warn("recovery: {}; going on without", what);
+        losses.Damage();
+      }
+    }
     ++stats.segments;
     stats.bytes += data.size();
     uint64_t kept = data.size();
@@ -324,6 +350,9 @@ void Wal::WriterLoop() {
         // After a failure for good there is no recovery to announce.
         if (sticky) {
           stalled_ = false;
+          std::lock_guard guard(mu_);
+          stats_.stalled.clear();
+          stats_.stalled_since_us = 0;
         } else {
           SetStalled(s);
         }

@@ -115,6 +115,10 @@ TEST(FullDiskTest, NothingIsAcknowledgedUnstoredAndJobqdResumesWhenSpaceReturns)
   std::vector<v1::JobSpec> batch = {MakeSpec("noop", "work")};
   EXPECT_EQ(c.SubmitBatch(batch).status().code(),
             absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(c.SubmitAndWatch(MakeSpec("noop", "work"),
+                             [](const v1::JobEvent&) { return true; })
+                .code(),
+            absl::StatusCode::kResourceExhausted);
   // Reads go on, and say why.
   auto job = c.GetJob(held->job_id());
   ASSERT_TRUE(job.ok());

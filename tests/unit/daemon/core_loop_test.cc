@@ -407,5 +407,48 @@ TEST_F(CoreLoopWalTest, JobsFinishingWhileTheLogCannotWriteAreStoredOnceItCan) {
   for (uint64_t seq : seqs) EXPECT_EQ(StateOf(seq), v1::JOB_STATE_SUCCEEDED);
 }
 
+TEST_F(CoreLoopWalTest, ASubmitStoredBeforeACompactionThatCannotWriteIsAnsweredOnce) {
+  CoreLoop::Options options;
+  options.scheduler.max_finished = 0;  // Finished jobs are forgotten at once.
+  options.compact_min_bytes = 2048;
+  StartDaemon(options);
+  // Live jobs enough for a log of over 2 KiB that is no larger than twice
+  // their snapshot: no compaction yet.
+  std::vector<uint64_t> held;
+  for (int i = 0; i < 40; ++i) held.push_back(SubmitHeld());
+  // The writer holds the next batch, the submit's, inside fdatasync.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  std::atomic<bool> first{true};
+  env_.SetSyncHook([&] {
+    if (first.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  auto answer = std::async(std::launch::async, [&] { return Submit(Spec()); });
+  entered.get_future().wait();
+  // The held jobs end and are forgotten: the log is now mostly dead, and
+  // compaction starts, writing the submit's enqueue again into its new
+  // segment. There is no room for that segment.
+  env_.FailAppendsAfter(0, ENOSPC);
+  OnCore<bool>([&held](CoreContext& c) {
+    for (uint64_t seq : held) EXPECT_TRUE(c.scheduler.Cancel(seq, c.now).ok());
+    return true;
+  });
+  release.set_value();
+  ASSERT_EQ(WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  env_.Heal();
+  // Its first copy was stored; the second is not given back: the submit
+  // is answered OK once the new segment holds it, and the job is there.
+  auto [status, seq] = answer.get();
+  EXPECT_TRUE(status.ok()) << status;
+  ASSERT_TRUE(WaitHealth(2).ok());
+  StopDaemon();
+  StartDaemon(options);
+  EXPECT_NE(StateOf(seq), v1::JOB_STATE_UNSPECIFIED);
+}
+
 }  // namespace
 }  // namespace jobq::daemon

@@ -93,6 +93,53 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
   daemon.Shutdown();
 }
 
+// Waits until the health check says `serving`.
+bool WaitHealthy(client::Client& c, bool serving) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto h = c.Healthy();
+    if (h.ok() && *h == serving) return true;
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+TEST(DaemonTest, ASubmitAndWatchWhileTheLogCannotWriteIsRefusedAndJobqdServesOn) {
+  store::FaultEnv env;
+  Daemon daemon(TestConfig(), nullptr, &env);
+  ASSERT_TRUE(daemon.Start().ok());
+  client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
+  env.FailAppendsAfter(0, ENOSPC);
+  EXPECT_EQ(c.Submit(Noop()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(WaitHealthy(c, false));
+  // Refused on the core before anything changed: no outcome to read.
+  absl::Status watched =
+      c.SubmitAndWatch(Noop(), [](const v1::JobEvent&) { return true; });
+  EXPECT_EQ(watched.code(), absl::StatusCode::kResourceExhausted) << watched;
+  EXPECT_TRUE(c.GetStats().ok());
+  daemon.Shutdown();
+}
+
+TEST(DaemonTest, ShutdownWhileAChangeWaitsForAFullDiskAnswersItAndEnds) {
+  store::FaultEnv env;
+  Daemon daemon(TestConfig(), nullptr, &env);
+  ASSERT_TRUE(daemon.Start().ok());
+  client::Client c("127.0.0.1:" + std::to_string(daemon.port()));
+  ASSERT_TRUE(c.PauseQueue("q").ok());
+  env.FailAppendsAfter(0, ENOSPC);
+  // Applied while the log still wrote; its write then fails: it waits to
+  // be stored.
+  auto pause = std::async(std::launch::async, [&] { return c.PauseQueue("q"); });
+  ASSERT_TRUE(WaitHealthy(c, false));
+  EXPECT_EQ(pause.wait_for(std::chrono::milliseconds(0)),
+            std::future_status::timeout);
+  auto stopped = std::async(std::launch::async, [&] { daemon.Shutdown(); });
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
+  EXPECT_EQ(pause.get().status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(DaemonTest, HealthIsNotServingAndWorkIsRefusedWhileTheLogIsReplayed) {
   store::FaultEnv env;
   config::ServerConfig config = TestConfig();

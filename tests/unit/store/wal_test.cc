@@ -553,11 +553,27 @@ TEST_F(WalTest, AnEmptyNewestSegmentIsACrashRightAfterCreatingIt) {
   absl::Status status;
   EXPECT_EQ(Replay(false, &status), Range(1, 300));
   EXPECT_TRUE(status.ok()) << status;
-  // The next start leaves it behind as an older, empty segment: still fine.
+  // Recovery removed it: the next start does not leave it behind as an
+  // older, empty segment.
+  std::string gone;
+  EXPECT_FALSE(env_->ReadFile(Segment(4), &gone).ok());
   auto wal = StartWal();
   ASSERT_TRUE(Write(*wal, {301}).ok());
   wal->Stop();
   EXPECT_EQ(Replay(false, &status), Range(1, 301));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_F(WalTest, AnOlderSegmentEmptiedRefusesToStartOrIsSkipped) {
+  WriteThreeSegments();
+  env_->Mutate(Segment(2), [](std::string& d) { d.clear(); });
+  absl::Status status;
+  Replay(false, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_NE(status.message().find(Segment(2)), std::string::npos) << status;
+  std::vector<uint64_t> want = Range(1, 100);
+  for (uint64_t s : Range(201, 300)) want.push_back(s);
+  EXPECT_EQ(Replay(true, &status), want);
   EXPECT_TRUE(status.ok()) << status;
 }
 
