@@ -47,6 +47,36 @@ v1::JobSpec Spec(const std::string& queue = "q") {
   return s;
 }
 
+// Holds the log's writer inside its next fdatasync until released. The
+// hook's state is shared, so a writer still inside it outlives the gate.
+class SyncGate {
+ public:
+  explicit SyncGate(store::FaultEnv& env) : state_(std::make_shared<State>()) {
+    state_->released = state_->release.get_future().share();
+    env.SetSyncHook([state = state_] {
+      if (state->first.exchange(false)) {
+        state->entered.set_value();
+        state->released.wait();
+      }
+    });
+  }
+  ~SyncGate() { Release(); }
+  void WaitEntered() { state_->entered.get_future().wait(); }
+  void Release() {
+    if (!state_->done.exchange(true)) state_->release.set_value();
+  }
+
+ private:
+  struct State {
+    std::promise<void> release;
+    std::shared_future<void> released;
+    std::promise<void> entered;
+    std::atomic<bool> first{true};
+    std::atomic<bool> done{false};
+  };
+  std::shared_ptr<State> state_;
+};
+
 class CoreLoopWalTest : public ::testing::Test {
  protected:
   void StartDaemon(CoreLoop::Options options = {}) {
@@ -176,25 +206,16 @@ class CoreLoopWalTest : public ::testing::Test {
 TEST_F(CoreLoopWalTest, AJobIsAnsweredAndStartedOnlyOnceItIsDurable) {
   StartDaemon();
   // Hold the writer inside fdatasync until released.
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> entered;
-  std::atomic<bool> first{true};
-  env_.SetSyncHook([&] {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  SyncGate gate(env_);
   auto answer = std::async(std::launch::async, [&] { return Submit(Spec()); });
-  entered.get_future().wait();
+  gate.WaitEntered();
   // In the log, not yet durable: unknown, not started, not answered.
   EXPECT_EQ(answer.wait_for(0s), std::future_status::timeout);
   EXPECT_EQ(
       OnCore<size_t>([](CoreContext& c) { return c.scheduler.jobs().size(); }),
       0u);
   EXPECT_EQ(dispatcher_->count(), 0u);
-  release.set_value();
+  gate.Release();
   auto [status, seq] = answer.get();
   ASSERT_TRUE(status.ok()) << status;
   auto started = dispatcher_->WaitFor(1);
@@ -313,20 +334,11 @@ TEST_F(CoreLoopWalTest, AChangeIsAnsweredOnlyOnceItIsDurable) {
   StartDaemon();
   uint64_t seq = SubmitHeld();
   // Hold the writer inside fdatasync until released.
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> entered;
-  std::atomic<bool> first{true};
-  env_.SetSyncHook([&] {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  SyncGate gate(env_);
   auto answer = std::async(std::launch::async, [&] { return Cancel(seq); });
-  entered.get_future().wait();
+  gate.WaitEntered();
   EXPECT_EQ(answer.wait_for(0s), std::future_status::timeout);
-  release.set_value();
+  gate.Release();
   EXPECT_TRUE(answer.get().ok());
 }
 
@@ -417,18 +429,9 @@ TEST_F(CoreLoopWalTest, ASubmitStoredBeforeACompactionThatCannotWriteIsAnsweredO
   std::vector<uint64_t> held;
   for (int i = 0; i < 40; ++i) held.push_back(SubmitHeld());
   // The writer holds the next batch, the submit's, inside fdatasync.
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> entered;
-  std::atomic<bool> first{true};
-  env_.SetSyncHook([&] {
-    if (first.exchange(false)) {
-      entered.set_value();
-      released.wait();
-    }
-  });
+  SyncGate gate(env_);
   auto answer = std::async(std::launch::async, [&] { return Submit(Spec()); });
-  entered.get_future().wait();
+  gate.WaitEntered();
   // The held jobs end and are forgotten: the log is now mostly dead, and
   // compaction starts, writing the submit's enqueue again into its new
   // segment. There is no room for that segment.
@@ -437,7 +440,7 @@ TEST_F(CoreLoopWalTest, ASubmitStoredBeforeACompactionThatCannotWriteIsAnsweredO
     for (uint64_t seq : held) EXPECT_TRUE(c.scheduler.Cancel(seq, c.now).ok());
     return true;
   });
-  release.set_value();
+  gate.Release();
   ASSERT_EQ(WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
   env_.Heal();
   // Its first copy was stored; the second is not given back: the submit
