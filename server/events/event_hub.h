@@ -46,8 +46,11 @@ class EventHub final : public core::JobObserver {
   struct Options {
     // All streams' buffers together; null: no cap. Must outlive the hub.
     StreamBudget* budget = nullptr;
-    // Start writes on a thread of the hub's own instead of the core.
+    // Start writes on a thread of the hub's own instead of the core, for
+    // turns that wrote to more than `inline_flush_max` streams (the core
+    // starts the writes of fewer itself: latency).
     bool flush_thread = false;
+    size_t inline_flush_max = 8;
   };
 
   EventHub() = default;
