@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,9 @@ void Registry::OnMessage(SessionId id, const v1::WorkerMessage& message,
     auto h =
         core::ParseJobId(p.job_id(), &seq) ? s.held.find(seq) : s.held.end();
     if (h == s.held.end() || h->second != p.attempt()) continue;
+    // NaN is no fraction (and std::clamp would let it through): the
+    // report is ignored.
+    if (std::isnan(p.fraction())) continue;
     v1::Progress progress;
     progress.set_fraction(std::clamp(p.fraction(), 0.0, 1.0));
     progress.set_message(p.message().substr(0, 1024));

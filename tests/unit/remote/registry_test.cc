@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -428,6 +430,11 @@ TEST_F(RegistryTest, CancelRevokesAndProgressReachesTheObserver) {
   auto* stale = m.add_progress();  // The cancelled job: ignored.
   stale->set_job_id(core::FormatJobId(cancelled));
   stale->set_attempt(1);
+  auto* nan = m.add_progress();  // Not a fraction: ignored.
+  nan->set_job_id(core::FormatJobId(running));
+  nan->set_attempt(1);
+  nan->set_fraction(std::nan(""));
+  nan->set_message("nan");
   workers_.OnMessage(id, m, kT0);
   ASSERT_EQ(rec_.progress.size(), 1u);
   EXPECT_EQ(rec_.progress[0].first, running);
