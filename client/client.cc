@@ -312,7 +312,10 @@ absl::StatusOr<bool> Client::Healthy() {
   });
 }
 
-absl::Status Client::WaitUntilServing(int64_t timeout_ms) {
+absl::Status Client::WaitForHealth(bool serving, int64_t timeout_ms) {
+  const auto want = serving
+                        ? grpc::health::v1::HealthCheckResponse::SERVING
+                        : grpc::health::v1::HealthCheckResponse::NOT_SERVING;
   auto stub = grpc::health::v1::Health::NewStub(channel_);
   grpc::health::v1::HealthCheckRequest req;
   grpc::ClientContext ctx;
@@ -323,7 +326,7 @@ absl::Status Client::WaitUntilServing(int64_t timeout_ms) {
   grpc::health::v1::HealthCheckResponse resp;
   std::string last = "no connection";
   while (reader->Read(&resp)) {
-    if (resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+    if (resp.status() == want) {
       ctx.TryCancel();
       reader->Finish();
       return absl::OkStatus();
@@ -335,8 +338,9 @@ absl::Status Client::WaitUntilServing(int64_t timeout_ms) {
   if (!s.ok() && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
     last = s.error_message();
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("not SERVING within ", timeout_ms, " ms (", last, ")"));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "not ", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(want),
+      " within ", timeout_ms, " ms (", last, ")"));
 }
 
 std::string StateName(v1::JobState state) {

@@ -97,7 +97,12 @@ class Client {
   // gRPC 1.51 reports spuriously now and then (an in-progress connect(2)
   // taken for a failure with a stale errno, often "No such file or
   // directory"), where a plain call would fail at once.
-  absl::Status WaitUntilServing(int64_t timeout_ms);
+  absl::Status WaitUntilServing(int64_t timeout_ms) {
+    return WaitForHealth(true, timeout_ms);
+  }
+  // The same for either state: `serving` false waits for NOT_SERVING (a
+  // jobqd that has become degraded, or is shutting down).
+  absl::Status WaitForHealth(bool serving, int64_t timeout_ms);
 
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }

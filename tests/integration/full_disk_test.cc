@@ -3,23 +3,18 @@
 // a refused change changes nothing, jobqd says it is degraded, and it
 // resumes by itself when there is space again, with nothing lost.
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/jobqd_process.h"
 
 namespace jobq::testing {
 namespace {
-
-using namespace std::chrono_literals;
 
 // A tmpfs of `bytes`, mounted for the test's life.
 class SmallDisk {
@@ -49,24 +44,8 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
-// Waits until the health check says `serving`.
-bool WaitHealthy(client::Client& c, bool serving) {
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto h = c.Healthy();
-    if (h.ok() && *h == serving) return true;
-    std::this_thread::yield();
-  }
-  return false;
-}
-
-int HttpStatus(int port, const std::string& path) {
-  httplib::Client http("127.0.0.1", port);
-  auto res = http.Get(path.c_str());
-  return res ? res->status : 0;
-}
-
-TEST(FullDiskTest, NothingIsAcknowledgedUnstoredAndJobqdResumesWhenSpaceReturns) {
+TEST(FullDiskTest,
+     NothingIsAcknowledgedUnstoredAndJobqdResumesWhenSpaceReturns) {
   SmallDisk disk(8 << 20);
   if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
   const std::string data = disk.dir() + "/data";
@@ -103,8 +82,10 @@ TEST(FullDiskTest, NothingIsAcknowledgedUnstoredAndJobqdResumesWhenSpaceReturns)
     refused = r.status();
   }
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
-  EXPECT_TRUE(WaitHealthy(c, false));
-  EXPECT_EQ(HttpStatus(jobqd->http_port(), "/readyz"), 503);
+  EXPECT_TRUE(c.WaitForHealth(false, 30'000).ok());
+  int ready = 0;
+  HttpGet(jobqd->http_port(), "/readyz", &ready);
+  EXPECT_EQ(ready, 503);
   // Every change is refused, and changes nothing.
   EXPECT_EQ(c.CancelJob(held->job_id()).status().code(),
             absl::StatusCode::kResourceExhausted);
@@ -141,8 +122,9 @@ TEST(FullDiskTest, NothingIsAcknowledgedUnstoredAndJobqdResumesWhenSpaceReturns)
                }).ok());
 
   disk.Free();
-  EXPECT_TRUE(WaitHealthy(c, true));
-  EXPECT_EQ(HttpStatus(jobqd->http_port(), "/readyz"), 200);
+  EXPECT_TRUE(c.WaitForHealth(true, 30'000).ok());
+  HttpGet(jobqd->http_port(), "/readyz", &ready);
+  EXPECT_EQ(ready, 200);
   auto cancelled = c.CancelJob(held->job_id());
   ASSERT_TRUE(cancelled.ok()) << cancelled.status();
   // Said once, not once per retry.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -187,6 +188,20 @@ v1::JobEvent RunToEnd(client::Client& c, const v1::JobSpec& spec) {
   });
   if (!s.ok()) ADD_FAILURE() << "SubmitAndWatch: " << s;
   return last;
+}
+
+std::string HttpGet(int port, const std::string& path, int* status) {
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get(path.c_str());
+  if (!res) return "";
+  if (status != nullptr) *status = res->status;
+  return res->body;
+}
+
+double MetricSample(const std::string& page, const std::string& series) {
+  auto pos = page.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(page.substr(pos + series.size() + 2));
 }
 
 std::string TempPath(const std::string& name) {

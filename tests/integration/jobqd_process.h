@@ -117,6 +117,14 @@ v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue = "",
 // test failure, and an empty event, if the call fails).
 v1::JobEvent RunToEnd(client::Client& c, const v1::JobSpec& spec);
 
+// GET `path` from jobqd's HTTP listener on 127.0.0.1:`port`: the body, and
+// the status in `status` when given; "" when there is no answer.
+std::string HttpGet(int port, const std::string& path, int* status = nullptr);
+
+// The value of one sample line of a /metrics page, such as
+// jobq_jobs_submitted_total{queue="default"}; -1 when absent.
+double MetricSample(const std::string& page, const std::string& series);
+
 // Path of a file that does not exist yet, unique to this test.
 std::string TempPath(const std::string& name);
 

@@ -15,29 +15,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Get(int port, const std::string& path, int* status = nullptr) {
-  httplib::Client http("127.0.0.1", port);
-  auto res = http.Get(path.c_str());
-  if (!res) return "";
-  if (status != nullptr) *status = res->status;
-  return res->body;
-}
-
-// The value of one sample line, such as
-// jobq_jobs_submitted_total{queue="default"}; -1 when absent.
-double Sample(const std::string& page, const std::string& series) {
-  auto pos = page.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(page.substr(pos + series.size() + 2));
-}
-
 TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
   auto jobqd = JobqdProcess::Start({"--data-dir", TempPath("data")});
   ASSERT_NE(jobqd, nullptr);
   ASSERT_GT(jobqd->http_port(), 0);
   auto& c = jobqd->client();
-  std::string before = Get(jobqd->http_port(), "/metrics");
-  EXPECT_EQ(Sample(before, "jobq_jobs_submitted_total{queue=\"default\"}"), -1);
+  std::string before = HttpGet(jobqd->http_port(), "/metrics");
+  EXPECT_EQ(
+      MetricSample(before, "jobq_jobs_submitted_total{queue=\"default\"}"), -1);
 
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(
@@ -48,39 +33,46 @@ TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
   EXPECT_FALSE(c.Submit(MakeSpec("no pe")).ok());
   ASSERT_TRUE(c.Submit(MakeSpec("thumbnail", "img")).ok());  // No worker.
 
-  std::string page = Get(jobqd->http_port(), "/metrics");
-  EXPECT_EQ(Sample(page, "jobq_jobs_submitted_total{queue=\"default\"}"), 5);
-  EXPECT_EQ(Sample(page, "jobq_jobs_started_total{queue=\"default\"}"), 5);
+  std::string page = HttpGet(jobqd->http_port(), "/metrics");
+  EXPECT_EQ(MetricSample(page, "jobq_jobs_submitted_total{queue=\"default\"}"),
+            5);
+  EXPECT_EQ(MetricSample(page, "jobq_jobs_started_total{queue=\"default\"}"),
+            5);
   EXPECT_EQ(
-      Sample(
+      MetricSample(
           page,
           "jobq_jobs_finished_total{queue=\"default\",outcome=\"succeeded\"}"),
       5);
-  EXPECT_EQ(Sample(page, "jobq_queue_jobs{queue=\"held\",state=\"ready\"}"), 1);
-  EXPECT_EQ(Sample(page, "jobq_queue_paused{queue=\"held\"}"), 1);
-  EXPECT_EQ(Sample(page, "jobq_remote_jobs_waiting{kind=\"thumbnail\"}"), 1);
-  EXPECT_EQ(Sample(page, "jobq_remote_capacity{kind=\"thumbnail\"}"), 0);
-  EXPECT_EQ(Sample(page, "jobq_remote_workers"), 0);
-  EXPECT_EQ(Sample(page, "jobq_job_run_time_seconds_count{queue=\"default\"}"),
-            5);
   EXPECT_EQ(
-      Sample(
+      MetricSample(page, "jobq_queue_jobs{queue=\"held\",state=\"ready\"}"), 1);
+  EXPECT_EQ(MetricSample(page, "jobq_queue_paused{queue=\"held\"}"), 1);
+  EXPECT_EQ(MetricSample(page, "jobq_remote_jobs_waiting{kind=\"thumbnail\"}"),
+            1);
+  EXPECT_EQ(MetricSample(page, "jobq_remote_capacity{kind=\"thumbnail\"}"), 0);
+  EXPECT_EQ(MetricSample(page, "jobq_remote_workers"), 0);
+  EXPECT_EQ(
+      MetricSample(page, "jobq_job_run_time_seconds_count{queue=\"default\"}"),
+      5);
+  EXPECT_EQ(
+      MetricSample(
           page,
           "jobq_job_total_time_seconds_bucket{queue=\"default\",le=\"+Inf\"}"),
       5);
-  EXPECT_EQ(Sample(page,
+  EXPECT_EQ(
+      MetricSample(page,
                    "jobq_grpc_requests_total{service=\"jobq.v1.JobService\","
                    "method=\"Submit\",code=\"INVALID_ARGUMENT\"}"),
-            1);
-  EXPECT_EQ(Sample(page,
+      1);
+  EXPECT_EQ(
+      MetricSample(page,
                    "jobq_grpc_requests_total{service=\"jobq.v1.JobService\","
                    "method=\"SubmitAndWatch\",code=\"OK\"}"),
-            5);
-  EXPECT_GT(Sample(page, "jobq_wal_bytes"), 16);
-  EXPECT_GE(Sample(page, "jobq_wal_fsyncs_total"), 1);
-  EXPECT_GT(Sample(page, "jobq_wal_group_commit_records_count"), 0);
-  EXPECT_GT(Sample(page, "process_resident_memory_bytes"), 1e6);
-  EXPECT_GT(Sample(page, "process_open_fds"), 3);
+      5);
+  EXPECT_GT(MetricSample(page, "jobq_wal_bytes"), 16);
+  EXPECT_GE(MetricSample(page, "jobq_wal_fsyncs_total"), 1);
+  EXPECT_GT(MetricSample(page, "jobq_wal_group_commit_records_count"), 0);
+  EXPECT_GT(MetricSample(page, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(MetricSample(page, "process_open_fds"), 3);
 
   std::string file = TempPath("metrics.txt");
   std::ofstream(file) << page;
@@ -99,9 +91,9 @@ TEST(MetricsTest, ReadinessAndHealthTurnNotServingWhileShuttingDown) {
   ASSERT_NE(jobqd, nullptr);
   auto& c = jobqd->client();
   int status = 0;
-  EXPECT_EQ(Get(jobqd->http_port(), "/readyz", &status), "ready\n");
+  EXPECT_EQ(HttpGet(jobqd->http_port(), "/readyz", &status), "ready\n");
   EXPECT_EQ(status, 200);
-  EXPECT_EQ(Get(jobqd->http_port(), "/healthz", &status), "ok\n");
+  EXPECT_EQ(HttpGet(jobqd->http_port(), "/healthz", &status), "ok\n");
 
   // A running job holds the shutdown open for a while.
   std::thread watcher([&] {
@@ -113,7 +105,7 @@ TEST(MetricsTest, ReadinessAndHealthTurnNotServingWhileShuttingDown) {
   std::string body;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   do {
-    body = Get(jobqd->http_port(), "/readyz", &status);
+    body = HttpGet(jobqd->http_port(), "/readyz", &status);
   } while (status != 503 && std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(status, 503);
   EXPECT_EQ(body, "shutting down\n");

@@ -66,16 +66,6 @@ TEST(StreamsTest, ASlowWatcherIsCutOffWhileOthersContinue) {
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0) << jobqd->Log();
 }
 
-// The value of one sample line of /metrics; -1 when absent.
-double MetricSample(int port, const std::string& series) {
-  httplib::Client http("127.0.0.1", port);
-  auto res = http.Get("/metrics");
-  if (!res) return -1;
-  auto pos = res->body.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(res->body.substr(pos + series.size() + 2));
-}
-
 TEST(StreamsTest, WatchersThatDoNotReadAreCutPastTheStreamMemoryCap) {
   auto jobqd = JobqdProcess::Start({"--max-stream-memory", "1MiB"});
   ASSERT_NE(jobqd, nullptr);
@@ -109,10 +99,10 @@ TEST(StreamsTest, WatchersThatDoNotReadAreCutPastTheStreamMemoryCap) {
   // Another queue is served while they stall; its ack comes in a later
   // turn of the core than the flood's, after that turn's check of the cap.
   ASSERT_TRUE(c.Submit(MakeSpec("noop", "other")).ok());
-  double cut = MetricSample(jobqd->http_port(),
+  double cut = MetricSample(HttpGet(jobqd->http_port(), "/metrics"),
                             "jobq_streams_cut_total{reason=\"memory\"}");
   EXPECT_GE(cut, 1);
-  EXPECT_EQ(MetricSample(jobqd->http_port(),
+  EXPECT_EQ(MetricSample(HttpGet(jobqd->http_port(), "/metrics"),
                          "jobq_streams_cut_total{reason=\"slow\"}"),
             0);
 

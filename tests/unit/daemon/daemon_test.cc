@@ -6,7 +6,6 @@
 #include <httplib.h>
 
 #include <future>
-#include <thread>
 
 #include "client/client.h"
 #include "tests/unit/store/fault_env.h"
@@ -84,27 +83,13 @@ TEST(DaemonTest, AFullDiskFailsSubmitsWithResourceExhaustedAndRecovers) {
   EXPECT_GE(stats->storage_stats().write_failures(), 1u);
   // Space again: the log's next try succeeds and jobqd serves by itself.
   env.Heal();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!(healthy = c.Healthy()).ok() || !*healthy) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::yield();
-  }
+  ASSERT_TRUE(c.WaitForHealth(true, 20'000).ok());
   EXPECT_TRUE(c.Submit(Noop()).ok());
   daemon.Shutdown();
 }
 
-// Waits until the health check says `serving`.
-bool WaitHealthy(client::Client& c, bool serving) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto h = c.Healthy();
-    if (h.ok() && *h == serving) return true;
-    std::this_thread::yield();
-  }
-  return false;
-}
-
-TEST(DaemonTest, ASubmitAndWatchWhileTheLogCannotWriteIsRefusedAndJobqdServesOn) {
+TEST(DaemonTest,
+     ASubmitAndWatchWhileTheLogCannotWriteIsRefusedAndJobqdServesOn) {
   store::FaultEnv env;
   Daemon daemon(TestConfig(), nullptr, &env);
   ASSERT_TRUE(daemon.Start().ok());
@@ -112,7 +97,7 @@ TEST(DaemonTest, ASubmitAndWatchWhileTheLogCannotWriteIsRefusedAndJobqdServesOn)
   env.FailAppendsAfter(0, ENOSPC);
   EXPECT_EQ(c.Submit(Noop()).status().code(),
             absl::StatusCode::kResourceExhausted);
-  ASSERT_TRUE(WaitHealthy(c, false));
+  ASSERT_TRUE(c.WaitForHealth(false, 20'000).ok());
   // Refused on the core before anything changed: no outcome to read.
   absl::Status watched =
       c.SubmitAndWatch(Noop(), [](const v1::JobEvent&) { return true; });
@@ -130,8 +115,9 @@ TEST(DaemonTest, ShutdownWhileAChangeWaitsForAFullDiskAnswersItAndEnds) {
   env.FailAppendsAfter(0, ENOSPC);
   // Applied while the log still wrote; its write then fails: it waits to
   // be stored.
-  auto pause = std::async(std::launch::async, [&] { return c.PauseQueue("q"); });
-  ASSERT_TRUE(WaitHealthy(c, false));
+  auto pause =
+      std::async(std::launch::async, [&] { return c.PauseQueue("q"); });
+  ASSERT_TRUE(c.WaitForHealth(false, 20'000).ok());
   EXPECT_EQ(pause.wait_for(std::chrono::milliseconds(0)),
             std::future_status::timeout);
   auto stopped = std::async(std::launch::async, [&] { daemon.Shutdown(); });
