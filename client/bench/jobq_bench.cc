@@ -10,7 +10,10 @@
 //   jobq-bench fanout [--count N] [--sleep D]
 //   jobq-bench memory [--count N] [--payload BYTES]
 //   jobq-bench watchers [--watchers W] [--reading] [--duration S]
+#include <grpcpp/grpcpp.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -22,10 +25,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-
-#include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
@@ -650,9 +649,9 @@ int Watchers(const Options& o) {
   uint64_t rss_before = rss();
   std::vector<std::unique_ptr<Watcher>> watchers;
   for (int i = 0; i < o.watchers; ++i) {
-    watchers.push_back(std::make_unique<Watcher>(
-        *stubs[static_cast<size_t>(i / per_channel)], queue, o.reading,
-        o.token));
+    watchers.push_back(
+        std::make_unique<Watcher>(*stubs[static_cast<size_t>(i / per_channel)],
+                                  queue, o.reading, o.token));
   }
   auto open_deadline = Clock::now() + std::chrono::seconds(30);
   for (auto& w : watchers) w->WaitOpened(open_deadline);
@@ -733,11 +732,10 @@ int Watchers(const Options& o) {
       "%-48s %9.0f jobs/s  %8llu jobs in %6.2f s  other queue submit ms p50 "
       "%.3f p99 %.3f max %.3f (%llu calls, %llu failed)  watches cut %d, "
       "ended otherwise %d, open %d  rss %.1f -> peak %.1f MiB\n",
-      absl::StrCat("watchers (", o.watchers,
-                   o.reading ? " reading" : " not reading",
-                   o.producer_rate > 0
-                       ? absl::StrCat(", ", o.producer_rate, " jobs/s)")
-                       : ")")
+      absl::StrCat(
+          "watchers (", o.watchers, o.reading ? " reading" : " not reading",
+          o.producer_rate > 0 ? absl::StrCat(", ", o.producer_rate, " jobs/s)")
+                              : ")")
           .c_str(),
       produced.load() / seconds,
       static_cast<unsigned long long>(produced.load()), seconds, q(0.5),
@@ -915,8 +913,9 @@ int main(int argc, char** argv) {
   watchers->add_flag("--reading", o.reading,
                      "the watchers read (otherwise they stop after the first "
                      "message)");
-  watchers->add_option("--rate", o.producer_rate,
-                       "jobs per second to the watched queue (0: flat out)")
+  watchers
+      ->add_option("--rate", o.producer_rate,
+                   "jobs per second to the watched queue (0: flat out)")
       ->capture_default_str();
   watchers->add_option("--duration", o.duration, "seconds of load")
       ->capture_default_str();

@@ -109,9 +109,8 @@ grpc::ServerUnaryReactor* ChangeQueue(
         }
         FillQueueStats(change(core.scheduler), core.now, response);
         // Answered once the queue's new settings are durable.
-        core.loop.AfterDurable([reactor](const absl::Status& s) {
-          reactor->Finish(ToGrpc(s));
-        });
+        core.loop.AfterDurable(
+            [reactor](const absl::Status& s) { reactor->Finish(ToGrpc(s)); });
       },
       &queue);
 }

@@ -396,9 +396,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
         if (out->running_attempt)
           core.dispatcher.Cancel(seq, *out->running_attempt);
         core.scheduler.ToProto(*out->job, response);
-        core.loop.AfterDurable([reactor](const absl::Status& s) {
-          reactor->Finish(ToGrpc(s));
-        });
+        core.loop.AfterDurable(
+            [reactor](const absl::Status& s) { reactor->Finish(ToGrpc(s)); });
       });
 }
 

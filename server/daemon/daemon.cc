@@ -177,9 +177,10 @@ absl::Status Daemon::Recover() {
       scheduler.jobs().size(), scheduler.live(), requeued, stats->records,
       stats->segments, stats->bytes, ms);
   if (stats->torn_bytes > 0) {
-    spdlog::warn("recovery cut a torn tail of {} bytes (a write the crash "
-                 "interrupted, never acknowledged)",
-                 stats->torn_bytes);
+    spdlog::warn(
+        "recovery cut a torn tail of {} bytes (a write the crash "
+        "interrupted, never acknowledged)",
+        stats->torn_bytes);
   }
   if (!stats->skipped.empty() || !stats->missing_segments.empty()) {
     ReportSkipped(*stats);

@@ -107,8 +107,7 @@ void EventHub::OnJobProgress(const core::Job& job,
   Publish(job, std::move(event), false);
 }
 
-void EventHub::Publish(const core::Job& job, v1::JobEvent&& event,
-                       bool ended) {
+void EventHub::Publish(const core::Job& job, v1::JobEvent&& event, bool ended) {
   v1::JobState state = event.state();
   if (auto by_job = by_job_.find(job.seq); by_job != by_job_.end()) {
     EventSlice single;

@@ -80,8 +80,8 @@ class Outbound final : public EventStream {
         auto [items, bytes] = slice.batch->Measure(b, e, slice.mask);
         if (items > 0) {
           if (!Admit(items, bytes)) return false;
-          Tail(items, bytes).events.push_back(
-              EventSlice{slice.batch, b, e, slice.mask});
+          Tail(items, bytes)
+              .events.push_back(EventSlice{slice.batch, b, e, slice.mask});
         }
         b = e;
       }
@@ -185,8 +185,9 @@ class Outbound final : public EventStream {
   }
 
  private:
-  static constexpr bool kCarriesEvents =
-      requires(Response r) { r.mutable_events(); };
+  static constexpr bool kCarriesEvents = requires(Response r) {
+    r.mutable_events();
+  };
 
   struct Pending {
     Response message;                // Acks and the like, filled at Add.

@@ -57,8 +57,8 @@ absl::Status LogReader::ReadHeader() {
     resume_at_ = FindRecord(log::kSegmentHeaderSize);
     skippable_ = true;
     pos_ = valid_end_ = log::kSegmentHeaderSize;
-    status_ = absl::DataLossError(
-        "not a jobq log segment (bad magic) at offset 0");
+    status_ =
+        absl::DataLossError("not a jobq log segment (bad magic) at offset 0");
     return status_;
   }
   uint32_t version = GetFixed32(data_.data() + 8);
@@ -120,8 +120,8 @@ LogReader::Result LogReader::Damaged(uint64_t at, absl::string_view what) {
           : (gave_up_ ? std::string("; no whole record found after it "
                                     "(scan budget spent)")
                       : std::string("; no whole record follows it"));
-  status_ = absl::DataLossError(
-      absl::StrCat(what, " at offset ", at, followed));
+  status_ =
+      absl::DataLossError(absl::StrCat(what, " at offset ", at, followed));
   return kCorrupt;
 }
 
@@ -189,8 +189,8 @@ LogReader::Skipped LogReader::Skip() {
   if (!skippable_) return s;
   s.offset = damaged_at_;
   s.bytes = resume_at_ - damaged_at_;
-  s.records = chain_from_ < resume_at_ ? CountChain(chain_from_, resume_at_)
-                                       : 0;
+  s.records =
+      chain_from_ < resume_at_ ? CountChain(chain_from_, resume_at_) : 0;
   pos_ = resume_at_;
   torn_ = false;
   skippable_ = false;

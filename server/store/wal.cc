@@ -109,12 +109,13 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
       const uint64_t first = numbers[i - 1] + 1;
       const uint64_t last = n - 1;
       std::string missing =
-          first == last ? PathOf(first)
-                        : absl::StrCat(PathOf(first), " to ",
-                                       log::SegmentName(last));
-      std::string what = absl::StrCat(
-          missing, " missing: the segments before and after it exist, and "
-                   "compaction never leaves a gap");
+          first == last
+              ? PathOf(first)
+              : absl::StrCat(PathOf(first), " to ", log::SegmentName(last));
+      std::string what =
+          absl::StrCat(missing,
+                       " missing: the segments before and after it exist, and "
+                       "compaction never leaves a gap");
       if (!options_.skip_corrupt) {
         return absl::DataLossError(absl::StrCat(what, kSkipHint));
       }
@@ -134,9 +135,10 @@ absl::StatusOr<RecoveryStats> Wal::Recover(
       // it holds nothing. Only the newest can be so; an older one was
       // created, synced and written to before its successor existed.
       if (i + 1 == numbers.size()) {
-        spdlog::warn("recovery: {}: {} bytes, a segment whose creation a "
-                     "crash cut short; removing it",
-                     path, data.size());
+        spdlog::warn(
+            "recovery: {}: {} bytes, a segment whose creation a "
+            "crash cut short; removing it",
+            path, data.size());
         if (auto s = env_->RemoveFile(path); !s.ok()) return s;
         if (auto s = env_->SyncDir(options_.dir); !s.ok()) return s;
         continue;
@@ -273,9 +275,8 @@ absl::Status Wal::OpenSegment() {
   // acknowledged.
   if (s.ok()) s = env_->SyncDir(options_.dir);
   if (!s.ok()) {
-    Stick(absl::UnavailableError(
-        absl::StrCat("write-ahead log: ", s.message(),
-                     "; the log accepts no more writes")));
+    Stick(absl::UnavailableError(absl::StrCat(
+        "write-ahead log: ", s.message(), "; the log accepts no more writes")));
     return s;
   }
   file_ = std::move(*file);

@@ -78,10 +78,10 @@ struct WalStats {
   std::string failure;      // The sticky failure, if any.
   // Set while writes fail and are being retried (a full disk): the error.
   std::string stalled;
-  TimeUs stalled_since_us = 0;  // Wall clock, 0 when not stalled.
-  uint64_t write_failures = 0;  // Writes that failed and were undone.
+  TimeUs stalled_since_us = 0;     // Wall clock, 0 when not stalled.
+  uint64_t write_failures = 0;     // Writes that failed and were undone.
   uint64_t withdrawn_records = 0;  // Enqueues given back, never stored.
-  RecoveryStats recovery;   // What the last Recover found.
+  RecoveryStats recovery;          // What the last Recover found.
 };
 
 // Batches up to and including `batch` are durable (OK), or will never be
@@ -168,9 +168,9 @@ class Wal {
  private:
   struct Batch {
     uint64_t id = 0;
-    std::string data;       // Records the core has applied.
-    std::string enqueues;   // Withdrawable records, stored before `data`.
-    uint32_t records = 0;   // In data.
+    std::string data;      // Records the core has applied.
+    std::string enqueues;  // Withdrawable records, stored before `data`.
+    uint32_t records = 0;  // In data.
     uint32_t enqueue_records = 0;
     bool rotate = false;
     bool drop_old = false;

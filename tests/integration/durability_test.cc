@@ -202,11 +202,10 @@ std::vector<size_t> RecordStarts(const std::string& seg) {
   std::vector<size_t> starts;
   size_t at = 16;
   while (at + 9 <= seg.size()) {
-    uint32_t len = static_cast<uint8_t>(seg[at]) |
-                   static_cast<uint8_t>(seg[at + 1]) << 8 |
-                   static_cast<uint8_t>(seg[at + 2]) << 16 |
-                   static_cast<uint32_t>(static_cast<uint8_t>(seg[at + 3]))
-                       << 24;
+    uint32_t len =
+        static_cast<uint8_t>(seg[at]) | static_cast<uint8_t>(seg[at + 1]) << 8 |
+        static_cast<uint8_t>(seg[at + 2]) << 16 |
+        static_cast<uint32_t>(static_cast<uint8_t>(seg[at + 3])) << 24;
     if (at + 9 + len > seg.size()) break;
     starts.push_back(at);
     at += 9 + len;
@@ -218,9 +217,9 @@ std::vector<size_t> RecordStarts(const std::string& seg) {
 // jobqd on `dir` until it exits by itself: its exit status and output; or
 // -1 if it started serving instead (then it is stopped).
 std::pair<int, std::string> RunUntilExit(const std::string& dir) {
-  auto child = ChildProcess::Start({JOBQD_PATH, "--listen", "127.0.0.1:0",
-                                    "--http-listen", "127.0.0.1:0",
-                                    "--data-dir", dir});
+  auto child =
+      ChildProcess::Start({JOBQD_PATH, "--listen", "127.0.0.1:0",
+                           "--http-listen", "127.0.0.1:0", "--data-dir", dir});
   if (child == nullptr) return {-2, "cannot start jobqd"};
   if (child->WaitForOutput(std::regex("listening on "))) {
     child->Stop(SIGTERM);
@@ -230,7 +229,8 @@ std::pair<int, std::string> RunUntilExit(const std::string& dir) {
   return {code, child->Output()};
 }
 
-TEST(DurabilityTest, DamagedOlderSegmentsStopStrictRecoveryAndSkipCorruptKeepsTheRest) {
+TEST(DurabilityTest,
+     DamagedOlderSegmentsStopStrictRecoveryAndSkipCorruptKeepsTheRest) {
   const std::string dir = TempPath("data");
   // Three runs of 300 jobs that wait an hour: three segments of 300
   // enqueue records each.
@@ -239,7 +239,8 @@ TEST(DurabilityTest, DamagedOlderSegmentsStopStrictRecoveryAndSkipCorruptKeepsTh
     ASSERT_NE(jobqd, nullptr);
     std::vector<v1::JobSpec> batch(100, MakeSpec("noop", "later"));
     for (auto& s : batch) s.mutable_delay()->set_seconds(3600);
-    for (int b = 0; b < 3; ++b) ASSERT_TRUE(jobqd->client().SubmitBatch(batch).ok());
+    for (int b = 0; b < 3; ++b)
+      ASSERT_TRUE(jobqd->client().SubmitBatch(batch).ok());
     EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
   }
   std::vector<std::string> segs;
@@ -276,19 +277,22 @@ TEST(DurabilityTest, DamagedOlderSegmentsStopStrictRecoveryAndSkipCorruptKeepsTh
   auto [code, out] = RunUntilExit(dir);
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("DATA_LOSS"), std::string::npos) << out;
-  EXPECT_NE(out.find(segs[0] + ": cut short at offset " + std::to_string(cut_at)),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(segs[0] + ": cut short at offset " + std::to_string(cut_at)),
+      std::string::npos)
       << out;
   EXPECT_EQ(ReadBytes(segs[0]).size(), first.size()) << "strict cut a file";
 
   // Skip-corrupt: starts, keeps every whole record and reports the rest.
-  auto jobqd = JobqdProcess::Start({"--data-dir", dir, "--recover", "skip-corrupt"});
+  auto jobqd =
+      JobqdProcess::Start({"--data-dir", dir, "--recover", "skip-corrupt"});
   ASSERT_NE(jobqd, nullptr);
   const size_t want = kept_first + (300 - touched) + 300;
   EXPECT_EQ(ListAll(jobqd->client()).size(), want);
-  std::printf("recovered %zu of 900 jobs: %zu lost to the cut segment, %zu "
-              "to the 64 garbage bytes\n",
-              want, 300 - kept_first, touched);
+  std::printf(
+      "recovered %zu of 900 jobs: %zu lost to the cut segment, %zu "
+      "to the 64 garbage bytes\n",
+      want, 300 - kept_first, touched);
   std::string log = jobqd->Log();
   EXPECT_NE(log.find("recovery DROPPED DATA: 2 damaged stretches"),
             std::string::npos)

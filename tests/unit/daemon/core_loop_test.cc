@@ -342,7 +342,8 @@ TEST_F(CoreLoopWalTest, AChangeIsAnsweredOnlyOnceItIsDurable) {
   EXPECT_TRUE(answer.get().ok());
 }
 
-TEST_F(CoreLoopWalTest, ChangesWhileTheLogCannotWriteAreRefusedAndChangeNothing) {
+TEST_F(CoreLoopWalTest,
+       ChangesWhileTheLogCannotWriteAreRefusedAndChangeNothing) {
   StartDaemon();
   uint64_t seq = SubmitHeld();
   env_.FailAppendsAfter(0, ENOSPC);
@@ -351,8 +352,9 @@ TEST_F(CoreLoopWalTest, ChangesWhileTheLogCannotWriteAreRefusedAndChangeNothing)
             absl::StatusCode::kResourceExhausted);
   ASSERT_EQ(WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Cancel(seq).code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(Change([](CoreContext& c) { c.scheduler.PauseQueue("held", false); })
-                .code(),
+  EXPECT_EQ(Change([](CoreContext& c) {
+              c.scheduler.PauseQueue("held", false);
+            }).code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Change([](CoreContext& c) {
               c.scheduler.SetMaxConcurrency("held", 3);
@@ -364,9 +366,9 @@ TEST_F(CoreLoopWalTest, ChangesWhileTheLogCannotWriteAreRefusedAndChangeNothing)
   env_.Heal();
   ASSERT_TRUE(WaitHealth(2).ok());
   EXPECT_TRUE(Cancel(seq).ok());
-  EXPECT_TRUE(
-      Change([](CoreContext& c) { c.scheduler.PauseQueue("held", false); })
-          .ok());
+  EXPECT_TRUE(Change([](CoreContext& c) {
+                c.scheduler.PauseQueue("held", false);
+              }).ok());
   StopDaemon();
   StartDaemon();
   EXPECT_EQ(StateOf(seq), v1::JOB_STATE_CANCELLED);
@@ -419,7 +421,8 @@ TEST_F(CoreLoopWalTest, JobsFinishingWhileTheLogCannotWriteAreStoredOnceItCan) {
   for (uint64_t seq : seqs) EXPECT_EQ(StateOf(seq), v1::JOB_STATE_SUCCEEDED);
 }
 
-TEST_F(CoreLoopWalTest, ASubmitStoredBeforeACompactionThatCannotWriteIsAnsweredOnce) {
+TEST_F(CoreLoopWalTest,
+       ASubmitStoredBeforeACompactionThatCannotWriteIsAnsweredOnce) {
   CoreLoop::Options options;
   options.scheduler.max_finished = 0;  // Finished jobs are forgotten at once.
   options.compact_min_bytes = 2048;

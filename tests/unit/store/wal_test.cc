@@ -289,7 +289,8 @@ TEST_F(WalStallTest, AWriteThatFailsAgainKeepsTheLogStalledWithoutNewReports) {
   auto wal = StartStallingWal();
   env_->FailAppendsAfter(0);
   uint64_t batch = Commit(*wal, {7}, {8});
-  ASSERT_EQ(events_->WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(events_->WaitHealth(1).code(),
+            absl::StatusCode::kResourceExhausted);
   ASSERT_EQ(events_->WaitWithdrawn(batch).code(),
             absl::StatusCode::kResourceExhausted);
   // Enqueues committed while stalled are given back too, and nothing is
@@ -318,7 +319,8 @@ TEST_F(WalStallTest, StoppingWhileStalledReportsWhatWasNotStoredAsFailed) {
   ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
   env_->FailAppendsAfter(0);
   uint64_t batch = Commit(*wal, {2});
-  ASSERT_EQ(events_->WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(events_->WaitHealth(1).code(),
+            absl::StatusCode::kResourceExhausted);
   wal->Stop();
   EXPECT_EQ(commits_->WaitFor(batch).code(),
             absl::StatusCode::kResourceExhausted);
@@ -332,7 +334,8 @@ TEST_F(WalStallTest, NoSpaceForANewSegmentStallsTheRotationAndRetriesIt) {
   env_->FailAppendsAfter(0);
   wal->RotateAtNextCommit();
   uint64_t batch = Commit(*wal, {2});
-  ASSERT_EQ(events_->WaitHealth(1).code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_EQ(events_->WaitHealth(1).code(),
+            absl::StatusCode::kResourceExhausted);
   env_->Heal();
   ASSERT_TRUE(commits_->WaitFor(batch).ok());
   EXPECT_EQ(wal->Stats().segments, 2u);
@@ -436,15 +439,16 @@ TEST_F(WalTest, ATruncatedOlderSegmentRefusesToStartNamingFileAndOffset) {
   // The first segment loses its last 1,000 bytes: not a torn write, since
   // two newer segments follow it.
   size_t size = FileSize(FirstSegment());
-  env_->Mutate(FirstSegment(), [](std::string& d) { d.resize(d.size() - 1000); });
+  env_->Mutate(FirstSegment(),
+               [](std::string& d) { d.resize(d.size() - 1000); });
   size_t whole = 0;  // Records still whole in it.
   while (SizeOf(Range(1, whole + 1)) <= size - 1000) ++whole;
   absl::Status status;
   Replay(false, &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_NE(status.message().find(FirstSegment()), std::string::npos) << status;
-  EXPECT_NE(status.message().find(
-                "offset " + std::to_string(SizeOf(Range(1, whole)))),
+  EXPECT_NE(status.message().find("offset " +
+                                  std::to_string(SizeOf(Range(1, whole)))),
             std::string::npos)
       << status;
   // Nothing was cut.
@@ -454,7 +458,8 @@ TEST_F(WalTest, ATruncatedOlderSegmentRefusesToStartNamingFileAndOffset) {
 TEST_F(WalTest, ATruncatedOlderSegmentIsSkippedAndReportedWithSkipCorrupt) {
   WriteThreeSegments();
   size_t size = FileSize(FirstSegment());
-  env_->Mutate(FirstSegment(), [](std::string& d) { d.resize(d.size() - 1000); });
+  env_->Mutate(FirstSegment(),
+               [](std::string& d) { d.resize(d.size() - 1000); });
   size_t whole = 0;
   while (SizeOf(Range(1, whole + 1)) <= size - 1000) ++whole;
   absl::Status status;
@@ -624,7 +629,8 @@ TEST_F(WalTest, CompactionThatCannotRemoveASegmentKeepsTheNewerOnesToo) {
   std::vector<std::string> left;
   for (uint64_t n = 1; n <= 5; ++n) {
     std::string d;
-    if (env_->ReadFile(Segment(n), &d).ok()) left.push_back(log::SegmentName(n));
+    if (env_->ReadFile(Segment(n), &d).ok())
+      left.push_back(log::SegmentName(n));
   }
   EXPECT_EQ(left, (std::vector<std::string>{
                       log::SegmentName(2), log::SegmentName(3),
