@@ -29,7 +29,11 @@ class Channel {
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
-  bool Post(T item) {
+  bool Post(T item) { return TryPost(item); }
+
+  // As Post, but `item` is left untouched when the channel is closed, so
+  // that the caller can still answer what it carried.
+  bool TryPost(T& item) {
     std::lock_guard lock(mu_);
     if (closed_) return false;
     pending_.push_back(std::move(item));

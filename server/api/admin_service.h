@@ -41,7 +41,4 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   ServiceContext* const ctx_;
 };
 
-// Fills `out` from a queue's counters. Thread: core.
-void FillQueueStats(const core::Queue& q, TimeUs now, v1::QueueStats* out);
-
 }  // namespace jobq::api

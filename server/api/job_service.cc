@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "api/admission.h"
 #include "api/watch_reactor.h"
 #include "core/job.h"
 #include "events/event_hub.h"
@@ -9,19 +10,11 @@
 namespace jobq::api {
 namespace {
 
-using daemon::CoreContext;
-
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
 grpc::Status Invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
-}
-
-grpc::Status NotFound(uint64_t seq) {
-  return grpc::Status(
-      grpc::StatusCode::NOT_FOUND,
-      absl::StrCat("job ", core::FormatJobId(seq), " not found"));
 }
 
 // Parses a job id field, or explains what is wrong with it.
@@ -33,51 +26,32 @@ bool ParseIdField(const std::string& id, absl::string_view field, uint64_t* seq,
   return false;
 }
 
-// Posts `task` to the core; if the core has stopped, finishes the call.
-grpc::ServerUnaryReactor* PostUnary(ServiceContext* ctx,
-                                    grpc::ServerUnaryReactor* reactor,
-                                    daemon::CoreTask task) {
-  if (grpc::Status refused = Refusal(*ctx); !refused.ok()) {
-    reactor->Finish(refused);
-  } else if (!ctx->core->Post(std::move(task))) {
-    reactor->Finish(Unavailable());
-  }
-  return reactor;
+// Why the core takes no requests now (recovering, shutting down), as the
+// call's answer; false when it takes them.
+bool Refused(ServiceContext* ctx, grpc::ServerUnaryReactor* reactor) {
+  grpc::Status refused = Refusal(*ctx);
+  if (refused.ok()) return false;
+  reactor->Finish(refused);
+  return true;
 }
 
-// Authenticates a submit of one job, validates the spec (and the states
-// to watch, if given) and, last, takes the job from the caller's rate.
+// Authenticates a submit of one job and admits it (Admit).
 absl::Status AdmitSubmit(
     ServiceContext* ctx, const grpc::CallbackServerContext& context,
     v1::JobSpec& spec,
     const google::protobuf::RepeatedField<int>* watch_states = nullptr) {
   auto caller = ctx->auth->Authenticate(context, auth::kSubmit);
   if (!caller.ok()) return caller.status();
-  if (absl::Status s = ValidateSpec(spec, ctx->limits); !s.ok()) return s;
-  if (watch_states != nullptr) {
-    if (absl::Status s = ValidateStates(*watch_states, "watch_states");
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (absl::Status s =
-          ctx->auth->CheckQueue(*caller, spec.queue(), "job.queue");
-      !s.ok()) {
-    return s;
-  }
-  if (ctx->auth->TakeSubmits(*caller, 1) == 0) {
-    return ctx->auth->RateLimited(*caller, "job");
-  }
-  return absl::OkStatus();
+  return Admit(*ctx, *caller, spec, watch_states);
 }
 
-// PERMISSION_DENIED unless the caller may use the job's queue (for the
-// calls that name jobs by id).
-absl::Status CheckJob(ServiceContext* ctx, const auth::Caller& caller,
-                      const core::Job& job) {
-  if (caller.MayUseQueue(job.queue())) return absl::OkStatus();
-  return ctx->auth->CheckQueue(
-      caller, job.queue(), absl::StrCat("job ", core::FormatJobId(job.seq)));
+// Lets the core check a job's queue against the caller's token.
+engine::QueueCheck JobCheck(ServiceContext* ctx, auth::Caller caller) {
+  return [auth = ctx->auth, caller = std::move(caller)](
+             const std::string& queue, absl::string_view what) {
+    if (caller.MayUseQueue(queue)) return absl::OkStatus();
+    return auth->CheckQueue(caller, queue, what);
+  };
 }
 
 }  // namespace
@@ -91,29 +65,27 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
-  return PostUnary(
-      ctx_, reactor,
-      [spec = std::move(spec), response, reactor](CoreContext& core) mutable {
-        std::vector<v1::JobSpec> specs;
-        specs.push_back(std::move(spec));
-        // Answered once the job is durable.
-        core.loop.Submit(
-            std::move(specs), core.now,
-            [response, reactor](CoreContext&, const absl::Status& s,
-                                const std::vector<core::SubmitOutcome>& out) {
-              if (!s.ok()) {
-                reactor->Finish(ToGrpc(s));
-                return;
-              }
-              if (out[0].refused()) {
-                reactor->Finish(QueueFull("job.queue", out[0].full_at));
-                return;
-              }
-              response->set_job_id(core::FormatJobId(out[0].seq));
-              response->set_duplicate(out[0].duplicate);
-              reactor->Finish(grpc::Status::OK);
-            });
+  if (Refused(ctx_, reactor)) return reactor;
+  std::vector<v1::JobSpec> specs;
+  specs.push_back(std::move(spec));
+  // Answered once the job is durable.
+  ctx_->core->Submit(
+      std::move(specs),
+      [response, reactor](const absl::Status& s,
+                          const std::vector<core::SubmitOutcome>& out) {
+        if (!s.ok()) {
+          reactor->Finish(ToGrpc(s));
+          return;
+        }
+        if (out[0].refused()) {
+          reactor->Finish(QueueFull("job.queue", out[0].full_at));
+          return;
+        }
+        response->set_job_id(core::FormatJobId(out[0].seq));
+        response->set_duplicate(out[0].duplicate);
+        reactor->Finish(grpc::Status::OK);
       });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
@@ -139,11 +111,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
     v1::SubmitResult* result = response->add_results();
     v1::JobSpec spec = request->jobs(i);
     absl::Status s =
-        ValidateSpec(spec, ctx_->limits, absl::StrCat("jobs[", i, "]."));
-    if (s.ok()) {
-      s = ctx_->auth->CheckQueue(*caller, spec.queue(),
-                                 absl::StrCat("jobs[", i, "].queue"));
-    }
+        CheckSubmit(*ctx_, *caller, spec, absl::StrCat("jobs[", i, "]."));
     if (!s.ok()) {
       result->set_code(static_cast<int32_t>(s.code()));
       result->set_message(std::string(s.message()));
@@ -164,37 +132,32 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
   }
   accepted.resize(admitted);
   index.resize(admitted);
-  return PostUnary(ctx_, reactor,
-                   [accepted = std::move(accepted), index = std::move(index),
-                    response, reactor](CoreContext& core) mutable {
-                     core.loop.Submit(
-                         std::move(accepted), core.now,
-                         [index = std::move(index), response, reactor](
-                             CoreContext&, const absl::Status& s,
-                             const std::vector<core::SubmitOutcome>& out) {
-                           if (!s.ok() && !index.empty()) {
-                             // The log could not take the batch: nothing
-                             // of it was stored, and the call says so.
-                             reactor->Finish(ToGrpc(s));
-                             return;
-                           }
-                           for (size_t k = 0; k < index.size(); ++k) {
-                             v1::SubmitResult* result =
-                                 response->mutable_results(index[k]);
-                             if (out[k].refused()) {
-                               grpc::Status full = QueueFull(
-                                   absl::StrCat("jobs[", index[k], "].queue"),
-                                   out[k].full_at);
-                               result->set_code(full.error_code());
-                               result->set_message(full.error_message());
-                               continue;
-                             }
-                             result->set_job_id(core::FormatJobId(out[k].seq));
-                             result->set_duplicate(out[k].duplicate);
-                           }
-                           reactor->Finish(grpc::Status::OK);
-                         });
-                   });
+  if (Refused(ctx_, reactor)) return reactor;
+  ctx_->core->Submit(
+      std::move(accepted),
+      [index = std::move(index), response, reactor](
+          const absl::Status& s, const std::vector<core::SubmitOutcome>& out) {
+        if (!s.ok() && !index.empty()) {
+          // The log could not take the batch: nothing of it was stored,
+          // and the call says so.
+          reactor->Finish(ToGrpc(s));
+          return;
+        }
+        for (size_t k = 0; k < index.size(); ++k) {
+          v1::SubmitResult* result = response->mutable_results(index[k]);
+          if (out[k].refused()) {
+            grpc::Status full = QueueFull(
+                absl::StrCat("jobs[", index[k], "].queue"), out[k].full_at);
+            result->set_code(full.error_code());
+            result->set_message(full.error_message());
+            continue;
+          }
+          result->set_job_id(core::FormatJobId(out[k].seq));
+          result->set_duplicate(out[k].duplicate);
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
@@ -205,41 +168,13 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::SubmitAndWatch(
       !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
   }
-  events::EventHub::StateMask states =
-      events::EventHub::MaskOf(request->watch_states());
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
     return new WatchReactor(ctx_, refused);
   }
-  return new WatchReactor(
-      ctx_, [spec = std::move(spec), states](
-                CoreContext& core,
-                const std::shared_ptr<WatchReactor::Shared>& shared) mutable {
-        std::vector<v1::JobSpec> specs;
-        specs.push_back(std::move(spec));
-        // The watch starts once the job is durable, with its first state.
-        core.loop.Submit(
-            std::move(specs), core.now,
-            [shared, states](CoreContext& core, const absl::Status& s,
-                             const std::vector<core::SubmitOutcome>& out) {
-              if (!s.ok()) {
-                shared->outbound->Close(ToGrpc(s));  // No outcomes then.
-                return;
-              }
-              if (out[0].refused()) {
-                shared->outbound->Close(QueueFull("job.queue", out[0].full_at));
-                return;
-              }
-              const core::Job* job = core.scheduler.Find(out[0].seq);
-              if (job == nullptr) {
-                shared->outbound->Close(NotFound(out[0].seq));
-                return;
-              }
-              shared->subscription = core.hub.Subscribe(shared->outbound);
-              core.hub.WatchJob(shared->subscription, *job, states);
-              core.hub.CloseWhenDone(shared->subscription);
-              shared->outbound->Flush();
-            });
-      });
+  auto* reactor = new WatchReactor(ctx_);
+  ctx_->core->SubmitAndWatch(reactor->watcher(), std::move(spec),
+                             events::EventHub::MaskOf(request->watch_states()));
+  return reactor;
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitStreamResponse>*
@@ -265,10 +200,10 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
   if (absl::Status s = ValidateStates(request->states(), "states"); !s.ok()) {
     return new WatchReactor(ctx_, ToGrpc(s));
   }
-  events::EventHub::StateMask states =
-      events::EventHub::MaskOf(request->states());
+  engine::WatchSpec spec;
+  spec.queue = request->queue();
+  spec.states = events::EventHub::MaskOf(request->states());
   // A job named twice is watched once: its events arrive once.
-  std::vector<uint64_t> seqs;
   absl::flat_hash_set<uint64_t> seen;
   for (int i = 0; i < request->job_ids_size(); ++i) {
     uint64_t seq;
@@ -277,51 +212,15 @@ grpc::ServerWriteReactor<v1::WatchResponse>* JobServiceImpl::Watch(
                       &seq, &error)) {
       return new WatchReactor(ctx_, error);
     }
-    if (seen.insert(seq).second) seqs.push_back(seq);
+    if (seen.insert(seq).second) spec.seqs.push_back(seq);
   }
   if (grpc::Status refused = Refusal(*ctx_); !refused.ok()) {
     return new WatchReactor(ctx_, refused);
   }
-  return new WatchReactor(
-      ctx_, [ctx = ctx_, caller = *std::move(caller), seqs = std::move(seqs),
-             queue = request->queue(),
-             states](CoreContext& core,
-                     const std::shared_ptr<WatchReactor::Shared>& shared_ptr) {
-        WatchReactor::Shared& shared = *shared_ptr;
-        for (uint64_t seq : seqs) {
-          const core::Job* job = core.scheduler.Find(seq);
-          if (job == nullptr) {
-            shared.outbound->Close(NotFound(seq));
-            return;
-          }
-          if (absl::Status s = CheckJob(ctx, caller, *job); !s.ok()) {
-            shared.outbound->Close(ToGrpc(s));
-            return;
-          }
-        }
-        size_t max = ctx->max_watchers_per_queue;
-        if (!queue.empty() && max > 0 && core.hub.QueueWatchers(queue) >= max) {
-          ctx->watchers_refused.fetch_add(1, std::memory_order_relaxed);
-          shared.outbound->Close(grpc::Status(
-              grpc::StatusCode::RESOURCE_EXHAUSTED,
-              absl::StrCat("queue: \"", queue, "\" has ", max,
-                           " watchers, its max_watchers_per_queue; retry "
-                           "later")));
-          return;
-        }
-        shared.subscription = core.hub.Subscribe(shared.outbound);
-        for (uint64_t seq : seqs) {
-          core.hub.WatchJob(shared.subscription, *core.scheduler.Find(seq),
-                            states);
-        }
-        if (!queue.empty()) {
-          core.hub.WatchQueue(shared.subscription, queue, core.scheduler,
-                              states);
-          shared.outbound->AddOpening();
-        } else {
-          core.hub.CloseWhenDone(shared.subscription);
-        }
-      });
+  spec.check = JobCheck(ctx_, *std::move(caller));
+  auto* reactor = new WatchReactor(ctx_);
+  ctx_->core->Watch(reactor->watcher(), std::move(spec));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
@@ -339,22 +238,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetJob(
     reactor->Finish(error);
     return reactor;
   }
-  return PostUnary(ctx_, reactor,
-                   [ctx = ctx_, caller = *std::move(caller), seq, response,
-                    reactor](CoreContext& core) {
-                     const core::Job* job = core.scheduler.Find(seq);
-                     if (job == nullptr) {
-                       reactor->Finish(NotFound(seq));
-                       return;
-                     }
-                     if (absl::Status s = CheckJob(ctx, caller, *job);
-                         !s.ok()) {
-                       reactor->Finish(ToGrpc(s));
-                       return;
-                     }
-                     core.scheduler.ToProto(*job, response);
-                     reactor->Finish(grpc::Status::OK);
-                   });
+  if (Refused(ctx_, reactor)) return reactor;
+  ctx_->core->GetJob(seq, JobCheck(ctx_, *std::move(caller)),
+                     FinishInto(reactor, response));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
@@ -374,31 +261,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
     reactor->Finish(error);
     return reactor;
   }
-  return PostUnary(
-      ctx_, reactor,
-      [ctx = ctx_, caller = *std::move(caller), seq, response,
-       reactor](CoreContext& core) {
-        if (const core::Job* job = core.scheduler.Find(seq); job != nullptr) {
-          if (absl::Status s = CheckJob(ctx, caller, *job); !s.ok()) {
-            reactor->Finish(ToGrpc(s));
-            return;
-          }
-        }
-        if (const absl::Status& s = core.loop.Writable(); !s.ok()) {
-          reactor->Finish(ToGrpc(s));  // Refused before anything changed.
-          return;
-        }
-        auto out = core.scheduler.Cancel(seq, core.now);
-        if (!out.ok()) {
-          reactor->Finish(ToGrpc(out.status()));
-          return;
-        }
-        if (out->running_attempt)
-          core.dispatcher.Cancel(seq, *out->running_attempt);
-        core.scheduler.ToProto(*out->job, response);
-        core.loop.AfterDurable(
-            [reactor](const absl::Status& s) { reactor->Finish(ToGrpc(s)); });
-      });
+  if (Refused(ctx_, reactor)) return reactor;
+  ctx_->core->CancelJob(seq, JobCheck(ctx_, *std::move(caller)),
+                        FinishInto(reactor, response));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
@@ -433,48 +299,21 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
-  uint64_t after = 0;
+  engine::ListQuery query;
   if (!request->page_token().empty() &&
-      !core::ParseJobId(request->page_token(), &after)) {
+      !core::ParseJobId(request->page_token(), &query.after)) {
     reactor->Finish(Invalid("page_token: not a token from ListJobs"));
     return reactor;
   }
-  int page_size = request->page_size() == 0
-                      ? kDefaultPageSize
-                      : std::min(request->page_size(), kMaxPageSize);
-  v1::ListJobsRequest filter = *request;
-  return PostUnary(
-      ctx_, reactor,
-      [filter = std::move(filter), after, page_size, response,
-       reactor](CoreContext& core) {
-        const auto& jobs = core.scheduler.jobs();
-        auto matches = [&filter](const core::Job& job) {
-          if (!filter.queue().empty() && job.queue() != filter.queue()) {
-            return false;
-          }
-          if (filter.state() != v1::JOB_STATE_UNSPECIFIED &&
-              job.state != filter.state()) {
-            return false;
-          }
-          for (const auto& [k, v] : filter.labels()) {
-            auto it = job.labels().find(k);
-            if (it == job.labels().end() || it->second != v) return false;
-          }
-          return true;
-        };
-        uint64_t last = 0;
-        for (auto it = jobs.upper_bound(after); it != jobs.end(); ++it) {
-          if (!matches(*it)) continue;
-          if (response->jobs_size() == page_size) {
-            // One more match exists: there is a next page.
-            response->set_next_page_token(core::FormatJobId(last));
-            break;
-          }
-          core.scheduler.ToProto(*it, response->add_jobs());
-          last = it->seq;
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  query.page_size = request->page_size() == 0
+                        ? kDefaultPageSize
+                        : std::min(request->page_size(), kMaxPageSize);
+  query.queue = request->queue();
+  query.state = request->state();
+  for (const auto& [k, v] : request->labels()) query.labels.emplace_back(k, v);
+  if (Refused(ctx_, reactor)) return reactor;
+  ctx_->core->ListJobs(std::move(query), FinishInto(reactor, response));
+  return reactor;
 }
 
 }  // namespace jobq::api

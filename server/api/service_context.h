@@ -13,10 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "api/validation.h"
 #include "auth/authorizer.h"
-#include "daemon/core_loop.h"
+#include "engine/core_api.h"
 #include "events/outbound.h"
 #include "events/stream_budget.h"
-#include "store/wal.h"
 
 namespace jobq::api {
 
@@ -55,7 +54,8 @@ class OpenStreams {
 // the gRPC server.
 // Thread: read from gRPC threads; `shutting_down` is atomic.
 struct ServiceContext {
-  daemon::CoreLoop* core = nullptr;
+  // The core's commands; owned by the Daemon.
+  engine::CoreApi* core = nullptr;
   // Tokens and roles; owned by the Daemon.
   auth::Authorizer* auth = nullptr;
   ValidationLimits limits;
@@ -67,13 +67,8 @@ struct ServiceContext {
   // Until the log has been replayed, RPCs are refused.
   std::atomic<bool> recovering{true};
   std::string version;
-  store::Wal* wal = nullptr;  // Null in memory mode.
   int workers = 0;
-  TimeUs started_at = 0;
   OpenStreams streams;
-  // Watch streams one queue may have; 0: no limit.
-  size_t max_watchers_per_queue = 0;
-  std::atomic<uint64_t> watchers_refused{0};
   // Said at start and in GetStats: how this jobqd is less safe than it
   // could be (--insecure).
   std::vector<std::string> warnings;
@@ -91,14 +86,42 @@ inline grpc::Status Unavailable() {
 // A submit refused because its queue holds `limit` unfinished jobs, its
 // max_queued. `field` names the queue field ("job.queue", "jobs[3].queue").
 inline grpc::Status QueueFull(absl::string_view field, int64_t limit) {
-  return grpc::Status(
-      grpc::StatusCode::RESOURCE_EXHAUSTED,
-      absl::StrCat(field, ": the queue holds ", limit,
-                   " unfinished jobs, its max_queued; retry later"));
+  return ToGrpc(engine::QueueFullError(field, limit));
+}
+
+// Finishes a unary call with the facade's answer: `fill` puts the value
+// into the response.
+template <typename T, typename Fill>
+engine::Done<T> FinishWith(grpc::ServerUnaryReactor* reactor, Fill fill) {
+  return [reactor, fill = std::move(fill)](absl::StatusOr<T> r) mutable {
+    if (!r.ok()) {
+      reactor->Finish(ToGrpc(r.status()));
+      return;
+    }
+    fill(*std::move(r));
+    reactor->Finish(grpc::Status::OK);
+  };
+}
+
+// Finishes a unary call whose response is the facade's value itself.
+template <typename T>
+engine::Done<T> FinishInto(grpc::ServerUnaryReactor* reactor, T* response) {
+  return FinishWith<T>(reactor,
+                       [response](T&& value) { *response = std::move(value); });
 }
 
 // Why new work is refused now, if it is: UNAVAILABLE while jobqd recovers
 // its log or shuts down; OK otherwise.
+inline absl::Status RefusalStatus(const ServiceContext& ctx) {
+  if (ctx.recovering.load()) {
+    return absl::UnavailableError("jobqd is recovering its write-ahead log");
+  }
+  if (ctx.shutting_down.load()) {
+    return absl::UnavailableError("jobqd is shutting down");
+  }
+  return absl::OkStatus();
+}
+
 inline grpc::Status Refusal(const ServiceContext& ctx) {
   if (ctx.recovering.load()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/time_proto.h"
 #include "core/backoff.h"
+#include "core/builtin_kinds.h"
 
 namespace jobq::api {
 namespace {
@@ -140,14 +141,6 @@ absl::Status ValidateStates(const google::protobuf::RepeatedField<int>& states,
   return absl::OkStatus();
 }
 
-bool ParseSleepPayload(absl::string_view payload, DurationUs* out) {
-  absl::Duration d;
-  if (payload.empty() || !absl::ParseDuration(payload, &d)) return false;
-  if (d < absl::ZeroDuration() || d > absl::Hours(24 * 366)) return false;
-  *out = absl::ToInt64Microseconds(d);
-  return true;
-}
-
 absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
                           absl::string_view prefix) {
   if (spec.queue().empty()) spec.set_queue("default");
@@ -168,7 +161,8 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
                                 limits.max_payload, "-byte limit"));
   }
   DurationUs ignored;
-  if (spec.kind() == "sleep" && !ParseSleepPayload(spec.payload(), &ignored)) {
+  if (spec.kind() == "sleep" &&
+      !core::ParseSleepPayload(spec.payload(), &ignored)) {
     return Invalid(prefix, "payload",
                    "sleep needs a duration such as \"250ms\" or \"2s\"");
   }

@@ -64,8 +64,4 @@ bool IsValidKindName(absl::string_view kind);
     const google::protobuf::RepeatedField<int>& states,
     absl::string_view field);
 
-// Parses a sleep payload such as "250ms", "2s" or "1m30s".
-[[nodiscard]] bool ParseSleepPayload(absl::string_view payload,
-                                     DurationUs* out);
-
 }  // namespace jobq::api

@@ -10,34 +10,38 @@
 
 namespace jobq::api {
 
-// The stream state that core tasks hold. The reactor may be gone by the time
-// a task runs; the Outbound and the subscription id stay valid.
+// The stream state that the core holds: the reactor may be gone by the time
+// the core acts; the Outbound and the Watcher stay valid.
 template <typename Response>
 struct StreamShared {
   explicit StreamShared(events::StreamWriter<Response>* writer,
                         events::OutboundLimits limits)
-      : outbound(std::make_shared<events::Outbound<Response>>(writer, limits)) {
-  }
+      : outbound(std::make_shared<events::Outbound<Response>>(writer, limits)),
+        watcher(std::make_shared<engine::Watcher>(outbound)) {}
   std::shared_ptr<events::Outbound<Response>> outbound;
-  uint64_t subscription = 0;  // Core thread only; 0 until subscribed.
+  std::shared_ptr<engine::Watcher> watcher;
 };
 
-// A server-streaming reactor of job events, for Watch and SubmitAndWatch.
-// `start` runs on the core: it subscribes and may close the stream at once
-// (with an error, or with OK when nothing is left to watch).
-// Lifetime: deletes itself in OnDone; core tasks never touch it, only the
+// A server-streaming reactor of job events, for Watch and SubmitAndWatch:
+// made, then handed to the core (CoreApi::Watch or SubmitAndWatch through
+// watcher()), which subscribes it and may close it at once (with an error,
+// or with OK when nothing is left to watch).
+// Lifetime: deletes itself in OnDone; the core never touches it, only the
 // shared stream state.
-// Thread: reactions on gRPC threads; `start` on the core.
+// Thread: reactions on gRPC threads.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
                            public events::StreamWriter<v1::WatchResponse> {
  public:
   using Shared = StreamShared<v1::WatchResponse>;
-  using Start = absl::AnyInvocable<void(daemon::CoreContext&,
-                                        const std::shared_ptr<Shared>&)>;
 
-  WatchReactor(ServiceContext* ctx, Start start);
+  explicit WatchReactor(ServiceContext* ctx);
   // Ends at once with `status` (a request that failed validation).
   WatchReactor(ServiceContext* ctx, const grpc::Status& status);
+
+  // What to hand to the core.
+  const std::shared_ptr<engine::Watcher>& watcher() const {
+    return shared_->watcher;
+  }
 
   void WriteMessage(const v1::WatchResponse* response) override {
     StartWrite(response);

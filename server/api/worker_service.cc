@@ -71,6 +71,7 @@ WorkReactor::WorkReactor(ServiceContext* ctx, std::string peer,
   events::OutboundLimits limits = ctx_->outbound;
   limits.budget = nullptr;
   shared_->outbound = std::make_shared<remote::WorkerStream>(this, limits);
+  shared_->link = std::make_shared<engine::WorkerLink>(shared_->outbound);
   if (!caller_.ok()) {
     shared_->outbound->Close(ToGrpc(caller_.status()));
     return;
@@ -131,28 +132,8 @@ bool WorkReactor::PostMessage() {
     ++shared->unprocessed;
   }
   bool posted =
-      ctx_->core->Post([shared, peer = peer_, message = std::move(message_)](
-                           daemon::CoreContext& core) mutable {
-        if (message.has_hello()) {
-          if (!shared->gone) {
-            auto session = core.workers.Connect(
-                message.hello(), std::move(peer), shared->outbound, core.now);
-            if (session.ok()) {
-              shared->session = *session;
-            } else {
-              shared->outbound->Close(ToGrpc(session.status()));
-              shared->outbound->Flush();
-            }
-          }
-        }
-        // The hello may carry results or progress too.
-        bool content = !message.has_hello() || message.results_size() > 0 ||
-                       message.progress_size() > 0 || message.draining();
-        if (shared->session != 0 && content) {
-          core.workers.OnMessage(shared->session, message, core.now);
-        }
-        Processed(*shared);
-      });
+      ctx_->core->WorkerMessage(shared->link, peer_, std::move(message_),
+                                [shared] { Processed(*shared); });
   if (!posted) return false;
   message_.Clear();
   std::lock_guard lock(shared->read_mu);
@@ -176,17 +157,7 @@ void WorkReactor::Processed(Shared& shared) {
 }
 
 void WorkReactor::PostGone(std::optional<grpc::Status> close) {
-  std::shared_ptr<Shared> shared = shared_;
-  bool posted = ctx_->core->Post([shared, close](daemon::CoreContext& core) {
-    shared->gone = true;
-    if (shared->session != 0)
-      core.workers.Disconnect(shared->session, core.now);
-    shared->session = 0;
-    if (close) {
-      shared->outbound->Close(*close);
-      shared->outbound->Flush();
-    }
-  });
+  bool posted = ctx_->core->WorkerGone(shared_->link, close);
   if (!posted && close) shared_->outbound->Close(*close);
 }
 

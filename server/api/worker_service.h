@@ -50,10 +50,8 @@ class WorkReactor final
  private:
   struct Shared {
     std::shared_ptr<remote::WorkerStream> outbound;
-    // Core thread only: the registry's session, 0 before the hello is
-    // accepted and after the stream has ended.
-    remote::Registry::SessionId session = 0;
-    bool gone = false;
+    // The stream as the core sees it (its session).
+    std::shared_ptr<engine::WorkerLink> link;
     // The read side's pause, shared with the core tasks that resume it.
     std::recursive_mutex read_mu;
     WorkReactor* reactor = nullptr;  // Guarded by read_mu; null once done.

@@ -17,6 +17,7 @@
 #include "common/pem.h"
 #include "core/job.h"
 #include "daemon/metrics.h"
+#include "store/wal.h"
 #include "version.h"
 
 namespace jobq::daemon {
@@ -51,7 +52,6 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
   ctx_.outbound.budget = &ctx_.stream_budget;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
-  ctx_.max_watchers_per_queue = config_.max_watchers_per_queue;
 }
 
 absl::Status Daemon::SetUpAuth() {
@@ -121,10 +121,9 @@ absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
   wal_options.env = env_;
   auto wal = store::Wal::Open(wal_options);
   if (!wal.ok()) return wal.status();
-  wal_ = std::move(*wal);
-  options->wal = wal_.get();
-  options->compact_min_bytes = config_.compact_min_bytes;
-  ctx_.wal = wal_.get();
+  log_ = std::move(*wal);
+  options->log = log_.get();
+  options->compaction.min_bytes = config_.compact_min_bytes;
   return absl::OkStatus();
 }
 
@@ -160,10 +159,10 @@ void ReportSkipped(const store::RecoveryStats& stats) {
 }  // namespace
 
 absl::Status Daemon::Recover() {
-  if (wal_ == nullptr) return absl::OkStatus();
+  if (log_ == nullptr) return absl::OkStatus();
   auto t0 = std::chrono::steady_clock::now();
   core::Scheduler& scheduler = core_->scheduler();
-  auto stats = wal_->Recover(
+  auto stats = log_->Recover(
       [&scheduler](const wal::v1::Transition& t) { scheduler.Apply(t); });
   if (!stats.ok()) return stats.status();
   size_t requeued = scheduler.RequeueRunning(clock_->Now());
@@ -186,7 +185,7 @@ absl::Status Daemon::Recover() {
     ReportSkipped(*stats);
   }
   CoreLoop* core = core_.get();
-  return wal_->Start(core->CommitCallback(), core->LogEvents());
+  return log_->Start(core->CommitCallback(), core->LogEvents());
 }
 
 absl::Status Daemon::Start() {
@@ -222,7 +221,12 @@ absl::Status Daemon::Start() {
     }
   };
   core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
-  ctx_.core = core_.get();
+  started_at_ = clock_->Now();
+  core_api_ = std::make_unique<engine::CoreApi>(
+      core_.get(), engine::CoreApi::Options{
+                       .max_watchers_per_queue = config_.max_watchers_per_queue,
+                       .started_at = started_at_});
+  ctx_.core = core_api_.get();
   // Runs first, before any stream can subscribe.
   core_->Post([budget = &ctx_.stream_budget](CoreContext& core) {
     core.hub.Configure({.budget = budget, .flush_thread = true});
@@ -247,7 +251,6 @@ absl::Status Daemon::Start() {
       },
       spawn);
   started_ = true;
-  ctx_.started_at = clock_->Now();
   // Up first, refusing work and NOT_SERVING while the log is replayed.
   if (absl::Status s = StartServers(); !s.ok()) return s;
   if (absl::Status s = Recover(); !s.ok()) return s;
@@ -311,8 +314,8 @@ absl::Status Daemon::StartServers() {
   server_->GetHealthCheckService()->SetServingStatus(false);
 
   if (config_.http_listen.empty()) return absl::OkStatus();
-  MetricsSources sources{core_.get(),     wal_.get(), &rpc_metrics_,  kVersion,
-                         ctx_.started_at, &ctx_,      listener_.get()};
+  MetricsSources sources{core_api_.get(), log_.get(), &rpc_metrics_,  kVersion,
+                         started_at_,     &ctx_,      listener_.get()};
   http::HttpServer::Handlers handlers{
       [sources] { return RenderMetrics(sources); },
       [this] { return NotReady(); }, nullptr};
@@ -367,8 +370,8 @@ Daemon::ServerCredentials() const {
 std::string Daemon::NotReady() const {
   if (ctx_.recovering.load()) return "recovering the write-ahead log";
   if (ctx_.shutting_down.load()) return "shutting down";
-  if (wal_ != nullptr) {
-    store::WalStats stats = wal_->Stats();
+  if (log_ != nullptr) {
+    store::WalStats stats = log_->Stats();
     if (!stats.failure.empty()) {
       return "write-ahead log failed: " + stats.failure;
     }
@@ -390,7 +393,7 @@ void Daemon::Shutdown() {
     if (server_ != nullptr) server_->Shutdown();
     if (pool_ != nullptr) pool_->Stop();
     if (core_ != nullptr) core_->Stop();
-    if (wal_ != nullptr) wal_->Stop();
+    if (log_ != nullptr) log_->Stop();
     return;
   }
   ctx_.shutting_down.store(true);
@@ -410,7 +413,7 @@ void Daemon::Shutdown() {
   if (core_->Post([closed](CoreContext& core) {
         core.hub.CloseAll(api::Unavailable());
         core.workers.CloseAll(api::Unavailable());
-        core.loop.AbandonWaiting(absl::UnavailableError(
+        core.loop.acks().AbandonWaiting(absl::UnavailableError(
             "jobqd is shutting down while its write-ahead log cannot write: "
             "this change may not have been stored"));
         closed->set_value();
@@ -432,7 +435,7 @@ void Daemon::Shutdown() {
   }
   pool_->Stop();
   core_->Stop();
-  if (wal_ != nullptr) wal_->Stop();  // Writes the last batch.
+  if (log_ != nullptr) log_->Stop();  // Writes the last batch.
   if (server_ != nullptr) server_->Wait();
   if (http_ != nullptr) http_->Stop();
 }

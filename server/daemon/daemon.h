@@ -13,13 +13,18 @@
 #include "api/worker_service.h"
 #include "common/clock.h"
 #include "config/config.h"
-#include "daemon/core_loop.h"
 #include "daemon/listener.h"
+#include "engine/core_api.h"
+#include "engine/core_loop.h"
 #include "exec/worker_pool.h"
 #include "http/http_server.h"
-#include "store/wal.h"
+#include "store/env.h"
+#include "store/log.h"
 
 namespace jobq::daemon {
+
+using engine::CoreContext;
+using engine::CoreLoop;
 
 // jobqd assembled: the core loop, the worker pool and the gRPC server with
 // the job, admin, health and reflection services.
@@ -71,8 +76,10 @@ class Daemon {
   exec::CommandTable commands_;
   api::ServiceContext ctx_;
   std::unique_ptr<auth::Authorizer> auth_;
-  std::unique_ptr<store::Wal> wal_;
+  std::unique_ptr<store::Log> log_;  // Null in memory mode.
   std::unique_ptr<CoreLoop> core_;
+  std::unique_ptr<engine::CoreApi> core_api_;
+  TimeUs started_at_ = 0;
   std::unique_ptr<exec::WorkerPool> pool_;
   std::unique_ptr<api::JobServiceImpl> job_service_;
   std::unique_ptr<api::AdminServiceImpl> admin_service_;

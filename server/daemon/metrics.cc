@@ -22,9 +22,10 @@ const v1::JobState kStateValues[] = {
     v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
     v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_DEAD,  v1::JOB_STATE_CANCELLED};
 
-// Core thread: the queues' figures.
-void AddQueues(CoreContext& core, PrometheusText* p) {
-  for (const auto& [name, q] : core.scheduler.queues()) {
+// The core's figures.
+void AddCore(const engine::CoreFigures& core, PrometheusText* p) {
+  for (const engine::QueueFigures& q : core.queues) {
+    const std::string& name = q.name;
     Labels l = {{"queue", name}};
     p->Counter("jobq_jobs_submitted_total", "Jobs accepted.", l,
                static_cast<double>(q.submitted_total));
@@ -48,7 +49,7 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
                static_cast<double>(q.by_state[kStateValues[i]]));
     }
     p->Gauge("jobq_queue_watchers", "Watch streams on the queue.", l,
-             static_cast<double>(core.hub.QueueWatchers(name)));
+             static_cast<double>(q.watchers));
     p->Gauge("jobq_queue_paused", "1 when the queue is paused.", l,
              q.paused ? 1 : 0);
     p->Counter("jobq_jobs_refused_total",
@@ -66,21 +67,19 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
   p->Gauge("jobq_open_streams",
            "Open Watch, SubmitAndWatch and SubmitStream "
            "streams.",
-           {}, static_cast<double>(core.hub.size()));
+           {}, static_cast<double>(core.open_streams));
   p->Gauge("jobq_jobs_running", "Jobs running, all queues.", {},
-           static_cast<double>(core.scheduler.running()));
+           static_cast<double>(core.running));
   p->Gauge("jobq_remote_workers", "Remote workers connected.", {},
-           static_cast<double>(core.workers.size()));
+           static_cast<double>(core.remote_workers));
   p->Gauge("jobq_remote_workers_fenced",
            "Remote workers fenced: silent for a whole lease, given no job "
            "until heard from.",
-           {}, static_cast<double>(core.workers.fenced()));
+           {}, static_cast<double>(core.fenced_workers));
   p->Counter("jobq_remote_leases_expired_total",
              "Leases lost because their worker was silent for a whole lease.",
-             {}, static_cast<double>(core.workers.leases_expired()));
-  google::protobuf::RepeatedPtrField<v1::KindStats> kinds;
-  core.workers.KindStats(&kinds);
-  for (const auto& k : kinds) {
+             {}, static_cast<double>(core.leases_expired));
+  for (const auto& k : core.kinds) {
     http::Labels l = {{"kind", k.kind()}};
     p->Gauge("jobq_remote_jobs_waiting",
              "READY jobs of a kind remote workers run, all queues.", l,
@@ -95,8 +94,8 @@ void AddQueues(CoreContext& core, PrometheusText* p) {
   }
 }
 
-void AddWal(const store::Wal& wal, PrometheusText* p) {
-  store::WalStats s = wal.Stats();
+void AddWal(const store::Log& log, PrometheusText* p) {
+  store::LogStats s = log.Stats();
   p->Gauge("jobq_wal_bytes", "Bytes in the write-ahead log's segments.", {},
            static_cast<double>(s.log_bytes));
   p->Gauge("jobq_wal_segments", "Segment files of the write-ahead log.", {},
@@ -166,7 +165,8 @@ const char* kLimitHelp =
     "token), watchers_per_queue or connections. max_queued is "
     "jobq_jobs_refused_total.";
 
-void AddRefusals(const api::ServiceContext& ctx, PrometheusText* p) {
+void AddRefusals(const api::ServiceContext& ctx, uint64_t watchers_refused,
+                 PrometheusText* p) {
   const char* kAuthHelp =
       "Calls refused for their token: unauthenticated (missing, malformed or "
       "unknown) or permission_denied (role or queue).";
@@ -181,7 +181,7 @@ void AddRefusals(const api::ServiceContext& ctx, PrometheusText* p) {
              static_cast<double>(ctx.auth->rate_limited_total()));
   p->Counter("jobq_limit_refusals_total", kLimitHelp,
              {{"limit", "watchers_per_queue"}},
-             static_cast<double>(ctx.watchers_refused.load()));
+             static_cast<double>(watchers_refused));
   const events::StreamBudget& streams = ctx.stream_budget;
   const char* kCutHelp =
       "Event streams cut off with RESOURCE_EXHAUSTED for not reading: by "
@@ -228,22 +228,28 @@ void AddProcess(TimeUs started_at, PrometheusText* p) {
 std::string RenderMetrics(const MetricsSources& s) {
   auto page = std::make_shared<std::promise<PrometheusText>>();
   auto future = page->get_future();
-  bool posted = s.core != nullptr && s.core->Post([page](CoreContext& core) {
-    PrometheusText p;
-    p.Gauge("jobq_up", "1 while jobqd runs.", {}, 1);
-    AddQueues(core, &p);
-    page->set_value(std::move(p));
-  });
+  if (s.core != nullptr) {
+    s.core->Figures([page](absl::StatusOr<engine::CoreFigures> figures) {
+      PrometheusText p;
+      if (figures.ok()) {
+        p.Gauge("jobq_up", "1 while jobqd runs.", {}, 1);
+        AddCore(*figures, &p);
+      }
+      page->set_value(std::move(p));
+    });
+  }
   PrometheusText p;
-  if (posted &&
+  if (s.core != nullptr &&
       future.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
     p = future.get();
   }
   p.Gauge("jobq_build_info", "The running version.", {{"version", s.version}},
           1);
-  if (s.wal != nullptr) AddWal(*s.wal, &p);
+  if (s.log != nullptr) AddWal(*s.log, &p);
   if (s.rpc != nullptr) AddRpcs(*s.rpc, &p);
-  if (s.ctx != nullptr && s.ctx->auth != nullptr) AddRefusals(*s.ctx, &p);
+  if (s.ctx != nullptr && s.ctx->auth != nullptr) {
+    AddRefusals(*s.ctx, s.core != nullptr ? s.core->watchers_refused() : 0, &p);
+  }
   if (s.listener != nullptr) {
     p.Gauge("jobq_connections", "Client connections open.", {},
             static_cast<double>(s.listener->open_connections()));

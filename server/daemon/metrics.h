@@ -5,16 +5,16 @@
 #include "api/rpc_metrics.h"
 #include "api/service_context.h"
 #include "common/clock.h"
-#include "daemon/core_loop.h"
 #include "daemon/listener.h"
-#include "store/wal.h"
+#include "engine/core_api.h"
+#include "store/log.h"
 
 namespace jobq::daemon {
 
 // What the /metrics page reads.
 struct MetricsSources {
-  CoreLoop* core = nullptr;
-  store::Wal* wal = nullptr;  // Null in memory mode.
+  engine::CoreApi* core = nullptr;
+  store::Log* log = nullptr;  // Null in memory mode.
   const api::RpcMetrics* rpc = nullptr;
   std::string version;
   TimeUs started_at = 0;

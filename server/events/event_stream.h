@@ -22,6 +22,9 @@ class EventStream {
   bool AddEvent(const v1::JobEvent& event) {
     return AddEvents(SingleEvent(event));
   }
+  // Makes sure a message goes out even if no event is queued: the first
+  // message of a queue watch tells the client that the watch is in place.
+  virtual void AddOpening() {}
   // Starts writing what is queued, unless a write is in flight (its
   // completion continues with the rest).
   virtual void Flush() = 0;

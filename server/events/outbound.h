@@ -109,7 +109,7 @@ class Outbound final : public EventStream {
 
   // Makes sure a message goes out even if no event is queued: the first
   // message of a watch tells the client that the watch is in place.
-  void AddOpening() {
+  void AddOpening() override {
     std::lock_guard lock(mu_);
     if (pending_.empty() && !finishing_) pending_.emplace_back();
   }

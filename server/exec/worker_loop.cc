@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "api/validation.h"
+#include "core/builtin_kinds.h"
 
 namespace jobq::exec {
 
@@ -161,7 +161,7 @@ void WorkerLoop::StartJob(core::Assignment&& job) {
   }
   DurationUs sleep = 0;
   bool is_sleep = job.kind == "sleep";
-  if (is_sleep && !api::ParseSleepPayload(job.payload, &sleep)) {
+  if (is_sleep && !core::ParseSleepPayload(job.payload, &sleep)) {
     Report(r, false, "payload: not a duration", 0);
     CloseRunning(r);
     return;

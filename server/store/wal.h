@@ -19,6 +19,7 @@
 #include "common/histogram.h"
 #include "jobq/wal/v1/transition.pb.h"
 #include "store/env.h"
+#include "store/log.h"
 
 namespace jobq::store {
 
@@ -35,68 +36,6 @@ struct WalOptions {
   // doubling up to `retry_max`.
   std::chrono::milliseconds retry_min{10};
   std::chrono::milliseconds retry_max{1000};
-};
-
-// One stretch of damage that skip-corrupt recovery passed over.
-struct SkippedRegion {
-  std::string file;
-  uint64_t offset = 0;
-  uint64_t bytes = 0;
-  uint64_t records = 0;  // At least; see LogReader::Skipped.
-  // The jobs of the nearest readable records around it (0: none), which
-  // date the damage: job ids begin with the submit time.
-  uint64_t seq_before = 0;
-  uint64_t seq_after = 0;
-};
-
-struct RecoveryStats {
-  uint64_t segments = 0;
-  uint64_t records = 0;
-  uint64_t bytes = 0;
-  uint64_t torn_bytes = 0;  // Cut from the newest segment's torn tail.
-  // Skip-corrupt only: what was passed over.
-  uint64_t skipped_bytes = 0;
-  uint64_t skipped_records = 0;  // At least this many.
-  std::vector<SkippedRegion> skipped;
-  // Segment numbers absent from the sequence (compaction never leaves a gap).
-  std::vector<uint64_t> missing_segments;
-  // Jobs that records after the damage refer to but whose Enqueue (or
-  // snapshot) was never read (LossTracker); sorted.
-  std::vector<uint64_t> lost_jobs;
-};
-
-struct WalStats {
-  std::string dir;
-  bool sync = true;
-  uint64_t segments = 0;
-  uint64_t log_bytes = 0;
-  uint64_t records_written = 0;
-  uint64_t batches_written = 0;  // Writes: one per group of batches.
-  uint64_t fsyncs = 0;
-  Histogram group_records;  // Records per write.
-  Histogram fsync_us;       // fdatasync latency.
-  std::string failure;      // The sticky failure, if any.
-  // Set while writes fail and are being retried (a full disk): the error.
-  std::string stalled;
-  TimeUs stalled_since_us = 0;     // Wall clock, 0 when not stalled.
-  uint64_t write_failures = 0;     // Writes that failed and were undone.
-  uint64_t withdrawn_records = 0;  // Enqueues given back, never stored.
-  RecoveryStats recovery;          // What the last Recover found.
-};
-
-// Batches up to and including `batch` are durable (OK), or will never be
-// stored (the error: a sticky failure, or the log stopped while it could
-// not write). Called on the writer thread, in batch order.
-using CommitCallback = std::function<void(uint64_t batch, absl::Status)>;
-
-// What else the writer reports, on its thread, in order with the commits.
-struct WalEvents {
-  // The withdrawable records (enqueues) of batches up to `batch` were
-  // dropped, never to be stored, because writing failed (`why`). The rest
-  // of those batches is still to be stored.
-  std::function<void(uint64_t batch, absl::Status why)> on_withdrawn;
-  // Writing started failing (the error) or works again (OK).
-  std::function<void(absl::Status)> on_health;
 };
 
 // The write-ahead log of the core's transitions: a directory of segment
@@ -120,12 +59,12 @@ struct WalEvents {
 //
 // Thread: Open, Recover, Start, Stop by the owner; Append, Commit and the
 // segment controls by the core thread only; Stats from any thread.
-class Wal {
+class Wal final : public Log {
  public:
   // Creates the directory if needed and locks it (FAILED_PRECONDITION when
   // another jobqd holds it).
   static absl::StatusOr<std::unique_ptr<Wal>> Open(WalOptions options);
-  ~Wal();
+  ~Wal() override;
 
   // Before Start: replays every record of every segment, oldest first.
   // Only the newest segment may end in a torn tail (LogReader), which is cut;
@@ -137,33 +76,37 @@ class Wal {
   // reading goes on at the next good record, and the stats say what was
   // dropped. Files are only ever cut at a torn tail, never at damage.
   absl::StatusOr<RecoveryStats> Recover(
-      const std::function<void(const wal::v1::Transition&)>& apply);
+      const std::function<void(const wal::v1::Transition&)>& apply) override;
 
   // Opens a fresh segment and starts the writer thread.
   [[nodiscard]] absl::Status Start(CommitCallback on_commit,
-                                   WalEvents events = {});
+                                   LogEvents events = {}) override;
   // Writes every committed batch, reports it, stops the writer. While the
   // log is stalled it tries once more, and reports what it could not store
   // as failed.
-  void Stop();
+  void Stop() override;
 
   // Core thread. A withdrawable record (an enqueue not yet applied) may be
   // dropped if its batch cannot be written; see on_withdrawn.
-  void Append(const wal::v1::Transition& t, bool withdrawable = false);
+  void Append(const wal::v1::Transition& t, bool withdrawable = false) override;
   // Hands the records appended since the last commit to the writer.
   // Returns the batch id, or 0 when nothing was appended.
-  uint64_t Commit();
-  uint64_t last_commit() const { return last_commit_; }
+  uint64_t Commit() override;
+  uint64_t last_commit() const override { return last_commit_; }
   // The next committed batch goes to a new segment.
   void RotateAtNextCommit() { rotate_next_ = true; }
   // Once the next committed batch is durable, the segments before the
   // current one are deleted.
   void DropOldSegmentsAtNextCommit() { drop_next_ = true; }
+  // A snapshot is a new segment; once its last batch is durable the
+  // segments before it go.
+  void BeginSnapshot() override { RotateAtNextCommit(); }
+  void EndSnapshot() override { DropOldSegmentsAtNextCommit(); }
 
   // The bytes in all segments. Thread: any; read every core turn, so kept
   // in an atomic rather than summed under the lock.
-  uint64_t log_bytes() const { return log_bytes_.load(); }
-  WalStats Stats() const;
+  uint64_t log_bytes() const override { return log_bytes_.load(); }
+  WalStats Stats() const override;
 
  private:
   struct Batch {
@@ -200,7 +143,7 @@ class Wal {
   Env* env_ = nullptr;
   std::unique_ptr<FileLock> lock_;
   CommitCallback on_commit_;
-  WalEvents events_;
+  LogEvents events_;
 
   // Core thread.
   Batch open_;

@@ -1,7 +1,8 @@
 // The core loop with a write-ahead log on a file system that fails on
 // demand: acknowledgements wait for durability, failures reach the client,
 // and recovery brings jobs back.
-#include "daemon/core_loop.h"
+#include "engine/core_loop.h"
+#include "store/wal.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 
 #include "tests/unit/store/fault_env.h"
 
-namespace jobq::daemon {
+namespace jobq::engine {
 namespace {
 
 using namespace std::chrono_literals;
@@ -88,7 +89,7 @@ class CoreLoopWalTest : public ::testing::Test {
     auto wal = store::Wal::Open(wo);
     ASSERT_TRUE(wal.ok());
     wal_ = std::move(*wal);
-    options.wal = wal_.get();
+    options.log = wal_.get();
     options.on_log_health = [this](const absl::Status& st) {
       std::lock_guard lock(health_mu_);
       health_.push_back(st);
@@ -121,7 +122,7 @@ class CoreLoopWalTest : public ::testing::Test {
     auto f = done->get_future();
     core_->Post([spec, done](CoreContext& ctx) mutable {
       ctx.loop.Submit({spec}, ctx.now,
-                      [done](CoreContext&, const absl::Status& s,
+                      [done](const absl::Status& s,
                              const std::vector<core::SubmitOutcome>& out) {
                         done->set_value({s, out.empty() ? 0 : out[0].seq});
                       });
@@ -298,7 +299,7 @@ TEST_F(CoreLoopWalTest, JobsRunningAtACrashAreReadyAgainWithTheAttemptCounted) {
 TEST_F(CoreLoopWalTest, CompactionKeepsEveryLiveJobAndDropsTheRest) {
   CoreLoop::Options options;
   options.scheduler.max_finished = 0;  // Finished jobs are forgotten at once.
-  options.compact_min_bytes = 2048;
+  options.compaction.min_bytes = 2048;
   StartDaemon(options);
   OnCore<bool>([](CoreContext& c) {
     c.scheduler.PauseQueue("held", true);
@@ -425,7 +426,7 @@ TEST_F(CoreLoopWalTest,
        ASubmitStoredBeforeACompactionThatCannotWriteIsAnsweredOnce) {
   CoreLoop::Options options;
   options.scheduler.max_finished = 0;  // Finished jobs are forgotten at once.
-  options.compact_min_bytes = 2048;
+  options.compaction.min_bytes = 2048;
   StartDaemon(options);
   // Live jobs enough for a log of over 2 KiB that is no larger than twice
   // their snapshot: no compaction yet.
@@ -457,4 +458,4 @@ TEST_F(CoreLoopWalTest,
 }
 
 }  // namespace
-}  // namespace jobq::daemon
+}  // namespace jobq::engine

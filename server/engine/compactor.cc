@@ -1,0 +1,53 @@
+#include "engine/compactor.h"
+
+#include <spdlog/spdlog.h>
+
+namespace jobq::engine {
+
+void Compactor::Begin() {
+  active_ = true;
+  cursor_ = 0;
+  limit_ = scheduler_->next_seq();
+  jobs_ = 0;
+  started_ = clock_->Now();
+  log_->BeginSnapshot();
+  spdlog::info("compaction: log is {} bytes, live jobs about {}; starting",
+               log_->log_bytes(), scheduler_->retained_bytes());
+  wal::v1::Transition t;
+  for (const auto& [name, q] : scheduler_->queues()) {
+    if (!q.paused && q.max_concurrency == 0 && q.max_queued == 0) continue;
+    core::Scheduler::Settings(q, t.mutable_queue_settings());
+    log_->Append(t);
+  }
+  acks_->ReappendPending();
+}
+
+void Compactor::Step() {
+  if (!active_) {
+    uint64_t bytes = log_->log_bytes();
+    if (bytes < options_.min_bytes ||
+        bytes < 2 * scheduler_->retained_bytes()) {
+      return;
+    }
+    Begin();
+  }
+  const auto& jobs = scheduler_->jobs();
+  wal::v1::Transition t;
+  size_t n = 0;
+  auto it = jobs.upper_bound(cursor_);
+  for (; it != jobs.end() && it->seq < limit_ && n < options_.chunk;
+       ++it, ++n) {
+    scheduler_->Snapshot(*it, t.mutable_snapshot());
+    log_->Append(t);
+    cursor_ = it->seq;
+  }
+  jobs_ += n;
+  if (it == jobs.end() || it->seq >= limit_) {
+    log_->EndSnapshot();
+    active_ = false;
+    spdlog::info("compaction: {} jobs written in {} ms; old segments go", jobs_,
+                 (clock_->Now() - started_) / 1000);
+  }
+}
+
+}  // namespace jobq::engine
