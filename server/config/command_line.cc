@@ -100,6 +100,8 @@ CommandLineOutcome Stop(std::ostream& err, absl::string_view message) {
 CommandLineOutcome ReadCommandLine(int argc, const char* const* argv,
                                    std::ostream& out, std::ostream& err) {
   JobqdCommandLine line;
+  // CLI11 reports usage errors, --help and --version by exception; they
+  // stop here.
   try {
     line.app().parse(argc, argv);
   } catch (const CLI::ParseError& e) {
