@@ -250,6 +250,18 @@ TEST(ConfigKeysTest, TheReadmeTableIsTheGeneratedReference) {
       << "regenerate the README's table with jobqd --print-config-reference";
 }
 
+TEST(ConfigKeysTest, TheShippedExampleNamesEveryKey) {
+  std::ifstream in(JOBQ_SOURCE_DIR "/deploy/jobqd.example.yaml");
+  std::stringstream example;
+  example << in.rdbuf();
+  for (const ConfigKey& key : ConfigKeys()) {
+    // Set, or shown in a comment: "key:" or "# key:" at a line's start.
+    EXPECT_THAT(example.str(), ::testing::ContainsRegex(
+                                   absl::StrCat("\n(# )?", key.name, ":")))
+        << key.name;
+  }
+}
+
 // The defaults moved into the table; these are the ones jobqd has always had.
 TEST(ConfigKeysTest, DefaultsAreThoseOfTheTable) {
   const ServerConfig c;
