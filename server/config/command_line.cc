@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "config/config_keys.h"
 #include "version.h"
@@ -47,8 +48,12 @@ class JobqdCommandLine {
     app_.add_flag("--print-config-reference", print_reference_,
                   "print every flag, variable and YAML key as a Markdown "
                   "table, and exit");
+    std::string file_only;
     for (const ConfigKey& key : ConfigKeys()) {
-      if (key.file_only) continue;
+      if (key.file_only) {
+        absl::StrAppend(&file_only, file_only.empty() ? "" : ", ", key.name);
+        continue;
+      }
       KeyOption& k = keys_.emplace_back();  // A deque: k stays where it is.
       k.key = &key;
       if (std::holds_alternative<bool ServerConfig::*>(key.field)) {
@@ -59,6 +64,8 @@ class JobqdCommandLine {
       }
       k.option->envname(EnvName(key));
     }
+    app_.footer("Keys only the --config file can hold: " + file_only +
+                " (see --print-config-reference).");
   }
 
   CLI::App& app() { return app_; }

@@ -214,11 +214,15 @@ TEST(ConfigKeysTest, TheTableNamesEachKeyOnceWithItsFlagAndVariable) {
   EXPECT_EQ(EnvName(*FindConfigKey("compact_min_bytes")), "JOBQ_COMPACT_MIN");
 }
 
-TEST(ConfigKeysTest, HelpListsEveryFlagWithItsVariableAndDefault) {
+TEST(ConfigKeysTest, HelpListsEveryKeyWithItsVariableAndDefault) {
   const std::string help = CommandLineHelp();
   for (const ConfigKey& key : ConfigKeys()) {
-    if (key.file_only) continue;
     SCOPED_TRACE(key.name);
+    if (key.file_only) {
+      EXPECT_THAT(help, ::testing::ContainsRegex(absl::StrCat(
+                            "only the --config file can hold: .*", key.name)));
+      continue;
+    }
     // "--listen" alone, not inside "--http-listen".
     const std::string alone = absl::StrCat(" ", FlagName(key), "[ =\n]");
     EXPECT_THAT(help, ::testing::ContainsRegex(alone));
