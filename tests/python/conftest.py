@@ -48,23 +48,24 @@ class Jobqd:
         if self.data_dir:
             argv += ["--data-dir", self.data_dir, "--sync", "none"]
         argv += self.args
-        with self._cv:
-            self._lines = []
+        lines = []  # This process's output; the last one's reader may
+        with self._cv:  # still append to its own list.
+            self._lines = lines
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, args=(self.proc,),
+        threading.Thread(target=self._read, args=(self.proc, lines),
                          daemon=True).start()
         m = self.wait_for_log(LISTENING, timeout)
         assert m, "jobqd did not start:\n" + self.log()
         self.port = int(m.group(1))
 
-    def _read(self, proc):
+    def _read(self, proc, lines):
         for line in proc.stdout:
             with self._cv:
-                self._lines.append(line)
+                lines.append(line)
                 self._cv.notify_all()
         with self._cv:
-            self._lines.append(None)  # The process ended.
+            lines.append(None)  # The process ended.
             self._cv.notify_all()
 
     def wait_for_log(self, pattern, timeout=30.0):

@@ -2,6 +2,9 @@
 batches, typed errors and JSON payloads."""
 
 import asyncio
+import os
+import re
+import sys
 import time
 
 import grpc
@@ -40,6 +43,7 @@ async def test_run_submits_and_awaits(client):
 
 async def test_a_hundred_one_second_sleeps_gathered_end_in_about_a_second(
         client):
+    await client.run("noop")  # The channel is connected.
     start = time.monotonic()
     results = await within(asyncio.gather(
         *(client.run("sleep", payload=b"1s") for _ in range(100))))
@@ -64,10 +68,13 @@ async def test_results_are_not_missed_when_the_job_ends_before_the_await(
 
 
 async def test_watch_by_ids_streams_every_state_until_the_end(client):
-    job = await client.submit("sleep", payload=b"20ms")
-    states = [e.state async for e in client.watch(job_ids=[job.id])]
-    assert states[-1] == jobq.State.SUCCEEDED
-    assert jobq.State.RUNNING in states
+    job = await client.submit("noop", delay=3600)
+    events = client.watch(job_ids=[job.id])
+    opening = await within(events.__anext__())
+    assert (opening.job_id, opening.state) == (job.id, jobq.State.SCHEDULED)
+    await client.cancel(job.id)
+    rest = [e.state async for e in events]  # Ends with the job.
+    assert rest == [jobq.State.CANCELLED]
 
 
 async def test_watch_by_queue_sees_jobs_submitted_after_it_opens(client):
@@ -173,3 +180,18 @@ async def test_payloads_of_bytes_str_and_json_and_every_spec_field(client):
     assert again.id == job.id and again.duplicate
     text = await client.submit("noop", payload="héllo", delay=3600)
     assert (await client.get(text.id)).proto.spec.payload == "héllo".encode()
+
+
+async def test_the_gather_example_prints_every_jobs_timings(jobqd):
+    example = os.path.join(os.path.dirname(__file__), "..", "..",
+                           "examples", "python", "gather.py")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, example, "--addr", jobqd.address, "--jobs", "20",
+        "--duration", "100ms", stdout=asyncio.subprocess.PIPE)
+    out, _ = await within(proc.communicate())
+    assert proc.returncode == 0
+    lines = out.decode().splitlines()
+    print("\n".join(lines[-1:]))
+    rows = [l for l in lines if re.match(r"^[0-9a-f]{16} ", l)]
+    assert len(rows) == 20
+    assert lines[-1].startswith("20 jobs of 100ms each: ")

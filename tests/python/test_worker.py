@@ -194,6 +194,9 @@ async def test_a_worker_keeps_working_across_a_jobqd_restart(durable_jobqd):
                 b"before/1"
             held = await c.submit("py.work", payload="hold")
             await within(first_started.wait())
+            # The run's start is logged in a later group commit than the
+            # job: a submit acknowledged after it shows that it is durable.
+            await c.submit("noop")
 
             durable_jobqd.kill()
             assert await within(disconnects.get()) is not None
@@ -210,3 +213,57 @@ async def test_a_worker_keeps_working_across_a_jobqd_restart(durable_jobqd):
                 b"after/1"
         assert worker.sessions == 2
         assert worker.refused == 1
+
+
+async def test_the_blocking_worker_keeps_working_across_a_jobqd_restart(
+        durable_jobqd):
+    """jobq.sync_worker (jobq_worker) reconnects the same way: after a kill
+    and a start on the same address and data directory it is welcomed
+    again under its id, runs the next attempt of the job it lost, and new
+    jobs."""
+    import queue
+    import threading
+
+    from jobq import sync_worker
+
+    welcomes = queue.Queue()
+    entered, release = threading.Event(), threading.Event()
+
+    def handler(job):
+        text = job.payload.decode()
+        if text == "hold" and job.attempt == 1:
+            entered.set()
+            release.wait(DEADLINE)
+            return "late"
+        return f"{text}/{job.attempt}"
+
+    worker = sync_worker.Worker(
+        durable_jobqd.address, kinds=["py.sync"], handler=handler,
+        concurrency=2, worker_id="steady",
+        backoff=jobq.Backoff(base=0.05, cap=0.5),
+        on_welcome=lambda w: welcomes.put(w.worker_id))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(welcomes.get, timeout=DEADLINE) == \
+            "steady"
+        async with jobq.Client(durable_jobqd.address) as c:
+            assert await within(c.run("py.sync", payload="before")) == \
+                b"before/1"
+            held = await c.submit("py.sync", payload="hold")
+            assert await asyncio.to_thread(entered.wait, DEADLINE)
+            await c.submit("noop")  # The run's start is durable.
+        durable_jobqd.restart()
+        assert await asyncio.to_thread(welcomes.get, timeout=DEADLINE) == \
+            "steady"
+        async with jobq.Client(durable_jobqd.address) as c:
+            job = await c.get(held.id)
+            assert await within(job.result()) == b"hold/2"
+            assert await within(c.run("py.sync", payload="after")) == \
+                b"after/1"
+    finally:
+        release.set()
+        worker.stop()
+        await asyncio.to_thread(thread.join, DEADLINE)
+    assert not thread.is_alive()
+    assert worker.sessions == 2
