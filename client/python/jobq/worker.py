@@ -181,6 +181,11 @@ class Worker:
                                 "reconnecting", self.worker_id, e.code().name,
                                 e.details())
                     broke = e
+                except asyncio.InvalidStateError as e:
+                    # A write to a call that had already ended (with OK).
+                    log.warning("jobq worker %s: stream ended; reconnecting",
+                                self.worker_id)
+                    broke = e
                 else:
                     broke = None
                 finally:
