@@ -195,3 +195,14 @@ async def test_the_gather_example_prints_every_jobs_timings(jobqd):
     rows = [l for l in lines if re.match(r"^[0-9a-f]{16} ", l)]
     assert len(rows) == 20
     assert lines[-1].startswith("20 jobs of 100ms each: ")
+
+
+async def test_concurrent_submits_share_a_batch_and_fail_alone(client):
+    outcomes = await within(asyncio.gather(
+        client.submit("noop"), client.submit("noop", queue="Not A Queue"),
+        client.submit("noop", payload={"i": 2}), return_exceptions=True))
+    assert isinstance(outcomes[1], jobq.InvalidArgument)
+    assert "queue" in outcomes[1].message
+    assert await within(outcomes[0].result()) == b""
+    assert await within(outcomes[2].result()) == b""
+    assert (await client.get(outcomes[2].id)).proto.spec.payload == b'{"i":2}'

@@ -11,6 +11,7 @@ carrying the gRPC status code and message.
 Thread: one event loop; create and use the Client inside it.
 """
 
+import asyncio
 import functools
 
 import grpc
@@ -150,6 +151,63 @@ class Job:
         return f"Job({self.id}, {self.state.name}, attempt={self.attempt})"
 
 
+class _SubmitBatcher:
+    """Submits made in the same turn of the event loop (asyncio.gather of
+    many submits) go out as one SubmitBatch call: gRPC costs the client
+    about a millisecond per unary call in Python, a batch about that per
+    thousand jobs. A lone submit is a plain Submit. Each caller gets its own
+    job's result or typed error, as from Submit.
+    Thread: the event loop."""
+
+    MAX = 1000  # Jobs per SubmitBatch (jobqd takes up to 10,000).
+
+    def __init__(self, client):
+        self._client = client
+        self._pending = []  # (JobSpec, Future of SubmitResult).
+
+    def submit(self, spec):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((spec, future))
+        if len(self._pending) >= self.MAX:
+            self._flush()
+        return future
+
+    def _flush(self):
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.ensure_future(self._send(batch))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _send(self, batch):
+        c = self._client
+        try:
+            if len(batch) == 1:
+                spec, future = batch[0]
+                r = await c._unary(c._jobs.Submit, pb.SubmitRequest(job=spec))
+                results = [pb.SubmitResult(job_id=r.job_id,
+                                           duplicate=r.duplicate)]
+            else:
+                r = await c._unary(c._jobs.SubmitBatch, pb.SubmitBatchRequest(
+                    jobs=[spec for spec, _ in batch]))
+                results = r.results
+        except grpc.RpcError as e:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(errors.from_rpc(e))
+            return
+        for (_, future), res in zip(batch, results):
+            if future.done():
+                continue
+            if res.code != 0:
+                future.set_exception(
+                    errors.from_code_number(res.code, res.message))
+            else:
+                future.set_result(res)
+
+
 class Client:
     """A connection to jobqd: `address` host:port; `token` a bearer token
     (else $JOBQ_TOKEN); `tls` a jobq.TLS, True for the system roots, or
@@ -163,6 +221,7 @@ class Client:
         self._timeout = timeout
         self._jobs = pb_grpc.JobServiceStub(self._channel)
         self._results = ResultWatch(self._jobs, self._metadata)
+        self._batcher = _SubmitBatcher(self)
 
     async def __aenter__(self):
         return self
@@ -187,7 +246,7 @@ class Client:
         field added to JobSpec later. `payload` is bytes, str, or JSON data.
         """
         spec = make_spec(kind, payload, **fields)
-        r = await self._unary(self._jobs.Submit, pb.SubmitRequest(job=spec))
+        r = await self._batcher.submit(spec)
         job = Job(self, r.job_id, r.duplicate)
         job.kind, job.queue = spec.kind, spec.queue or "default"
         return job
