@@ -37,8 +37,6 @@ async def running(worker):
 
 
 async def worker_welcomed(worker):
-    while worker.welcomed is None:
-        await asyncio.sleep(0)  # run() has not started yet.
     await worker.welcomed.wait()
 
 

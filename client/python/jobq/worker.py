@@ -129,8 +129,8 @@ class Worker:
         self._heartbeat = 10.0
         self._stopping = False
         self._drained = False
-        self._wake = None
-        self.welcomed = None   # asyncio.Event, set while welcomed.
+        self._wake = asyncio.Event()
+        self.welcomed = asyncio.Event()  # Set while a stream is welcomed.
         self.sessions = 0      # Welcomes received (1 + reconnects).
         self.done = 0          # Handler runs finished.
         self.refused = 0       # Results jobqd did not take.
@@ -149,8 +149,7 @@ class Worker:
             return
         self._stopping = True
         self._put(pb.WorkerMessage(draining=True))
-        if self._wake is not None:
-            self._wake.set()
+        self._wake.set()
         self._maybe_finish()
 
     async def run(self):
@@ -158,8 +157,6 @@ class Worker:
         breaks. Raises jobq.Error for a refusal no retry cures."""
         if not self._handlers:
             raise ValueError("jobq.Worker: register a handler first")
-        self.welcomed = asyncio.Event()
-        self._wake = asyncio.Event()
         if self._channel is None:
             self._channel = aio_channel(self.address, self._tls)
         stub = pb_grpc.WorkerServiceStub(self._channel)
