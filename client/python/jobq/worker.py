@@ -363,6 +363,11 @@ class Worker:
                 self._unsent.extend(batch.results)
                 log.debug("jobq worker: write failed: %s", e)
                 return
+            except asyncio.CancelledError:
+                # The session ended mid-write: the results may not have
+                # gone out. Sent again, a taken one is only refused.
+                self._unsent.extend(batch.results)
+                raise
 
     def _close_session(self):
         """Results that were queued for a dead stream wait for the next."""
