@@ -1,10 +1,36 @@
 #include "client/worker.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <exception>
+#include <random>
 
+#include "absl/strings/str_cat.h"
 #include "client/client.h"
 
 namespace jobq::client {
+namespace {
+
+// Stream ends after which the worker says hello again: jobqd going away or
+// restarting, the network, a twin of its id not yet gone. The others (a
+// bad hello, a refused token) would only repeat.
+bool Reconnectable(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kAlreadyExists:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 void WorkerJob::Progress(double fraction, const std::string& message) {
   worker_->AddProgress(*this, fraction, message);
@@ -28,11 +54,25 @@ std::string Worker::worker_id() const {
   return worker_id_;
 }
 
-bool Worker::WaitWelcomed(std::chrono::milliseconds timeout) {
+bool Worker::WaitWelcomed(std::chrono::milliseconds timeout,
+                          uint64_t sessions) {
   std::unique_lock lock(mu_);
   welcome_cv_.wait_for(lock, timeout,
-                       [&] { return !worker_id_.empty() || read_done_; });
-  return !worker_id_.empty();
+                       [&] { return sessions_ >= sessions || run_done_; });
+  return sessions_ >= sessions;
+}
+
+uint64_t Worker::sessions() const {
+  std::lock_guard lock(mu_);
+  return sessions_;
+}
+
+void Worker::Log(const std::string& line) const {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
 }
 
 void Worker::Stop() {
@@ -42,36 +82,86 @@ void Worker::Stop() {
 }
 
 absl::Status Worker::Run() {
-  stream_ = stub_->Work(&ctx_);
-  v1::WorkerMessage hello;
-  auto* h = hello.mutable_hello();
-  h->set_worker_id(options_.worker_id);
-  for (const auto& k : options_.kinds) h->add_kinds(k);
-  for (const auto& q : options_.queues) h->add_queues(q);
-  h->set_concurrency(options_.concurrency);
-  if (stream_->Write(hello)) {
-    for (int i = 0; i < options_.threads; ++i) {
-      threads_.emplace_back([this] { ThreadLoop(); });
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] { ThreadLoop(); });
+  }
+  std::mt19937_64 random{std::random_device{}()};
+  auto delay = options_.reconnect_initial;
+  absl::Status status;
+  while (true) {
+    uint64_t welcomes_before = sessions();
+    status = RunSession();
+    std::unique_lock lock(mu_);
+    // Told to drain (or stopped), with nothing left to report: however
+    // jobqd then ended the stream (it may close it before reading the
+    // worker's goodbye), the worker did what was asked.
+    if ((drained_ || stopping_) && held_.empty()) {
+      status = absl::OkStatus();
+      break;
     }
+    if (stopping_ || !options_.reconnect || !Reconnectable(status)) break;
+    if (status.code() == absl::StatusCode::kAlreadyExists &&
+        options_.worker_id.empty()) {
+      worker_id_.clear();  // jobqd gave the name it had chosen away.
+    }
+    if (sessions_ > welcomes_before) delay = options_.reconnect_initial;
+    auto wait = std::chrono::milliseconds(std::uniform_int_distribution<long>(
+        delay.count() / 2, delay.count())(random));
+    std::string line = absl::StrCat("jobq worker ", worker_id_,
+                                    ": stream ended (", status.ToString(),
+                                    "); reconnecting in ", wait.count(), " ms");
+    lock.unlock();
+    Log(line);
+    lock.lock();
+    delay = std::min(delay * 2, options_.reconnect_max);
+    cv_.wait_for(lock, wait, [&] { return stopping_; });
+    if (stopping_ && held_.empty()) {
+      status = absl::OkStatus();
+      break;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    run_done_ = true;
+    work_cv_.notify_all();
+    welcome_cv_.notify_all();
+  }
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  return status;
+}
+
+absl::Status Worker::RunSession() {
+  v1::WorkerMessage hello;
+  {
+    std::lock_guard lock(mu_);
+    welcomed_ = false;
+    drain_sent_ = false;
+    read_done_ = false;
+    writes_done_ = false;
+    // Progress is worth nothing to another stream; results are kept.
+    pending_.clear_progress();
+    auto* h = hello.mutable_hello();
+    h->set_worker_id(worker_id_.empty() ? options_.worker_id : worker_id_);
+    for (const auto& k : options_.kinds) h->add_kinds(k);
+    for (const auto& q : options_.queues) h->add_queues(q);
+    h->set_concurrency(options_.concurrency);
+  }
+  ctx_ = std::make_unique<grpc::ClientContext>();
+  stream_ = stub_->Work(ctx_.get());
+  if (stream_->Write(hello)) {
     std::thread writer([this] { WriteLoop(); });
     ReadLoop();
     {
       std::lock_guard lock(mu_);
       read_done_ = true;
+      welcomed_ = false;
       cv_.notify_all();
-      work_cv_.notify_all();
-      welcome_cv_.notify_all();
     }
     writer.join();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
   }
   absl::Status status = Client::FromGrpc(stream_->Finish());
-  std::lock_guard lock(mu_);
-  // Told to drain, with nothing left to report: however jobqd then ended
-  // the stream (it may close it before reading the worker's goodbye), the
-  // worker did what was asked.
-  if (drained_ && held_.empty()) return absl::OkStatus();
+  stream_.reset();
   return status;
 }
 
@@ -79,6 +169,7 @@ void Worker::ReadLoop() {
   v1::WorkAssignment m;
   while (stream_->Read(&m)) {
     std::vector<std::shared_ptr<WorkerJob>> inline_jobs;
+    std::vector<std::string> lines;  // Logged outside the lock.
     {
       std::lock_guard lock(mu_);
       if (m.has_welcome()) {
@@ -86,6 +177,8 @@ void Worker::ReadLoop() {
         const auto& d = m.welcome().heartbeat_interval();
         auto ms = d.seconds() * 1000 + d.nanos() / 1'000'000;
         if (ms > 0) heartbeat_ = std::chrono::milliseconds(ms);
+        welcomed_ = true;
+        ++sessions_;
         welcome_cv_.notify_all();
       }
       for (const auto& r : m.revoked()) {
@@ -95,6 +188,11 @@ void Worker::ReadLoop() {
         held_.erase(it);
       }
       refused_ += static_cast<uint64_t>(m.refused_size());
+      for (const auto& r : m.refused()) {
+        lines.push_back(absl::StrCat(
+            "jobq worker ", worker_id_, ": jobqd refused the result of job ",
+            r.job_id(), " attempt ", r.attempt(), ": ", r.reason()));
+      }
       if (m.drain()) drained_ = true;
       for (auto& j : *m.mutable_jobs()) {
         std::shared_ptr<WorkerJob> job(new WorkerJob(this, std::move(j)));
@@ -108,6 +206,7 @@ void Worker::ReadLoop() {
       }
       cv_.notify_all();
     }
+    for (const auto& line : lines) Log(line);
     if (m.drain() && options_.on_drain) options_.on_drain();
     for (const auto& job : inline_jobs) RunJob(job);
     if (!inline_jobs.empty()) {
@@ -123,8 +222,8 @@ void Worker::ThreadLoop() {
     std::shared_ptr<WorkerJob> job;
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return !queue_.empty() || read_done_; });
-      if (read_done_) return;
+      work_cv_.wait(lock, [&] { return !queue_.empty() || run_done_; });
+      if (queue_.empty()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -178,13 +277,16 @@ void Worker::WriteLoop() {
   std::unique_lock lock(mu_);
   while (!read_done_) {
     // Wake for something to say, or after the heartbeat interval to say
-    // that the worker lives.
+    // that the worker lives. Nothing goes out before the welcome: results
+    // sent with a hello that jobqd refuses would be lost.
     cv_.wait_for(lock, heartbeat_, [&] {
-      return read_done_ || pending_.results_size() > 0 ||
-             pending_.progress_size() > 0 || (stopping_ && !drain_sent_) ||
-             DoneLocked();
+      return read_done_ ||
+             (welcomed_ &&
+              (pending_.results_size() > 0 || pending_.progress_size() > 0 ||
+               (stopping_ && !drain_sent_) || DoneLocked()));
     });
     if (read_done_) break;
+    if (!welcomed_) continue;
     v1::WorkerMessage message;
     message.Swap(&pending_);
     if (stopping_ && !drain_sent_) {
@@ -196,6 +298,12 @@ void Worker::WriteLoop() {
     bool ok = stream_->Write(message);
     if (ok && finish) ok = stream_->WritesDone();
     lock.lock();
+    if (!ok) {
+      // The stream broke: its results wait for the next one.
+      for (auto& r : *message.mutable_results()) {
+        *pending_.add_results() = std::move(r);
+      }
+    }
     if (!ok || finish) {
       writes_done_ = true;
       break;

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -37,6 +38,15 @@ struct WorkerOptions {
   // Called on the reading thread when jobqd, shutting down, asks the
   // worker to finish the jobs it holds (no more will come).
   std::function<void()> on_drain{};
+  // When the stream breaks (jobqd restarting, the network), connect again
+  // after a backoff that doubles from reconnect_initial up to reconnect_max,
+  // each wait drawn from [d/2, d] so that workers do not come back in step.
+  bool reconnect = true;
+  std::chrono::milliseconds reconnect_initial{100};
+  std::chrono::milliseconds reconnect_max{10'000};
+  // Where the worker's log lines go (a refused result, a reconnect);
+  // unset: standard error. Called on the reading thread or Run's.
+  std::function<void(const std::string&)> log{};
 };
 
 // One job handed to the handler.
@@ -86,6 +96,14 @@ struct Outcome {
 // progress go out batched, and an idle worker sends heartbeats. A handler
 // that throws fails its job with the exception's message.
 //
+// Reconnects: when the stream breaks, Run opens another after a backoff
+// with jitter and says hello again under the id jobqd gave it; the jobs it
+// still runs go on, and results that were not sent (or finished while it
+// was away) go out once it is welcomed again. jobqd takes those whose
+// leases still hold; a refused one (the lease is gone, the job went back
+// to its queue) is logged and dropped. A hello refused for good (a bad
+// kind, a token without the worker role) ends Run with that error.
+//
 //   Worker w(channel, {.kinds = {"resize"}, .concurrency = 8, .threads = 8},
 //            [](WorkerJob& job) { return Outcome::Success(Resize(job)); });
 //   absl::Status s = w.Run();  // Until Stop() or jobqd drains.
@@ -101,24 +119,31 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Connects and works until the stream ends: OK after Stop(), or after a
-  // drain by jobqd once every held job has been reported; the stream's
-  // error otherwise.
+  // Connects and works until Stop(), or a drain by jobqd once every held
+  // job has been reported (OK), reconnecting when the stream breaks; the
+  // stream's error when it cannot go on (or broke, without `reconnect`).
   absl::Status Run();
   // Asks for no more jobs; Run returns once the jobs held are reported.
   void Stop();
 
   // Set once jobqd has welcomed the worker.
   std::string worker_id() const;
-  // Blocks until jobqd has welcomed the worker (from then on it is offered
-  // jobs) or the stream has ended, at most `timeout`. True when welcomed.
-  bool WaitWelcomed(std::chrono::milliseconds timeout);
+  // Blocks until jobqd has welcomed the worker `sessions` times in all
+  // (the first connection and each reconnect count one; from a welcome on
+  // it is offered jobs) or Run has ended, at most `timeout`. True when
+  // welcomed so often.
+  bool WaitWelcomed(std::chrono::milliseconds timeout, uint64_t sessions = 1);
+  // Welcomes received so far.
+  uint64_t sessions() const;
   uint64_t jobs_done() const { return done_.load(); }
   // Results jobqd did not take (late ones, after a lost lease).
   uint64_t refused() const { return refused_.load(); }
 
  private:
   friend class WorkerJob;
+  // One Work stream, from hello to its end; its final status.
+  absl::Status RunSession();
+  void Log(const std::string& line) const;
   void ReadLoop();
   void WriteLoop();
   void ThreadLoop();
@@ -135,7 +160,8 @@ class Worker {
   const WorkerOptions options_;
   const Handler handler_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
-  grpc::ClientContext ctx_;
+  // The live session's call; replaced on each reconnect.
+  std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::WorkerMessage, v1::WorkAssignment>>
       stream_;
@@ -144,14 +170,19 @@ class Worker {
   std::condition_variable cv_;       // Writer: something to send.
   std::condition_variable work_cv_;  // Threads: a job to run.
   std::condition_variable welcome_cv_;
+  // What the writer sends next; results stay here across a reconnect.
   v1::WorkerMessage pending_;  // Guarded by mu_.
   absl::flat_hash_map<std::string, std::shared_ptr<WorkerJob>> held_;
   std::deque<std::shared_ptr<WorkerJob>> queue_;  // For the threads.
   std::string worker_id_;
   std::chrono::milliseconds heartbeat_{10'000};
-  bool stopping_ = false;    // Stop() was called.
+  uint64_t sessions_ = 0;  // Welcomes received.
+  bool stopping_ = false;  // Stop() was called.
+  bool drained_ = false;   // jobqd said drain.
+  bool run_done_ = false;  // Run has returned (or is returning).
+  // Per session, reset by RunSession.
+  bool welcomed_ = false;    // This stream was welcomed.
   bool drain_sent_ = false;  // The writer told jobqd.
-  bool drained_ = false;     // jobqd said drain.
   bool read_done_ = false;   // The stream's read side ended.
   bool writes_done_ = false;
   std::atomic<uint64_t> done_{0};

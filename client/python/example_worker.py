@@ -14,7 +14,7 @@ import time
 
 import grpc
 
-from jobq_worker import PermanentError, Worker, stop_on_signals
+from jobq.sync_worker import PermanentError, Worker, stop_on_signals
 
 
 def upper(job):
