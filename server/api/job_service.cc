@@ -45,6 +45,22 @@ grpc::ServerUnaryReactor* PostUnary(ServiceContext* ctx,
   return reactor;
 }
 
+// Builds a ListJobs page a bounded step per core turn, posting itself
+// again until the page is complete.
+daemon::CoreTask ListTask(core::JobListing listing,
+                          v1::ListJobsResponse* response,
+                          grpc::ServerUnaryReactor* reactor) {
+  return [listing = std::move(listing), response,
+          reactor](CoreContext& core) mutable {
+    if (listing.Step(core.scheduler, response)) {
+      reactor->Finish(grpc::Status::OK);
+    } else if (!core.loop.Post(
+                   ListTask(std::move(listing), response, reactor))) {
+      reactor->Finish(Unavailable());
+    }
+  };
+}
+
 // Authenticates a submit of one job, validates the spec (and the states
 // to watch, if given) and, last, takes the job from the caller's rate.
 absl::Status AdmitSubmit(
@@ -442,39 +458,11 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
   int page_size = request->page_size() == 0
                       ? kDefaultPageSize
                       : std::min(request->page_size(), kMaxPageSize);
-  v1::ListJobsRequest filter = *request;
-  return PostUnary(
-      ctx_, reactor,
-      [filter = std::move(filter), after, page_size, response,
-       reactor](CoreContext& core) {
-        const auto& jobs = core.scheduler.jobs();
-        auto matches = [&filter](const core::Job& job) {
-          if (!filter.queue().empty() && job.queue() != filter.queue()) {
-            return false;
-          }
-          if (filter.state() != v1::JOB_STATE_UNSPECIFIED &&
-              job.state != filter.state()) {
-            return false;
-          }
-          for (const auto& [k, v] : filter.labels()) {
-            auto it = job.labels().find(k);
-            if (it == job.labels().end() || it->second != v) return false;
-          }
-          return true;
-        };
-        uint64_t last = 0;
-        for (auto it = jobs.upper_bound(after); it != jobs.end(); ++it) {
-          if (!matches(*it)) continue;
-          if (response->jobs_size() == page_size) {
-            // One more match exists: there is a next page.
-            response->set_next_page_token(core::FormatJobId(last));
-            break;
-          }
-          core.scheduler.ToProto(*it, response->add_jobs());
-          last = it->seq;
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  core::JobFilter filter{request->queue(), request->state(), request->labels()};
+  return PostUnary(ctx_, reactor,
+                   ListTask(core::JobListing(std::move(filter), after,
+                                             static_cast<size_t>(page_size)),
+                            response, reactor));
 }
 
 }  // namespace jobq::api
