@@ -305,12 +305,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     reactor->Finish(Invalid("page_token: not a token from ListJobs"));
     return reactor;
   }
-  query.page_size = request->page_size() == 0
-                        ? kDefaultPageSize
-                        : std::min(request->page_size(), kMaxPageSize);
-  query.queue = request->queue();
-  query.state = request->state();
-  for (const auto& [k, v] : request->labels()) query.labels.emplace_back(k, v);
+  query.page_size = static_cast<size_t>(
+      request->page_size() == 0 ? kDefaultPageSize
+                                : std::min(request->page_size(), kMaxPageSize));
+  query.filter = {request->queue(), request->state(), request->labels()};
   if (Refused(ctx_, reactor)) return reactor;
   ctx_->core->ListJobs(std::move(query), FinishInto(reactor, response));
   return reactor;

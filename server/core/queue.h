@@ -34,8 +34,8 @@ struct ReadyKey {
   }
 };
 
-// One named queue: its settings, its READY jobs in run order, and its
-// counters. Owned by the Scheduler.
+// One named queue: its settings, its READY jobs in run order, the ids of
+// its jobs by state, and its counters. Owned by the Scheduler.
 struct Queue {
   std::string name;
   bool paused = false;
@@ -48,8 +48,14 @@ struct Queue {
   // workers run.
   absl::btree_set<ReadyKey> ready;
   absl::flat_hash_map<std::string, absl::btree_set<ReadyKey>> remote_ready;
-  // Jobs held now, indexed by v1::JobState.
+  // Jobs held now, indexed by v1::JobState. Changed only through Hold()
+  // and Release(), which keep it equal to ids[state].size().
   std::array<uint64_t, 8> by_state{};
+  // The ids of the jobs held now by v1::JobState, in id order: the
+  // (queue, state) index that listing walks. The queue's own index is
+  // their union (a merge of at most 8 sets), which costs no memory of its
+  // own. About 9 bytes a job.
+  std::array<absl::btree_set<uint64_t>, 8> ids;
   uint64_t submitted_total = 0;
   uint64_t completed_total = 0;  // Reached a terminal state.
   uint64_t started_total = 0;    // Runs started.
@@ -63,6 +69,16 @@ struct Queue {
   Histogram queue_wait;
   Histogram run_time;
   Histogram total_time;  // Created to terminal.
+
+  // `seq` is held in `state`; Release() when it leaves that state.
+  void Hold(uint64_t seq, v1::JobState state) {
+    ++by_state[state];
+    ids[state].insert(seq);
+  }
+  void Release(uint64_t seq, v1::JobState state) {
+    --by_state[state];
+    ids[state].erase(seq);
+  }
 
   uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }
   // Jobs not yet finished, counting those being stored.

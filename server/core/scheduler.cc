@@ -5,7 +5,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "common/time_proto.h"
 #include "core/backoff.h"
 
@@ -90,9 +89,11 @@ void Scheduler::Abandon(const wal::v1::Transition& t) {
 
 size_t Scheduler::RequeueRunning(TimeUs now) {
   std::vector<uint64_t> running;
-  for (const Job& job : jobs_) {
-    if (job.state == v1::JOB_STATE_RUNNING) running.push_back(job.seq);
+  for (const auto& [name, q] : queues_) {
+    const auto& ids = q.ids[v1::JOB_STATE_RUNNING];
+    running.insert(running.end(), ids.begin(), ids.end());
   }
+  std::sort(running.begin(), running.end());  // Records in id order.
   wal::v1::Transition t;
   for (uint64_t seq : running) {
     const Job& job = At(seq);
@@ -165,9 +166,7 @@ bool Scheduler::Finish(const RunResult& r, TimeUs now) {
 
 bool Scheduler::Progress(uint64_t seq, int32_t attempt,
                          const v1::Progress& progress) {
-  auto it = remote_runs_.find(seq);
-  if (it == remote_runs_.end() || it->second.attempt != attempt) return false;
-  it->second.progress = progress;
+  if (!leases_.SetProgress(seq, attempt, progress)) return false;
   if (observer_ != nullptr) observer_->OnJobProgress(At(seq), progress);
   return true;
 }
@@ -176,41 +175,28 @@ std::vector<LostLease> Scheduler::ExpireLeases(
     TimeUs now, const std::function<TimeUs(const std::string&)>& last_heard) {
   std::vector<LostLease> lost;
   wal::v1::Transition t;
-  while (!leases_.empty() && leases_.begin()->first <= now) {
-    uint64_t seq = leases_.begin()->second;
-    const RemoteRun& run = remote_runs_.at(seq);
-    TimeUs heard = last_heard(run.worker);
-    TimeUs until = heard > 0 ? heard + run.length : 0;
-    if (run.deadline > 0) until = std::min(until, run.deadline);
-    if (until > now) {
+  // Each renewal or loss moves the lease it decides out of the way.
+  while (auto due = leases_.Check(now, last_heard)) {
+    if (due->renewed()) {
       auto* r = t.mutable_renew();
-      r->set_seq(seq);
-      r->set_attempt(run.attempt);
-      r->set_until_us(until);
+      r->set_seq(due->seq);
+      r->set_attempt(due->attempt);
+      r->set_until_us(due->renew_until);
       Record(t);
       continue;
     }
-    LostLease loss{seq, run.attempt, run.worker, ""};
-    // A run past its timeout failed (its policy decides what follows);
-    // one whose worker fell silent was lost.
-    bool timed_out = run.deadline > 0 && run.deadline <= now;
-    if (timed_out) {
-      loss.reason = absl::StrCat("timed out after ",
-                                 absl::FormatDuration(absl::Microseconds(
-                                     DurationFromProto(At(seq).timeout()))));
-    } else if (heard == 0) {
-      loss.reason = absl::StrCat("worker ", run.worker, " is gone");
-    } else {
-      loss.reason = absl::StrCat(
-          "lease expired: worker ", run.worker, " not heard from for ",
-          absl::FormatDuration(absl::Microseconds(now - heard)));
-    }
+    const Job& job = At(due->seq);
+    DurationUs timeout =
+        job.has_timeout() ? DurationFromProto(job.timeout()) : 0;
+    LostLease loss{due->seq, due->attempt, due->worker,
+                   due->Reason(now, timeout)};
     RunResult result;
-    result.seq = seq;
-    result.attempt = run.attempt;
+    result.seq = due->seq;
+    result.attempt = due->attempt;
     result.error = loss.reason;
-    result.retry = timed_out ? Retry::kPolicy : Retry::kNow;
-    Finish(result, now);
+    result.retry = due->verdict == DueLease::Verdict::kTimedOut ? Retry::kPolicy
+                                                                : Retry::kNow;
+    Finish(result, now);  // Ends the run, and its lease with it.
     lost.push_back(std::move(loss));
   }
   return lost;
@@ -275,7 +261,7 @@ TimeUs Scheduler::Tick(TimeUs now) {
   auto due = [&next](TimeUs at) { next = next == 0 ? at : std::min(next, at); };
   if (!scheduled_.empty()) due(scheduled_.begin()->first);
   if (!finished_.empty()) due(finished_.begin()->first + options_.retention);
-  if (!leases_.empty()) due(leases_.begin()->first);
+  if (TimeUs lease = leases_.next(); lease > 0) due(lease);
   return next;
 }
 
@@ -369,17 +355,11 @@ std::vector<Assignment> Scheduler::TakeRemote(
   }
   return out;
 }
-
 // ---- State. ----
 
 const Job* Scheduler::Find(uint64_t seq) const {
   auto it = jobs_.find(seq);
   return it == jobs_.end() ? nullptr : &*it;
-}
-
-const RemoteRun* Scheduler::FindRemote(uint64_t seq) const {
-  auto it = remote_runs_.find(seq);
-  return it == remote_runs_.end() ? nullptr : &it->second;
 }
 
 void Scheduler::ToProto(const Job& job, v1::Job* out) const {
@@ -391,30 +371,6 @@ void Scheduler::ToProto(const Job& job, v1::Job* out) const {
       *out->mutable_progress() = run->progress;
   }
 }
-
-absl::btree_set<ReadyKey>& Scheduler::ReadySet(Queue& q, const Job& job) {
-  if (IsLocal(job.kind())) return q.ready;
-  return q.remote_ready[job.kind()];
-}
-
-void Scheduler::StartRemote(const Job& job, const std::string& worker,
-                            const wal::v1::Lease& lease) {
-  RemoteRun& run = remote_runs_[job.seq];
-  run.worker = worker;
-  run.attempt = job.attempt;
-  run.until = lease.until_us();
-  run.length = lease.length_us();
-  run.deadline = lease.deadline_us();
-  leases_.insert({run.until, job.seq});
-}
-
-void Scheduler::EndRemote(uint64_t seq) {
-  auto it = remote_runs_.find(seq);
-  if (it == remote_runs_.end()) return;
-  leases_.erase({it->second.until, seq});
-  remote_runs_.erase(it);
-}
-
 const Queue* Scheduler::FindQueue(const std::string& name) const {
   auto it = queues_.find(name);
   return it == queues_.end() ? nullptr : &it->second;
@@ -434,291 +390,6 @@ void Scheduler::Record(const wal::v1::Transition& t) {
 void Scheduler::Emit(const Job& job, v1::JobState state) {
   if (observer_ != nullptr) observer_->OnJobEvent(job, state);
 }
-
-void Scheduler::SetState(Job& job, Queue& q, v1::JobState state) {
-  if (job.state != v1::JOB_STATE_UNSPECIFIED) --q.by_state[job.state];
-  if (job.state == v1::JOB_STATE_RUNNING) --running_;
-  if (!IsTerminal(job.state) && job.state != v1::JOB_STATE_UNSPECIFIED &&
-      IsTerminal(state)) {
-    --live_;
-  }
-  job.state = state;
-  ++q.by_state[state];
-  if (state == v1::JOB_STATE_RUNNING) ++running_;
-}
-
-void Scheduler::MakeReady(Job& job, Queue& q) {
-  SetState(job, q, v1::JOB_STATE_READY);
-  ReadySet(q, job).insert(ReadyKey{job.priority(), job.seq});
-  Emit(job, v1::JOB_STATE_READY);
-}
-
-void Scheduler::Retire(Job& job, Queue& q, TimeUs at) {
-  job.finished_at = at;
-  finished_.insert({at, job.seq});
-  ++q.completed_total;
-  q.complete_rate.Add(at, 1);
-  q.total_time.Record(at - job.created_at);
-  switch (job.state) {
-    case v1::JOB_STATE_SUCCEEDED:
-      ++q.succeeded_total;
-      break;
-    case v1::JOB_STATE_DEAD:
-      ++q.dead_total;
-      break;
-    case v1::JOB_STATE_CANCELLED:
-      ++q.cancelled_total;
-      break;
-    default:
-      break;
-  }
-}
-
-void Scheduler::Apply(const wal::v1::Transition& t) {
-  switch (t.change_case()) {
-    case wal::v1::Transition::kEnqueue:
-      return ApplyEnqueue(t.enqueue());
-    case wal::v1::Transition::kStart:
-      return ApplyStart(t.start());
-    case wal::v1::Transition::kFinish:
-      return ApplyFinish(t.finish());
-    case wal::v1::Transition::kCancel:
-      return ApplyCancel(t.cancel());
-    case wal::v1::Transition::kQueueSettings:
-      return ApplyQueueSettings(t.queue_settings());
-    case wal::v1::Transition::kForget:
-      return ApplyForget(t.forget());
-    case wal::v1::Transition::kRequeue:
-      return ApplyRequeue(t.requeue());
-    case wal::v1::Transition::kSnapshot:
-      return ApplySnapshot(t.snapshot());
-    case wal::v1::Transition::kRenew:
-      return ApplyRenew(t.renew());
-    case wal::v1::Transition::CHANGE_NOT_SET:
-      break;
-  }
-}
-
-void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
-  auto [it, inserted] = jobs_.insert(Job(e.seq()));
-  if (!inserted) return;  // Replayed twice: the first one stands.
-  Job& job = Mut(*it);
-  job.SetSpec(e.spec(), names_);
-  job.created_at = e.created_at_us();
-  job.ready_at = e.ready_at_us();
-  next_seq_ = std::max(next_seq_, e.seq() + 1);
-  ++live_;
-  retained_bytes_ += SizeOf(job);
-  if (!job.idempotency_key().empty()) {
-    pending_keys_.erase(job.idempotency_key());
-    idempotency_.emplace(job.idempotency_key(), job.seq);
-  }
-  Queue& q = GetQueue(job.queue());
-  ++q.submitted_total;
-  q.submit_rate.Add(job.created_at, 1);
-  if (job.ready_at > job.created_at) {
-    SetState(job, q, v1::JOB_STATE_SCHEDULED);
-    scheduled_.insert({job.ready_at, job.seq});
-    Emit(job, v1::JOB_STATE_SCHEDULED);
-  } else {
-    MakeReady(job, q);
-  }
-}
-
-void Scheduler::ApplyStart(const wal::v1::Start& s) {
-  Job* found = Mutable(s.seq());
-  if (found != nullptr && found->state == v1::JOB_STATE_SCHEDULED &&
-      found->ready_at <= s.at_us()) {
-    // Promotion is not recorded: on replay the start of a retry finds its
-    // job still SCHEDULED. It was due, so it was READY: without this the
-    // run would be dropped, and its attempt with it.
-    scheduled_.erase({found->ready_at, found->seq});
-    MakeReady(*found, GetQueue(found->queue()));
-  }
-  if (found == nullptr || found->state != v1::JOB_STATE_READY) return;
-  Job& job = *found;
-  Queue& q = GetQueue(job.queue());
-  ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
-  job.attempt = s.attempt();
-  job.started_at = s.at_us();
-  job.finished_at = 0;
-  job.ClearOutcome();
-  q.queue_wait.Record(job.started_at - job.ready_at);
-  ++q.started_total;
-  SetState(job, q, v1::JOB_STATE_RUNNING);
-  if (!s.worker().empty()) StartRemote(job, s.worker(), s.lease());
-  Emit(job, v1::JOB_STATE_RUNNING);
-}
-
-void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
-  Job* found = Mutable(f.seq());
-  if (found == nullptr || found->state != v1::JOB_STATE_RUNNING ||
-      found->attempt != f.attempt()) {
-    return;
-  }
-  Job& job = *found;
-  Queue& q = GetQueue(job.queue());
-  EndRemote(job.seq);
-  job.finished_at = f.at_us();
-  job.SetOutcome(f.result(), f.error(), f.exit_code());
-  q.run_time.Record(job.finished_at - job.started_at);
-  if (!f.success()) ++q.failed_total;
-  if (f.success()) {
-    SetState(job, q, v1::JOB_STATE_SUCCEEDED);
-    Retire(job, q, f.at_us());
-    Emit(job, v1::JOB_STATE_SUCCEEDED);
-    return;
-  }
-  if (f.retry_at_us() > 0 && f.retry_at_us() <= f.at_us()) {
-    // Back to its queue at once (a lost lease).
-    job.ready_at = f.at_us();
-    Emit(job, v1::JOB_STATE_FAILED);
-    MakeReady(job, q);
-    return;
-  }
-  if (f.retry_at_us() > 0) {
-    // FAILED is an event, never a resting state: the job waits SCHEDULED.
-    job.ready_at = f.retry_at_us();
-    SetState(job, q, v1::JOB_STATE_SCHEDULED);
-    Emit(job, v1::JOB_STATE_FAILED);
-    scheduled_.insert({job.ready_at, job.seq});
-    Emit(job, v1::JOB_STATE_SCHEDULED);
-    return;
-  }
-  SetState(job, q, v1::JOB_STATE_DEAD);
-  Retire(job, q, f.at_us());
-  Emit(job, v1::JOB_STATE_FAILED);
-  Emit(job, v1::JOB_STATE_DEAD);
-}
-
-void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
-  Job* found = Mutable(c.seq());
-  if (found == nullptr || IsTerminal(found->state)) return;
-  Job& job = *found;
-  Queue& q = GetQueue(job.queue());
-  if (job.state == v1::JOB_STATE_READY) {
-    ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
-  } else if (job.state == v1::JOB_STATE_SCHEDULED) {
-    scheduled_.erase({job.ready_at, job.seq});
-  }
-  EndRemote(job.seq);
-  job.SetError("cancelled");
-  SetState(job, q, v1::JOB_STATE_CANCELLED);
-  Retire(job, q, c.at_us());
-  Emit(job, v1::JOB_STATE_CANCELLED);
-}
-
-void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
-  Queue& q = GetQueue(s.queue());
-  q.paused = s.paused();
-  q.max_concurrency = s.max_concurrency();
-  q.max_queued = s.max_queued();
-}
-
-void Scheduler::ApplyForget(const wal::v1::Forget& f) {
-  for (uint64_t seq : f.seqs()) {
-    auto it = jobs_.find(seq);
-    if (it == jobs_.end() || !IsTerminal(it->state)) continue;
-    Job& job = Mut(*it);
-    Queue& q = GetQueue(job.queue());
-    --q.by_state[job.state];
-    retained_bytes_ -= SizeOf(job);
-    finished_.erase({job.finished_at, seq});
-    if (!job.idempotency_key().empty()) {
-      auto key = idempotency_.find(job.idempotency_key());
-      if (key != idempotency_.end() && key->second == seq) {
-        idempotency_.erase(key);
-      }
-    }
-    jobs_.erase(it);
-  }
-}
-
-void Scheduler::ApplyRequeue(const wal::v1::Requeue& r) {
-  Job* found = Mutable(r.seq());
-  if (found == nullptr || found->state != v1::JOB_STATE_RUNNING) return;
-  Job& job = *found;
-  EndRemote(job.seq);
-  job.ready_at = r.at_us();
-  job.SetError("interrupted: jobqd restarted while it ran");
-  MakeReady(job, GetQueue(job.queue()));
-}
-
-uint64_t Scheduler::SizeOf(const Job& job) {
-  // The proto size of the spec plus about 64 bytes of fixed fields: about
-  // what a snapshot record of the job takes (results are left out, so that
-  // the figure does not change while the job lives).
-  return job.SpecByteSize() + 64;
-}
-
-void Scheduler::Unindex(Job& job, Queue& q) {
-  switch (job.state) {
-    case v1::JOB_STATE_READY:
-      ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
-      break;
-    case v1::JOB_STATE_SCHEDULED:
-      scheduled_.erase({job.ready_at, job.seq});
-      break;
-    case v1::JOB_STATE_RUNNING:
-      --running_;
-      EndRemote(job.seq);
-      break;
-    default:
-      if (IsTerminal(job.state)) finished_.erase({job.finished_at, job.seq});
-      break;
-  }
-  if (job.state != v1::JOB_STATE_UNSPECIFIED) --q.by_state[job.state];
-  if (job.state != v1::JOB_STATE_UNSPECIFIED && !IsTerminal(job.state)) {
-    --live_;
-  }
-  retained_bytes_ -= SizeOf(job);
-}
-
-void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
-  auto [it, inserted] = jobs_.insert(Job(s.seq()));
-  Job& job = Mut(*it);
-  if (!inserted) Unindex(job, GetQueue(job.queue()));
-  job.SetSpec(s.spec(), names_);
-  job.state = s.state();
-  job.attempt = s.attempt();
-  job.created_at = s.created_at_us();
-  job.ready_at = s.ready_at_us();
-  job.started_at = s.started_at_us();
-  job.finished_at = s.finished_at_us();
-  job.SetOutcome(s.result(), s.error(), s.exit_code());
-  next_seq_ = std::max(next_seq_, s.seq() + 1);
-  retained_bytes_ += SizeOf(job);
-  if (!job.idempotency_key().empty()) {
-    idempotency_[job.idempotency_key()] = job.seq;
-  }
-  Queue& q = GetQueue(job.queue());
-  ++q.by_state[job.state];
-  if (!IsTerminal(job.state)) ++live_;
-  switch (job.state) {
-    case v1::JOB_STATE_READY:
-      ReadySet(q, job).insert(ReadyKey{job.priority(), job.seq});
-      break;
-    case v1::JOB_STATE_SCHEDULED:
-      scheduled_.insert({job.ready_at, job.seq});
-      break;
-    case v1::JOB_STATE_RUNNING:
-      ++running_;
-      if (!s.worker().empty()) StartRemote(job, s.worker(), s.lease());
-      break;
-    default:
-      if (IsTerminal(job.state)) finished_.insert({job.finished_at, job.seq});
-      break;
-  }
-}
-
-void Scheduler::ApplyRenew(const wal::v1::Renew& r) {
-  auto it = remote_runs_.find(r.seq());
-  if (it == remote_runs_.end() || it->second.attempt != r.attempt()) return;
-  leases_.erase({it->second.until, r.seq()});
-  it->second.until = r.until_us();
-  leases_.insert({it->second.until, r.seq()});
-}
-
 void Scheduler::Snapshot(const Job& job, wal::v1::JobSnapshot* out) const {
   out->set_seq(job.seq);
   job.SpecToProto(out->mutable_spec());

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -12,9 +11,12 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "core/job.h"
+#include "core/job_list.h"
+#include "core/leases.h"
 #include "core/queue.h"
 #include "jobq/v1/jobq.pb.h"
 #include "jobq/wal/v1/transition.pb.h"
@@ -81,16 +83,6 @@ struct RunResult {
   Retry retry = Retry::kPolicy;
 };
 
-// A running job on a remote worker: who holds it and until when.
-struct RemoteRun {
-  std::string worker;
-  int32_t attempt = 0;
-  TimeUs until = 0;       // The lease ends then unless renewed.
-  DurationUs length = 0;  // A renewal lasts this long from the last word,
-  TimeUs deadline = 0;    // but never past this (0: no limit).
-  v1::Progress progress;  // The last reported.
-};
-
 // A lease that ran out: the job went back to its queue (or to DEAD).
 struct LostLease {
   uint64_t seq = 0;
@@ -136,6 +128,9 @@ struct SchedulerOptions {
 // jobs to READY is derived from time and is not a transition.
 //
 // No threads, no I/O, no clock: callers pass `now`.
+// The code: commands in scheduler.cc, the Apply half (transitions and the
+// indexes they keep) in scheduler_apply.cc, listing in job_list.cc; the
+// leases of remote runs are a LeaseTable (leases.h).
 // Thread: one owner (the core loop).
 class Scheduler {
  public:
@@ -217,14 +212,27 @@ class Scheduler {
 
   const Job* Find(uint64_t seq) const;
   // The remote run of a RUNNING job, or null.
-  const RemoteRun* FindRemote(uint64_t seq) const;
+  const RemoteRun* FindRemote(uint64_t seq) const { return leases_.Find(seq); }
   const absl::flat_hash_map<uint64_t, RemoteRun>& remote_runs() const {
-    return remote_runs_;
+    return leases_.runs();
   }
   // When the first lease ends; 0 when none is held.
-  TimeUs next_lease() const {
-    return leases_.empty() ? 0 : leases_.begin()->first;
-  }
+  TimeUs next_lease() const { return leases_.next(); }
+
+  // One page of the jobs that match `filter`, in id order, after the id
+  // `after`: at most `limit` jobs, and whether another match follows.
+  // Walks the narrowest index: the (queue, state) set; the merge of the
+  // queue's sets by state; the merge of every queue's set of the state;
+  // or, with neither a queue nor a state, every job. Looks at no more than
+  // `max_visits` jobs (labels may reject many): when the budget runs out
+  // first, the page says where to resume (JobPage::resume_after).
+  // The pointers are valid until the next mutation.
+  JobPage ListPage(const JobFilter& filter, uint64_t after, size_t limit,
+                   size_t max_visits) const;
+  // Calls `fn` with each unfinished job of `queue` whose state is in
+  // `states` (bit 1 << v1::JobState), in id order, from the queue's index.
+  void ForEachUnfinished(const std::string& queue, uint32_t states,
+                         absl::FunctionRef<void(const Job&)> fn) const;
   bool IsLocal(const std::string& kind) const {
     return !options_.is_local || options_.is_local(kind);
   }
@@ -273,9 +281,6 @@ class Scheduler {
   void ApplyRenew(const wal::v1::Renew& r);
   // The READY set that holds `job`.
   absl::btree_set<ReadyKey>& ReadySet(Queue& q, const Job& job);
-  void StartRemote(const Job& job, const std::string& worker,
-                   const wal::v1::Lease& lease);
-  void EndRemote(uint64_t seq);
   // Takes a job out of every index (not of jobs_).
   void Unindex(Job& job, Queue& q);
   static uint64_t SizeOf(const Job& job);
@@ -291,9 +296,8 @@ class Scheduler {
   absl::btree_set<std::pair<TimeUs, uint64_t>> scheduled_;
   // Terminal jobs by (finished_at, seq), oldest first.
   absl::btree_set<std::pair<TimeUs, uint64_t>> finished_;
-  // Jobs running on remote workers, and their leases by (until, seq).
-  absl::flat_hash_map<uint64_t, RemoteRun> remote_runs_;
-  absl::btree_set<std::pair<TimeUs, uint64_t>> leases_;
+  // Jobs running on remote workers, and their leases.
+  LeaseTable leases_;
   absl::flat_hash_map<std::string, uint64_t> idempotency_;
   // Keys of prepared enqueues not yet applied or abandoned.
   absl::flat_hash_map<std::string, uint64_t> pending_keys_;

@@ -26,16 +26,27 @@ absl::Status CheckJob(const QueueCheck& check, const core::Job& job) {
   return check(job.queue(), absl::StrCat("job ", core::FormatJobId(job.seq)));
 }
 
-bool Matches(const ListQuery& q, const core::Job& job) {
-  if (!q.queue.empty() && job.queue() != q.queue) return false;
-  if (q.state != v1::JOB_STATE_UNSPECIFIED && job.state != q.state) {
-    return false;
-  }
-  for (const auto& [k, v] : q.labels) {
-    auto it = job.labels().find(k);
-    if (it == job.labels().end() || it->second != v) return false;
-  }
-  return true;
+// Steps `listing` on the core, posting itself again until the page is
+// complete.
+void ListStep(CoreLoop* loop, core::JobListing listing,
+              std::unique_ptr<v1::ListJobsResponse> out,
+              Done<v1::ListJobsResponse> done) {
+  struct Step {
+    core::JobListing listing;
+    std::unique_ptr<v1::ListJobsResponse> out;
+  };
+  PostOr(
+      loop, std::move(done),
+      [step = Step{std::move(listing), std::move(out)}](
+          CoreContext& core, Done<v1::ListJobsResponse>& done) mutable {
+        if (step.listing.Step(core.scheduler, step.out.get())) {
+          done(std::move(*step.out));
+        } else {
+          ListStep(&core.loop, std::move(step.listing), std::move(step.out),
+                   std::move(done));
+        }
+      },
+      [](Done<v1::ListJobsResponse>& done) { done(Stopped()); });
 }
 
 }  // namespace
@@ -105,24 +116,10 @@ void CoreApi::CancelJob(uint64_t seq, QueueCheck check, Done<v1::Job> done) {
 }
 
 void CoreApi::ListJobs(ListQuery query, Done<v1::ListJobsResponse> done) {
-  Call(loop_, std::move(done),
-       [query = std::move(query)](CoreContext& core,
-                                  Done<v1::ListJobsResponse>& done) {
-         const auto& jobs = core.scheduler.jobs();
-         v1::ListJobsResponse out;
-         uint64_t last = 0;
-         for (auto it = jobs.upper_bound(query.after); it != jobs.end(); ++it) {
-           if (!Matches(query, *it)) continue;
-           if (out.jobs_size() == query.page_size) {
-             // One more match exists: there is a next page.
-             out.set_next_page_token(core::FormatJobId(last));
-             break;
-           }
-           core.scheduler.ToProto(*it, out.add_jobs());
-           last = it->seq;
-         }
-         done(std::move(out));
-       });
+  ListStep(loop_,
+           core::JobListing(std::move(query.filter), query.after,
+                            query.page_size),
+           std::make_unique<v1::ListJobsResponse>(), std::move(done));
 }
 
 void CoreApi::Watch(std::shared_ptr<Watcher> w, WatchSpec spec) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/histogram.h"
+#include "core/job_list.h"
 #include "engine/durable_acks.h"
 #include "events/event_hub.h"
 #include "events/event_stream.h"
@@ -59,13 +60,11 @@ struct WorkerLink {
 };
 
 // What ListJobs asks for: jobs after `after` (a job id; 0: from the start)
-// in id order, matching every filter given.
+// in id order, matching the filter.
 struct ListQuery {
-  std::string queue;  // Empty: all queues.
-  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
-  std::vector<std::pair<std::string, std::string>> labels;
+  core::JobFilter filter;
   uint64_t after = 0;
-  int page_size = 100;
+  size_t page_size = 100;
 };
 
 // What to watch: jobs by id (each must exist and pass `check`) and, when
@@ -131,6 +130,8 @@ class CoreApi {
   // Cancels a job not yet finished, stopping its run; FAILED_PRECONDITION
   // when it has finished.
   void CancelJob(uint64_t seq, QueueCheck check, Done<v1::Job> done);
+  // A page is built over as many core turns as its filter needs, a bounded
+  // number of jobs looked at per turn (core::JobListing).
   void ListJobs(ListQuery query, Done<v1::ListJobsResponse> done);
 
   // Event streams. Errors close the stream with their status.

@@ -57,15 +57,11 @@ void EventHub::WatchQueue(SubscriptionId id, const std::string& queue,
   sub.queue_from = turn == turn_.end() ? 0 : turn->second->size();
   auto current = std::make_shared<EventBatch>();
   v1::JobEvent event;
-  for (const core::Job& job : scheduler.jobs()) {
-    if (job.queue() != queue || core::IsTerminal(job.state) ||
-        !MaskHas(states, job.state)) {
-      continue;
-    }
+  scheduler.ForEachUnfinished(queue, states, [&](const core::Job& job) {
     event.Clear();
     core::ToEvent(job, job.state, &event);
     current->Add(std::move(event));
-  }
+  });
   if (!current->empty()) {
     size_t n = current->size();
     Deliver(id, sub, EventSlice{std::move(current), 0, n, kAllStates});

@@ -212,8 +212,8 @@ TEST_F(CoreApiTest, ListingPagesThroughTheMatchingJobsInIdOrder) {
   }
   std::vector<uint64_t> listed;
   ListQuery q;
-  q.queue = "a";
-  q.state = v1::JOB_STATE_READY;
+  q.filter.queue = "a";
+  q.filter.state = v1::JOB_STATE_READY;
   q.page_size = 2;
   for (int pages = 0; pages < 10; ++pages) {
     Answer<v1::ListJobsResponse> page;

@@ -1,0 +1,308 @@
+#include <algorithm>
+
+#include "core/scheduler.h"
+
+// The Apply half of the Scheduler: the only code that changes job state,
+// one function per kind of transition, and the indexes each keeps.
+//
+// Every index changes with the job's state, here and nowhere else:
+// - Queue::by_state and Queue::ids, through SetState (and Unindex, Forget
+//   and Snapshot, which take a job out or put it in as it is);
+// - a queue's READY sets, scheduled_, finished_ and leases_ follow the
+//   state a job enters or leaves.
+// Replaying the same transitions therefore rebuilds the same indexes.
+
+namespace jobq::core {
+
+absl::btree_set<ReadyKey>& Scheduler::ReadySet(Queue& q, const Job& job) {
+  if (IsLocal(job.kind())) return q.ready;
+  return q.remote_ready[job.kind()];
+}
+
+void Scheduler::SetState(Job& job, Queue& q, v1::JobState state) {
+  if (job.state != v1::JOB_STATE_UNSPECIFIED) q.Release(job.seq, job.state);
+  if (job.state == v1::JOB_STATE_RUNNING) --running_;
+  if (!IsTerminal(job.state) && job.state != v1::JOB_STATE_UNSPECIFIED &&
+      IsTerminal(state)) {
+    --live_;
+  }
+  job.state = state;
+  q.Hold(job.seq, state);
+  if (state == v1::JOB_STATE_RUNNING) ++running_;
+}
+
+void Scheduler::MakeReady(Job& job, Queue& q) {
+  SetState(job, q, v1::JOB_STATE_READY);
+  ReadySet(q, job).insert(ReadyKey{job.priority(), job.seq});
+  Emit(job, v1::JOB_STATE_READY);
+}
+
+void Scheduler::Retire(Job& job, Queue& q, TimeUs at) {
+  job.finished_at = at;
+  finished_.insert({at, job.seq});
+  ++q.completed_total;
+  q.complete_rate.Add(at, 1);
+  q.total_time.Record(at - job.created_at);
+  switch (job.state) {
+    case v1::JOB_STATE_SUCCEEDED:
+      ++q.succeeded_total;
+      break;
+    case v1::JOB_STATE_DEAD:
+      ++q.dead_total;
+      break;
+    case v1::JOB_STATE_CANCELLED:
+      ++q.cancelled_total;
+      break;
+    default:
+      break;
+  }
+}
+
+void Scheduler::Apply(const wal::v1::Transition& t) {
+  switch (t.change_case()) {
+    case wal::v1::Transition::kEnqueue:
+      return ApplyEnqueue(t.enqueue());
+    case wal::v1::Transition::kStart:
+      return ApplyStart(t.start());
+    case wal::v1::Transition::kFinish:
+      return ApplyFinish(t.finish());
+    case wal::v1::Transition::kCancel:
+      return ApplyCancel(t.cancel());
+    case wal::v1::Transition::kQueueSettings:
+      return ApplyQueueSettings(t.queue_settings());
+    case wal::v1::Transition::kForget:
+      return ApplyForget(t.forget());
+    case wal::v1::Transition::kRequeue:
+      return ApplyRequeue(t.requeue());
+    case wal::v1::Transition::kSnapshot:
+      return ApplySnapshot(t.snapshot());
+    case wal::v1::Transition::kRenew:
+      return ApplyRenew(t.renew());
+    case wal::v1::Transition::CHANGE_NOT_SET:
+      break;
+  }
+}
+
+void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
+  auto [it, inserted] = jobs_.insert(Job(e.seq()));
+  if (!inserted) return;  // Replayed twice: the first one stands.
+  Job& job = Mut(*it);
+  job.SetSpec(e.spec(), names_);
+  job.created_at = e.created_at_us();
+  job.ready_at = e.ready_at_us();
+  next_seq_ = std::max(next_seq_, e.seq() + 1);
+  ++live_;
+  retained_bytes_ += SizeOf(job);
+  if (!job.idempotency_key().empty()) {
+    pending_keys_.erase(job.idempotency_key());
+    idempotency_.emplace(job.idempotency_key(), job.seq);
+  }
+  Queue& q = GetQueue(job.queue());
+  ++q.submitted_total;
+  q.submit_rate.Add(job.created_at, 1);
+  if (job.ready_at > job.created_at) {
+    SetState(job, q, v1::JOB_STATE_SCHEDULED);
+    scheduled_.insert({job.ready_at, job.seq});
+    Emit(job, v1::JOB_STATE_SCHEDULED);
+  } else {
+    MakeReady(job, q);
+  }
+}
+
+void Scheduler::ApplyStart(const wal::v1::Start& s) {
+  Job* found = Mutable(s.seq());
+  if (found != nullptr && found->state == v1::JOB_STATE_SCHEDULED &&
+      found->ready_at <= s.at_us()) {
+    // Promotion is not recorded: on replay the start of a retry finds its
+    // job still SCHEDULED. It was due, so it was READY: without this the
+    // run would be dropped, and its attempt with it.
+    scheduled_.erase({found->ready_at, found->seq});
+    MakeReady(*found, GetQueue(found->queue()));
+  }
+  if (found == nullptr || found->state != v1::JOB_STATE_READY) return;
+  Job& job = *found;
+  Queue& q = GetQueue(job.queue());
+  ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
+  job.attempt = s.attempt();
+  job.started_at = s.at_us();
+  job.finished_at = 0;
+  job.ClearOutcome();
+  q.queue_wait.Record(job.started_at - job.ready_at);
+  ++q.started_total;
+  SetState(job, q, v1::JOB_STATE_RUNNING);
+  if (!s.worker().empty()) {
+    leases_.Start(job.seq, s.worker(), job.attempt, s.lease());
+  }
+  Emit(job, v1::JOB_STATE_RUNNING);
+}
+
+void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
+  Job* found = Mutable(f.seq());
+  if (found == nullptr || found->state != v1::JOB_STATE_RUNNING ||
+      found->attempt != f.attempt()) {
+    return;
+  }
+  Job& job = *found;
+  Queue& q = GetQueue(job.queue());
+  leases_.End(job.seq);
+  job.finished_at = f.at_us();
+  job.SetOutcome(f.result(), f.error(), f.exit_code());
+  q.run_time.Record(job.finished_at - job.started_at);
+  if (!f.success()) ++q.failed_total;
+  if (f.success()) {
+    SetState(job, q, v1::JOB_STATE_SUCCEEDED);
+    Retire(job, q, f.at_us());
+    Emit(job, v1::JOB_STATE_SUCCEEDED);
+    return;
+  }
+  if (f.retry_at_us() > 0 && f.retry_at_us() <= f.at_us()) {
+    // Back to its queue at once (a lost lease).
+    job.ready_at = f.at_us();
+    Emit(job, v1::JOB_STATE_FAILED);
+    MakeReady(job, q);
+    return;
+  }
+  if (f.retry_at_us() > 0) {
+    // FAILED is an event, never a resting state: the job waits SCHEDULED.
+    job.ready_at = f.retry_at_us();
+    SetState(job, q, v1::JOB_STATE_SCHEDULED);
+    Emit(job, v1::JOB_STATE_FAILED);
+    scheduled_.insert({job.ready_at, job.seq});
+    Emit(job, v1::JOB_STATE_SCHEDULED);
+    return;
+  }
+  SetState(job, q, v1::JOB_STATE_DEAD);
+  Retire(job, q, f.at_us());
+  Emit(job, v1::JOB_STATE_FAILED);
+  Emit(job, v1::JOB_STATE_DEAD);
+}
+
+void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
+  Job* found = Mutable(c.seq());
+  if (found == nullptr || IsTerminal(found->state)) return;
+  Job& job = *found;
+  Queue& q = GetQueue(job.queue());
+  if (job.state == v1::JOB_STATE_READY) {
+    ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
+  } else if (job.state == v1::JOB_STATE_SCHEDULED) {
+    scheduled_.erase({job.ready_at, job.seq});
+  }
+  leases_.End(job.seq);
+  job.SetError("cancelled");
+  SetState(job, q, v1::JOB_STATE_CANCELLED);
+  Retire(job, q, c.at_us());
+  Emit(job, v1::JOB_STATE_CANCELLED);
+}
+
+void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
+  Queue& q = GetQueue(s.queue());
+  q.paused = s.paused();
+  q.max_concurrency = s.max_concurrency();
+  q.max_queued = s.max_queued();
+}
+
+void Scheduler::ApplyForget(const wal::v1::Forget& f) {
+  for (uint64_t seq : f.seqs()) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end() || !IsTerminal(it->state)) continue;
+    Job& job = Mut(*it);
+    Queue& q = GetQueue(job.queue());
+    q.Release(seq, job.state);
+    retained_bytes_ -= SizeOf(job);
+    finished_.erase({job.finished_at, seq});
+    if (!job.idempotency_key().empty()) {
+      auto key = idempotency_.find(job.idempotency_key());
+      if (key != idempotency_.end() && key->second == seq) {
+        idempotency_.erase(key);
+      }
+    }
+    jobs_.erase(it);
+  }
+}
+
+void Scheduler::ApplyRequeue(const wal::v1::Requeue& r) {
+  Job* found = Mutable(r.seq());
+  if (found == nullptr || found->state != v1::JOB_STATE_RUNNING) return;
+  Job& job = *found;
+  leases_.End(job.seq);
+  job.ready_at = r.at_us();
+  job.SetError("interrupted: jobqd restarted while it ran");
+  MakeReady(job, GetQueue(job.queue()));
+}
+
+uint64_t Scheduler::SizeOf(const Job& job) {
+  // The proto size of the spec plus about 64 bytes of fixed fields: about
+  // what a snapshot record of the job takes (results are left out, so that
+  // the figure does not change while the job lives).
+  return job.SpecByteSize() + 64;
+}
+
+void Scheduler::Unindex(Job& job, Queue& q) {
+  switch (job.state) {
+    case v1::JOB_STATE_READY:
+      ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
+      break;
+    case v1::JOB_STATE_SCHEDULED:
+      scheduled_.erase({job.ready_at, job.seq});
+      break;
+    case v1::JOB_STATE_RUNNING:
+      --running_;
+      leases_.End(job.seq);
+      break;
+    default:
+      if (IsTerminal(job.state)) finished_.erase({job.finished_at, job.seq});
+      break;
+  }
+  if (job.state != v1::JOB_STATE_UNSPECIFIED) {
+    q.Release(job.seq, job.state);
+    if (!IsTerminal(job.state)) --live_;
+  }
+  retained_bytes_ -= SizeOf(job);
+}
+
+void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
+  auto [it, inserted] = jobs_.insert(Job(s.seq()));
+  Job& job = Mut(*it);
+  if (!inserted) Unindex(job, GetQueue(job.queue()));
+  job.SetSpec(s.spec(), names_);
+  job.state = s.state();
+  job.attempt = s.attempt();
+  job.created_at = s.created_at_us();
+  job.ready_at = s.ready_at_us();
+  job.started_at = s.started_at_us();
+  job.finished_at = s.finished_at_us();
+  job.SetOutcome(s.result(), s.error(), s.exit_code());
+  next_seq_ = std::max(next_seq_, s.seq() + 1);
+  retained_bytes_ += SizeOf(job);
+  if (!job.idempotency_key().empty()) {
+    idempotency_[job.idempotency_key()] = job.seq;
+  }
+  Queue& q = GetQueue(job.queue());
+  if (job.state != v1::JOB_STATE_UNSPECIFIED) {
+    q.Hold(job.seq, job.state);
+    if (!IsTerminal(job.state)) ++live_;
+  }
+  switch (job.state) {
+    case v1::JOB_STATE_READY:
+      ReadySet(q, job).insert(ReadyKey{job.priority(), job.seq});
+      break;
+    case v1::JOB_STATE_SCHEDULED:
+      scheduled_.insert({job.ready_at, job.seq});
+      break;
+    case v1::JOB_STATE_RUNNING:
+      ++running_;
+      if (!s.worker().empty()) {
+        leases_.Start(job.seq, s.worker(), job.attempt, s.lease());
+      }
+      break;
+    default:
+      if (IsTerminal(job.state)) finished_.insert({job.finished_at, job.seq});
+      break;
+  }
+}
+
+void Scheduler::ApplyRenew(const wal::v1::Renew& r) {
+  leases_.Renew(r.seq(), r.attempt(), r.until_us());
+}
+
+}  // namespace jobq::core
