@@ -10,6 +10,8 @@
 //   jobq-bench fanout [--count N] [--sleep D]
 //   jobq-bench memory [--count N] [--payload BYTES]
 //   jobq-bench watchers [--watchers W] [--reading] [--duration S]
+//   jobq-bench list-load [--jobs N] [--page-size P] [--rate R]
+//                        [--duration S]
 //
 // Each scenario lives in its own file (scenario.h); this one parses the
 // command line, connects and runs the scenario given.
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   bench::AddFanout(app, o, scenarios);
   bench::AddMemory(app, o, scenarios);
   bench::AddWatchers(app, o, scenarios);
+  bench::AddListLoad(app, o, scenarios);
   CLI11_PARSE(app, argc, argv);
 
   if (o.concurrency < 1 || o.batch < 1 || o.streams < 1 || o.queues < 1 ||

@@ -26,7 +26,7 @@ struct Options {
   int queues = 1;
   int priorities = 1;
   bool watch = false;        // Stream paths: also wait for each SUCCEEDED.
-  double rate = 5000;        // latency: jobs per second.
+  double rate = 5000;        // latency, list-load: jobs per second.
   double duration = 5;       // latency, watchers: seconds.
   std::string sleep = "1s";  // fanout: each job's sleep.
   int watchers = 2000;       // watchers: Watch streams on the loaded queue.
@@ -36,6 +36,11 @@ struct Options {
   bool remote = false;            // e2e: run the jobs on remote workers.
   int remote_workers = 1;         // Their streams (in this process).
   int remote_concurrency = 1000;  // Jobs each holds at once.
+  // list-load: the jobs held in the listed queue, the jobs of a ListJobs
+  // page, and the seconds of load (its rate is `rate`).
+  uint64_t listed_jobs = 5'000'000;
+  int page_size = 1000;
+  double list_duration = 10;
   client::TlsOptions tls;
   std::string token_file;
   std::string token;  // From token_file or $JOBQ_TOKEN.

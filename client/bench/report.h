@@ -18,6 +18,11 @@ struct Result {
   double seconds = 0;
   Histogram ack_us;   // Submit-to-ack latency.
   Histogram done_us;  // Submit-to-completion latency (when watched).
+  // Figures of this scenario alone, already formatted: appended to the
+  // text line as they are, and to the JSON object as more fields (each
+  // starting with a comma). Empty for most scenarios.
+  std::string text_extra;
+  std::string json_extra;
 };
 
 // Prints `r` on stdout: its rate, then the ack and done quantiles in

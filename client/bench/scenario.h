@@ -46,5 +46,6 @@ void AddLatency(CLI::App& app, Options& o, ScenarioTable& scenarios);
 void AddFanout(CLI::App& app, Options& o, ScenarioTable& scenarios);
 void AddMemory(CLI::App& app, Options& o, ScenarioTable& scenarios);
 void AddWatchers(CLI::App& app, Options& o, ScenarioTable& scenarios);
+void AddListLoad(CLI::App& app, Options& o, ScenarioTable& scenarios);
 
 }  // namespace jobq::bench
