@@ -74,7 +74,7 @@ struct LimitFlags {
   CLI::Option* max_queued_option = nullptr;
 };
 
-int Limit(LimitFlags& f, Connection& connection) {
+int Limit(const LimitFlags& f, Connection& connection) {
   bool set_concurrency = f.max_concurrency_option->count() > 0;
   bool set_queued = f.max_queued_option->count() > 0;
   if (!set_concurrency && !set_queued) {
@@ -82,6 +82,7 @@ int Limit(LimitFlags& f, Connection& connection) {
   }
   auto c = connection.client();
   if (!c.ok()) return Fail(c.status());
+  int max_concurrency = f.max_concurrency;
   if (!set_concurrency) {
     // SetQueueLimits always sets max_concurrency: keep the queue's own.
     auto listed = (*c)->ListQueues();
@@ -94,10 +95,10 @@ int Limit(LimitFlags& f, Connection& connection) {
           absl::StrCat("queue: \"", absl::CEscape(f.queue),
                        "\" does not exist (pause it to create it)")));
     }
-    f.max_concurrency = it->max_concurrency();
+    max_concurrency = it->max_concurrency();
   }
   auto r = (*c)->SetQueueLimits(
-      f.queue, f.max_concurrency,
+      f.queue, max_concurrency,
       set_queued ? std::optional<int64_t>(f.max_queued) : std::nullopt);
   if (!r.ok()) return Fail(r.status());
   Show(*r, connection.json(), PrintQueue);
