@@ -74,6 +74,37 @@ TEST(BenchTest, MemoryReportsBytesPerQueuedJobAndRunsThemAll) {
   EXPECT_EQ(stats->total().succeeded(), 3000u);
 }
 
+TEST(BenchTest, ListLoadListsTheHeldQueueWhileEverySubmitIsAcked) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  auto [code, out] =
+      RunBench("--addr " + jobqd->address() +
+               " --json list-load --jobs 2000 --page-size 500 --rate 200 "
+               "--duration 1");
+  EXPECT_EQ(code, 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      out, m,
+      std::regex("\\{\"scenario\":\"list-load[^\"]*\",\"jobs\":200,"
+                 "\"errors\":0,.*\"ack_ms\":\\{\"p50\":[0-9.]+.*"
+                 "\"list\":\\{\"pages\":([0-9]+),.*\"jobs\":([0-9]+),"
+                 "\"errors\":0,")))
+      << out;
+  uint64_t pages = std::stoull(m[1]), listed = std::stoull(m[2]);
+  EXPECT_GT(pages, 0u);
+  // 2,000 jobs make four full pages a pass, and the lister starts over.
+  EXPECT_EQ(listed, pages * 500) << out;
+  auto stats = jobqd->client().GetStats();
+  ASSERT_TRUE(stats.ok());
+  // The listed jobs stayed queued; the submitted ones were all accepted.
+  EXPECT_EQ(stats->total().submitted_total(), 2200u);
+  uint64_t held_ready = 0;
+  for (const auto& q : stats->queues()) {
+    if (q.name().rfind("listed-", 0) == 0) held_ready = q.ready();
+  }
+  EXPECT_EQ(held_ready, 2000u);
+}
+
 TEST(BenchTest, AnUnreachableServerIsOneClearError) {
   auto [code, out] = RunBench("--addr 127.0.0.1:1 ingest -n 10");
   EXPECT_EQ(code, 1);
