@@ -148,7 +148,8 @@ void Scheduler::ForEachUnfinished(
 
 bool JobListing::Step(const Scheduler& scheduler, v1::ListJobsResponse* out,
                       size_t max_visits) {
-  JobPage page = scheduler.ListPage(filter_, after_, left_, max_visits);
+  size_t want = std::min(left_, kJobsPerStep);
+  JobPage page = scheduler.ListPage(filter_, after_, want, max_visits);
   for (const Job* job : page.jobs) {
     scheduler.ToProto(*job, out->add_jobs());
     last_ = job->seq;
@@ -156,6 +157,12 @@ bool JobListing::Step(const Scheduler& scheduler, v1::ListJobsResponse* out,
   left_ -= page.jobs.size();
   if (page.resume_after.has_value()) {
     after_ = *page.resume_after;
+    return false;
+  }
+  if (page.more && left_ > 0) {
+    // This step's share is done and more matches follow: the rest of the
+    // page comes on the next turn.
+    after_ = last_;
     return false;
   }
   if (page.more) out->set_next_page_token(FormatJobId(last_));

@@ -37,7 +37,8 @@ struct JobPage {
 
 // One ListJobs page, built over as many core turns as it needs, so that
 // a filter that rejects most jobs (labels) never holds the core for long:
-// each Step() looks at no more than `max_visits` jobs, as compaction
+// each Step() looks at no more than `max_visits` jobs and copies at most
+// kJobsPerStep into the answer, as compaction
 // writes a chunk per turn. Pages and tokens are those of a single walk:
 // the matches after `after` in id order, and next_page_token (the last
 // id of the page) only when another match follows.
@@ -45,6 +46,9 @@ struct JobPage {
 class JobListing {
  public:
   static constexpr size_t kVisitsPerStep = 10'000;
+  // Jobs copied into the answer per step: copying is the larger cost of a
+  // page (about a microsecond a job), so a page of 1000 takes four turns.
+  static constexpr size_t kJobsPerStep = 256;
 
   JobListing(JobFilter filter, uint64_t after, size_t page_size)
       : filter_(std::move(filter)), after_(after), left_(page_size) {}

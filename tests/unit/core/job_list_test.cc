@@ -262,6 +262,35 @@ TEST_F(ListBudgetTest, AResumedListingEndsWithTheSinglePassPageAndToken) {
   EXPECT_EQ(steps, 3);  // 25 jobs, 10 a step.
 }
 
+TEST(JobListTest, ALargePageIsCopiedAShareAStepAndEndsAsOnePass) {
+  Scheduler s{SchedulerOptions{}, nullptr};
+  v1::JobSpec spec;
+  spec.set_queue("q");
+  spec.set_kind("noop");
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < 2 * JobListing::kJobsPerStep + 10; ++i) {
+    ids.push_back(s.Submit(spec, kT0 + static_cast<TimeUs>(i)).seq);
+  }
+  JobFilter filter;
+  filter.queue = "q";
+  // A page one short of all: two full shares, then the rest and the token.
+  size_t size = ids.size() - 1;
+  JobListing listing(filter, 0, size);
+  v1::ListJobsResponse out;
+  int steps = 1;
+  while (!listing.Step(s, &out)) {
+    EXPECT_EQ(static_cast<size_t>(out.jobs_size()),
+              steps * JobListing::kJobsPerStep);
+    ++steps;
+  }
+  EXPECT_EQ(steps, 3);
+  ASSERT_EQ(static_cast<size_t>(out.jobs_size()), size);
+  for (size_t i = 0; i < size; ++i) {
+    EXPECT_EQ(out.jobs(static_cast<int>(i)).id(), FormatJobId(ids[i]));
+  }
+  EXPECT_EQ(out.next_page_token(), FormatJobId(ids[size - 1]));
+}
+
 TEST(JobListTest, UnfinishedJobsOfAQueueComeInIdOrderForTheStatesAsked) {
   Scheduler s(SchedulerOptions{}, nullptr);
   v1::JobSpec spec;
