@@ -69,7 +69,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
   std::vector<v1::JobSpec> specs;
   specs.push_back(std::move(spec));
   // Answered once the job is durable.
-  ctx_->core->Submit(
+  bool posted = ctx_->core->Submit(
       std::move(specs),
       [response, reactor](const absl::Status& s,
                           const std::vector<core::SubmitOutcome>& out) {
@@ -85,6 +85,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
         response->set_duplicate(out[0].duplicate);
         reactor->Finish(grpc::Status::OK);
       });
+  if (!posted) reactor->Finish(Unavailable());
   return reactor;
 }
 
@@ -133,7 +134,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
   accepted.resize(admitted);
   index.resize(admitted);
   if (Refused(ctx_, reactor)) return reactor;
-  ctx_->core->Submit(
+  bool posted = ctx_->core->Submit(
       std::move(accepted),
       [index = std::move(index), response, reactor](
           const absl::Status& s, const std::vector<core::SubmitOutcome>& out) {
@@ -157,6 +158,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
         }
         reactor->Finish(grpc::Status::OK);
       });
+  if (!posted) reactor->Finish(Unavailable());
   return reactor;
 }
 

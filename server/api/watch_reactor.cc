@@ -46,7 +46,7 @@ SubmitStreamReactor::SubmitStreamReactor(ServiceContext* ctx,
     shared_->outbound->Close(refused);
     return;
   }
-  ctx_->core->OpenStream(shared_->watcher);
+  if (!ctx_->core->OpenStream(shared_->watcher)) return;  // Closed.
   StartRead(&request_);
 }
 
@@ -78,7 +78,7 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
     });
   } else {
     // Acked once durable; the job's events follow its ack.
-    ctx_->core->SubmitOnStream(
+    posted = ctx_->core->SubmitOnStream(
         shared->watcher, std::move(spec), request_.watch(),
         events::EventHub::MaskOf(request_.watch_states()),
         [shared, ack = std::move(ack)](const absl::Status& s,
@@ -92,7 +92,6 @@ void SubmitStreamReactor::OnReadDone(bool ok) {
           }
           return shared->outbound->AddAck(ack);
         });
-    posted = true;  // A stopped core answers the ack with UNAVAILABLE.
   }
   if (!posted) {
     shared_->outbound->Close(Unavailable());

@@ -64,13 +64,11 @@ bool CoreApi::Run(absl::AnyInvocable<void()> fn) {
   return loop_->Post([fn = std::move(fn)](CoreContext&) mutable { fn(); });
 }
 
-void CoreApi::Submit(std::vector<v1::JobSpec> specs, SubmitDone done) {
-  PostOr(
-      loop_, std::move(done),
-      [specs = std::move(specs)](CoreContext& core, SubmitDone& done) mutable {
-        core.loop.Submit(std::move(specs), core.now, std::move(done));
-      },
-      [](SubmitDone& done) { done(Stopped(), {}); });
+bool CoreApi::Submit(std::vector<v1::JobSpec> specs, SubmitDone done) {
+  return loop_->Post([specs = std::move(specs),
+                      done = std::move(done)](CoreContext& core) mutable {
+    core.loop.Submit(std::move(specs), core.now, std::move(done));
+  });
 }
 
 void CoreApi::GetJob(uint64_t seq, QueueCheck check, Done<v1::Job> done) {
@@ -116,10 +114,10 @@ void CoreApi::CancelJob(uint64_t seq, QueueCheck check, Done<v1::Job> done) {
 }
 
 void CoreApi::ListJobs(ListQuery query, Done<v1::ListJobsResponse> done) {
-  ListStep(loop_,
-           core::JobListing(std::move(query.filter), query.after,
-                            query.page_size),
-           std::make_unique<v1::ListJobsResponse>(), std::move(done));
+  ListStep(
+      loop_,
+      core::JobListing(std::move(query.filter), query.after, query.page_size),
+      std::make_unique<v1::ListJobsResponse>(), std::move(done));
 }
 
 void CoreApi::Watch(std::shared_ptr<Watcher> w, WatchSpec spec) {
@@ -167,26 +165,30 @@ void CoreApi::SubmitAndWatch(std::shared_ptr<Watcher> w, v1::JobSpec spec,
   std::vector<v1::JobSpec> specs;
   specs.push_back(std::move(spec));
   // The watch starts once the job is durable, with its first state.
-  Submit(std::move(specs), [loop = loop_, w, states](
-                               const absl::Status& s,
-                               const std::vector<core::SubmitOutcome>& out) {
-    events::EventStream& stream = *w->stream;
-    if (!s.ok()) return stream.Close(ToGrpc(s));
-    if (out[0].refused()) {
-      return stream.Close(ToGrpc(QueueFullError("job.queue", out[0].full_at)));
-    }
-    CoreContext core = loop->Context();
-    const core::Job* job = core.scheduler.Find(out[0].seq);
-    if (job == nullptr) return stream.Close(ToGrpc(NotFound(out[0].seq)));
-    w->subscription = core.hub.Subscribe(w->stream);
-    core.hub.WatchJob(w->subscription, *job, states);
-    core.hub.CloseWhenDone(w->subscription);
-    stream.Flush();
-  });
+  std::shared_ptr<events::EventStream> stream = w->stream;
+  bool posted = Submit(
+      std::move(specs),
+      [loop = loop_, w, states](const absl::Status& s,
+                                const std::vector<core::SubmitOutcome>& out) {
+        events::EventStream& stream = *w->stream;
+        if (!s.ok()) return stream.Close(ToGrpc(s));
+        if (out[0].refused()) {
+          return stream.Close(
+              ToGrpc(QueueFullError("job.queue", out[0].full_at)));
+        }
+        CoreContext core = loop->Context();
+        const core::Job* job = core.scheduler.Find(out[0].seq);
+        if (job == nullptr) return stream.Close(ToGrpc(NotFound(out[0].seq)));
+        w->subscription = core.hub.Subscribe(w->stream);
+        core.hub.WatchJob(w->subscription, *job, states);
+        core.hub.CloseWhenDone(w->subscription);
+        stream.Flush();
+      });
+  if (!posted) stream->Close(Unavailable());
 }
 
-void CoreApi::OpenStream(std::shared_ptr<Watcher> w) {
-  PostOr(
+bool CoreApi::OpenStream(std::shared_ptr<Watcher> w) {
+  return PostOr(
       loop_, std::move(w),
       [](CoreContext& core, std::shared_ptr<Watcher>& w) {
         w->subscription = core.hub.Subscribe(w->stream);
@@ -194,32 +196,32 @@ void CoreApi::OpenStream(std::shared_ptr<Watcher> w) {
       [](std::shared_ptr<Watcher>& w) { w->stream->Close(Unavailable()); });
 }
 
-void CoreApi::SubmitOnStream(
+bool CoreApi::SubmitOnStream(
     std::shared_ptr<Watcher> w, v1::JobSpec spec, bool watch,
     events::EventHub::StateMask states,
     absl::AnyInvocable<bool(const absl::Status&, const core::SubmitOutcome&)>
         acked) {
   std::vector<v1::JobSpec> specs;
   specs.push_back(std::move(spec));
-  Submit(std::move(specs),
-         [loop = loop_, w, watch, states, acked = std::move(acked)](
-             const absl::Status& s,
-             const std::vector<core::SubmitOutcome>& out) mutable {
-           core::SubmitOutcome outcome =
-               s.ok() ? out[0] : core::SubmitOutcome{};
-           absl::Status status = s;
-           if (s.ok() && outcome.refused()) {
-             status = QueueFullError("job.queue", outcome.full_at);
-           }
-           if (!acked(status, outcome)) return;
-           if (status.ok() && watch && w->subscription != 0) {
-             CoreContext core = loop->Context();
-             if (const core::Job* job = core.scheduler.Find(outcome.seq)) {
-               core.hub.WatchJob(w->subscription, *job, states);
-             }
-           }
-           w->stream->Flush();
-         });
+  return Submit(
+      std::move(specs),
+      [loop = loop_, w, watch, states, acked = std::move(acked)](
+          const absl::Status& s,
+          const std::vector<core::SubmitOutcome>& out) mutable {
+        core::SubmitOutcome outcome = s.ok() ? out[0] : core::SubmitOutcome{};
+        absl::Status status = s;
+        if (s.ok() && outcome.refused()) {
+          status = QueueFullError("job.queue", outcome.full_at);
+        }
+        if (!acked(status, outcome)) return;
+        if (status.ok() && watch && w->subscription != 0) {
+          CoreContext core = loop->Context();
+          if (const core::Job* job = core.scheduler.Find(outcome.seq)) {
+            core.hub.WatchJob(w->subscription, *job, states);
+          }
+        }
+        w->stream->Flush();
+      });
 }
 
 void CoreApi::EndStream(std::shared_ptr<Watcher> w) {

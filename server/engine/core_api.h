@@ -124,8 +124,10 @@ class CoreApi {
 
   // Jobs.
   // Enqueues validated specs; `done` gets one outcome per spec once they
-  // are durable, or the log's error (nothing stored).
-  void Submit(std::vector<v1::JobSpec> specs, SubmitDone done);
+  // are durable, or the log's error (nothing stored). False when the core
+  // has stopped: then nothing was posted and `done` is never called (the
+  // caller answers UNAVAILABLE itself).
+  [[nodiscard]] bool Submit(std::vector<v1::JobSpec> specs, SubmitDone done);
   void GetJob(uint64_t seq, QueueCheck check, Done<v1::Job> done);
   // Cancels a job not yet finished, stopping its run; FAILED_PRECONDITION
   // when it has finished.
@@ -142,9 +144,11 @@ class CoreApi {
   // SubmitStream: subscribes `w`, then submits job by job. `acked` runs on
   // the core once the job is durable (or refused), before any of its
   // events; it returns false when the stream is ending. With `watch`, the
-  // job's events in `states` then follow.
-  void OpenStream(std::shared_ptr<Watcher> w);
-  void SubmitOnStream(
+  // job's events in `states` then follow. Both return false when the core
+  // has stopped: OpenStream has then closed the stream UNAVAILABLE; after
+  // SubmitOnStream the caller does.
+  [[nodiscard]] bool OpenStream(std::shared_ptr<Watcher> w);
+  [[nodiscard]] bool SubmitOnStream(
       std::shared_ptr<Watcher> w, v1::JobSpec spec, bool watch,
       events::EventHub::StateMask states,
       absl::AnyInvocable<bool(const absl::Status&, const core::SubmitOutcome&)>

@@ -137,7 +137,7 @@ class CoreApiTest : public ::testing::Test {
   absl::StatusOr<uint64_t> Submit(v1::JobSpec spec) {
     std::promise<absl::StatusOr<uint64_t>> p;
     std::vector<v1::JobSpec> specs{std::move(spec)};
-    api_->Submit(
+    bool posted = api_->Submit(
         std::move(specs), [&p](const absl::Status& s,
                                const std::vector<core::SubmitOutcome>& out) {
           if (!s.ok()) return p.set_value(s);
@@ -146,6 +146,7 @@ class CoreApiTest : public ::testing::Test {
           }
           p.set_value(out[0].seq);
         });
+    if (!posted) return absl::UnavailableError("the core has stopped");
     return p.get_future().get();
   }
 
@@ -336,6 +337,14 @@ TEST_F(CoreApiTest, OnceTheCoreHasStoppedEveryCommandIsAnsweredUnavailable) {
   Answer<v1::GetStatsResponse> stats;
   api_->GetStats(stats.done());
   EXPECT_EQ(stats.get().status().code(), absl::StatusCode::kUnavailable);
+  auto opened = std::make_shared<RecordingStream>();
+  EXPECT_FALSE(api_->OpenStream(std::make_shared<Watcher>(opened)));
+  EXPECT_EQ(opened->WaitClosed().error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto submitted = std::make_shared<RecordingStream>();
+  api_->SubmitAndWatch(std::make_shared<Watcher>(submitted), Spec(),
+                       events::kAllStates);
+  EXPECT_EQ(submitted->WaitClosed().error_code(),
+            grpc::StatusCode::UNAVAILABLE);
   auto stream = std::make_shared<RecordingStream>();
   WatchSpec spec;
   spec.queue = "q";
