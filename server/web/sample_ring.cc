@@ -7,6 +7,9 @@
 
 namespace jobq::web {
 
+// The memory bound in the header counts on this size.
+static_assert(sizeof(SampleRing::Sample) == 96);
+
 SampleRing::SampleRing(size_t capacity, size_t max_queues)
     : capacity_(capacity < 2 ? 2 : capacity), max_queues_(max_queues) {}
 

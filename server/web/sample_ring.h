@@ -21,7 +21,7 @@ namespace jobq::web {
 // rest are not sampled, and `queues_dropped` says how many) of at most
 // `capacity` samples each, a sample being sizeof(Sample) = 96 bytes. The
 // defaults (180 samples every 5 s: 15 minutes, 256 queues) cap it near
-// 4.4 MiB; ten queues hold about 170 KiB. A queue gone from the figures
+// 4.2 MiB; ten queues hold about 170 KiB. A queue gone from the figures
 // (forgotten by the core) is dropped from the ring.
 // Thread: any (a mutex guards it).
 class SampleRing {
