@@ -134,6 +134,11 @@ TEST_F(DashboardApiTest, ATokenOfSomeQueuesSeesOnlyThose) {
   ASSERT_EQ(stats.status, 200);
   EXPECT_THAT(stats.body, HasSubstr("\"name\":\"billing\""));
   EXPECT_EQ(stats.body.find("\"name\":\"emails\""), std::string::npos);
+  // Its totals count its queues only.
+  EXPECT_EQ(stats.body.find("\"submitted_total\":\"2\""), std::string::npos);
+  EXPECT_THAT(stats.body, HasSubstr("\"submitted_total\":\"1\""));
+  EXPECT_THAT(Get("/api/v1/stats").body,
+              HasSubstr("\"submitted_total\":\"2\""));
   Answer other = Get("/api/v1/queues/emails/jobs", "billing-reader-secret");
   EXPECT_EQ(other.status, 403);
   EXPECT_THAT(other.body, HasSubstr("\"field\":\"queue\""));
