@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import unittest
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -133,6 +134,14 @@ class DashboardTest(unittest.TestCase):
     def shot(self, name):
         self.driver.save_screenshot(os.path.join(ARTIFACTS, name + ".png"))
 
+    def fetch(self, path, token="admin"):
+        """An API answer's body, fetched outside the browser."""
+        req = urllib.request.Request(
+            jobqd.url + "api/v1/" + path,
+            headers={"Authorization": "Bearer " + jobqd.tokens[token]})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.read().decode()
+
     def sign_in(self, token):
         self.driver.get(jobqd.url)
         box = self.wait.until(lambda d: d.find_element(By.ID, "token-input"))
@@ -188,9 +197,27 @@ class DashboardTest(unittest.TestCase):
             By.CSS_SELECTOR, 'td[data-state="READY"]').text, "3")
         self.assertTrue(row.find_elements(By.CSS_SELECTOR,
                                           "[data-paused=true]"))
-        # The charts are drawn by the chart library.
+        # The charts are drawn by the chart library, from jobqd's samples
+        # (one every 5 s): jobs keep coming until three intervals show.
+        done = threading.Event()
+
+        def trickle():
+            while not done.is_set():
+                self.submit("emails", "sleep", "20ms")
+                self.submit("thumbnails", "sleep", "60ms")
+        feeder = threading.Thread(target=trickle)
+        feeder.start()
+        try:
+            WebDriverWait(self.driver, 40).until(lambda d: d.execute_script(
+                "const g = document.querySelectorAll("
+                "'#chart-throughput canvas'); return g.length > 0;") and
+                len(json.loads(self.fetch("samples"))["queues"].get(
+                    "thumbnails", [])) >= 3)
+        finally:
+            done.set()
+            feeder.join()
         self.wait.until(lambda d: d.find_elements(
-            By.CSS_SELECTOR, "#chart-throughput canvas"))
+            By.CSS_SELECTOR, 'tr[data-queue="thumbnails"]'))
         self.shot("overview")
 
     def test_clicking_pause_pauses_the_queue(self):

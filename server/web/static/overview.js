@@ -23,9 +23,14 @@ function queueRow(q, who) {
     el('td', { class: 'n', dataset: { col: 'running-limit' } }, `${n(q.running)}${limit}`),
     el('td', { class: 'n' }, rate(q.submit_rate)),
     el('td', { class: 'n' }, rate(q.complete_rate)),
-    el('td', { class: 'n' }, duration(q.queue_wait && q.queue_wait.p90)),
-    el('td', { class: 'n' }, duration(q.run_time && q.run_time.p90)),
+    el('td', { class: 'n' }, quantile(q.queue_wait, 'p90')),
+    el('td', { class: 'n' }, quantile(q.run_time, 'p90')),
     actions);
+}
+
+// A quantile of a Quantiles message, or '–' while nothing was recorded.
+function quantile(qs, which) {
+  return qs && Number(qs.count) > 0 ? duration(qs[which]) : '–';
 }
 
 // One Dygraph, created once its container is in the page and the data
