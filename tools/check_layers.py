@@ -22,8 +22,9 @@ ALLOWED = {
     "http": {"common"},
     "engine": {"core", "events", "remote", "store", "common"},
     "api": {"engine", "auth", "events", "core", "remote", "common"},
+    "web": {"api", "engine", "auth", "http", "common"},
     "daemon": {"api", "engine", "auth", "events", "core", "remote", "store",
-               "exec", "http", "config", "common"},
+               "exec", "http", "web", "config", "common"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)
 

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "api/requests.h"
 
 namespace jobq::api {
 namespace {
@@ -15,8 +16,7 @@ absl::Status Admit(ServiceContext* ctx,
   auto caller = ctx->auth->Authenticate(context, auth::kAdmin);
   if (!caller.ok()) return caller.status();
   if (queue != nullptr) {
-    if (absl::Status s = ValidateQueueName(*queue, "queue"); !s.ok()) return s;
-    if (absl::Status s = ctx->auth->CheckQueue(*caller, *queue, "queue");
+    if (absl::Status s = CheckQueueCommand(*ctx->auth, *caller, *queue);
         !s.ok()) {
       return s;
     }
@@ -95,18 +95,11 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
 grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
     grpc::CallbackServerContext* context,
     const v1::SetQueueLimitsRequest* request, v1::QueueStats* response) {
-  const char* bad = request->max_concurrency() < 0
-                        ? "max_concurrency: must not be negative"
-                    : request->has_max_queued() && request->max_queued() < 0
-                        ? "max_queued: must not be negative"
-                        : nullptr;
-  if (bad != nullptr) {
+  if (absl::Status bad = CheckQueueLimits(*request); !bad.ok()) {
     // Who asks comes first.
     auto* reactor = context->DefaultReactor();
     auto caller = ctx_->auth->Authenticate(*context, auth::kAdmin);
-    reactor->Finish(caller.ok()
-                        ? grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, bad)
-                        : ToGrpc(caller.status()));
+    reactor->Finish(ToGrpc(caller.ok() ? bad : caller.status()));
     return reactor;
   }
   auto* reactor = context->DefaultReactor();

@@ -3,15 +3,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "api/admission.h"
+#include "api/requests.h"
 #include "api/watch_reactor.h"
 #include "core/job.h"
 #include "events/event_hub.h"
 
 namespace jobq::api {
 namespace {
-
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 
 grpc::Status Invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
@@ -20,9 +18,12 @@ grpc::Status Invalid(std::string message) {
 // Parses a job id field, or explains what is wrong with it.
 bool ParseIdField(const std::string& id, absl::string_view field, uint64_t* seq,
                   grpc::Status* error) {
-  if (core::ParseJobId(id, seq)) return true;
-  *error = Invalid(absl::StrCat(field, ": ", Quoted(id),
-                                " is not a job id (16 hex digits)"));
+  absl::StatusOr<uint64_t> parsed = ParseJobIdField(id, field);
+  if (parsed.ok()) {
+    *seq = *parsed;
+    return true;
+  }
+  *error = ToGrpc(parsed.status());
   return false;
 }
 
@@ -47,11 +48,7 @@ absl::Status AdmitSubmit(
 
 // Lets the core check a job's queue against the caller's token.
 engine::QueueCheck JobCheck(ServiceContext* ctx, auth::Caller caller) {
-  return [auth = ctx->auth, caller = std::move(caller)](
-             const std::string& queue, absl::string_view what) {
-    if (caller.MayUseQueue(queue)) return absl::OkStatus();
-    return auth->CheckQueue(caller, queue, what);
-  };
+  return api::JobCheck(ctx->auth, std::move(caller));
 }
 
 }  // namespace
@@ -278,41 +275,14 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     reactor->Finish(ToGrpc(caller.status()));
     return reactor;
   }
-  absl::Status valid = request->queue().empty()
-                           ? ctx_->auth->CheckAllQueues(*caller, "queue")
-                           : ValidateQueueName(request->queue(), "queue");
-  if (valid.ok() && !request->queue().empty()) {
-    valid = ctx_->auth->CheckQueue(*caller, request->queue(), "queue");
-  }
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpc(valid));
+  absl::StatusOr<engine::ListQuery> query =
+      MakeListQuery(*ctx_->auth, *caller, *request);
+  if (!query.ok()) {
+    reactor->Finish(ToGrpc(query.status()));
     return reactor;
   }
-  if (!v1::JobState_IsValid(request->state())) {
-    reactor->Finish(Invalid(
-        absl::StrCat("state: ", request->state(), " is not a JobState")));
-    return reactor;
-  }
-  if (request->page_size() < 0) {
-    reactor->Finish(Invalid("page_size: must not be negative"));
-    return reactor;
-  }
-  if (absl::Status s = ValidateLabels(request->labels(), "labels"); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
-  engine::ListQuery query;
-  if (!request->page_token().empty() &&
-      !core::ParseJobId(request->page_token(), &query.after)) {
-    reactor->Finish(Invalid("page_token: not a token from ListJobs"));
-    return reactor;
-  }
-  query.page_size = static_cast<size_t>(
-      request->page_size() == 0 ? kDefaultPageSize
-                                : std::min(request->page_size(), kMaxPageSize));
-  query.filter = {request->queue(), request->state(), request->labels()};
   if (Refused(ctx_, reactor)) return reactor;
-  ctx_->core->ListJobs(std::move(query), FinishInto(reactor, response));
+  ctx_->core->ListJobs(*std::move(query), FinishInto(reactor, response));
   return reactor;
 }
 

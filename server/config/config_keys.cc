@@ -24,7 +24,8 @@ const ConfigKey kKeys[] = {
      .field = &C::http_listen,
      .default_value = "127.0.0.1:7071",
      .default_shown = nullptr,
-     .help = "HTTP address of `/metrics`, `/healthz`, `/readyz`; empty: off"},
+     .help = "HTTP address of `/metrics`, `/healthz`, `/readyz` and the web "
+             "dashboard (`/`); empty: off"},
     {.name = "workers",
      .field = &C::workers,
      .default_value = "0",

@@ -318,7 +318,7 @@ absl::Status Daemon::StartServers() {
                          started_at_,     &ctx_,      listener_.get()};
   http::HttpServer::Handlers handlers{
       [sources] { return RenderMetrics(sources); },
-      [this] { return NotReady(); }, nullptr};
+      [this] { return NotReady(); }, nullptr, nullptr};
   // With tokens on, /metrics (which names every queue) needs the read role,
   // unless the operator opted out with --metrics-public.
   if (auth_->enabled() && !config_.metrics_public) {
@@ -327,6 +327,15 @@ absl::Status Daemon::StartServers() {
       return auth->AuthenticateHeader(h, auth::kRead).status();
     };
   }
+  dashboard_ = std::make_unique<web::Dashboard>(
+      web::JsonApi::Deps{core_api_.get(), auth_.get(), &ctx_, nullptr}, clock_,
+      web::Dashboard::Options{});
+  handlers.pages = [dashboard = dashboard_.get()](
+                       const http::HttpServer::Request& req,
+                       http::HttpServer::Response* res) {
+    dashboard->Serve(req, res);
+  };
+  dashboard_->Start();
   http_ = std::make_unique<http::HttpServer>(
       std::move(handlers),
       http::HttpServer::Tls{config_.tls_cert, config_.tls_key,
@@ -389,6 +398,7 @@ void Daemon::Shutdown() {
     // Start failed half way: stop what runs.
     ctx_.shutting_down.store(true);
     if (http_ != nullptr) http_->Stop();
+    if (dashboard_ != nullptr) dashboard_->Stop();
     if (listener_ != nullptr) listener_->Stop();
     if (server_ != nullptr) server_->Shutdown();
     if (pool_ != nullptr) pool_->Stop();
@@ -438,6 +448,7 @@ void Daemon::Shutdown() {
   if (log_ != nullptr) log_->Stop();  // Writes the last batch.
   if (server_ != nullptr) server_->Wait();
   if (http_ != nullptr) http_->Stop();
+  if (dashboard_ != nullptr) dashboard_->Stop();
 }
 
 }  // namespace jobq::daemon

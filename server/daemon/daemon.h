@@ -20,6 +20,7 @@
 #include "http/http_server.h"
 #include "store/env.h"
 #include "store/log.h"
+#include "web/dashboard.h"
 
 namespace jobq::daemon {
 
@@ -85,6 +86,7 @@ class Daemon {
   std::unique_ptr<api::AdminServiceImpl> admin_service_;
   std::unique_ptr<api::WorkerServiceImpl> worker_service_;
   api::RpcMetrics rpc_metrics_;
+  std::unique_ptr<web::Dashboard> dashboard_;  // With the HTTP listener.
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<Listener> listener_;  // Null for a Unix socket.
   std::unique_ptr<grpc::Server> server_;

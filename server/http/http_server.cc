@@ -49,6 +49,18 @@ void DeepenBacklog(int port) {
   closedir(dir);
 }
 
+HttpServer::Request ToRequest(const httplib::Request& req) {
+  HttpServer::Request out;
+  out.method = req.method;
+  out.path = req.path;
+  for (const auto& [key, value] : req.params) out.query[key] = value;
+  if (req.has_header("Authorization")) {
+    out.authorization = req.get_header_value("Authorization");
+  }
+  out.body = req.body;
+  return out;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(Handlers handlers, Tls tls)
@@ -89,6 +101,19 @@ HttpServer::HttpServer(Handlers handlers, Tls tls)
                    res.set_content(why + "\n", "text/plain");
                  }
                });
+  if (handlers_.pages) {
+    // Registered last: cpp-httplib tries patterns in order, so the pages
+    // never shadow /metrics or the probes.
+    auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+      Response out;
+      handlers_.pages(ToRequest(req), &out);
+      res.status = out.status;
+      for (auto& [name, value] : out.headers) res.set_header(name, value);
+      res.set_content(std::move(out.body), out.content_type);
+    };
+    server_->Get(".*", serve);
+    server_->Post(".*", serve);
+  }
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -4,8 +4,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <map>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -23,11 +26,29 @@ namespace jobq::http {
 //   /healthz  200 while the process serves HTTP at all (liveness)
 //   /readyz   200 when jobqd takes work; 503 with the reason otherwise
 // /healthz and /readyz stay open to probes without a token, and say
-// nothing about queues or jobs.
+// nothing about queues or jobs. Every other GET and POST goes to the
+// `pages` handler when one is given (the dashboard and its JSON API, in
+// web/), and is 404 otherwise.
 // Served by cpp-httplib on its own threads, over TLS when given.
 // Thread: Start/Stop by the owner; the callbacks run on HTTP threads.
 class HttpServer {
  public:
+  // A request as the `pages` handler sees it, without cpp-httplib's types.
+  struct Request {
+    std::string method;  // "GET", "POST"
+    std::string path;    // Without the query string; percent-decoded.
+    std::map<std::string, std::string> query;  // Decoded; the last wins.
+    // The "authorization" header; nullopt when none was sent.
+    std::optional<std::string> authorization;
+    std::string body;
+  };
+  struct Response {
+    int status = 200;
+    std::string content_type = "text/plain";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+
   struct Handlers {
     std::function<std::string()> metrics;
     // Empty when ready; otherwise why not.
@@ -36,6 +57,8 @@ class HttpServer {
     // whether /metrics may be served. Null: always.
     std::function<absl::Status(std::optional<absl::string_view>)>
         authorize_metrics;
+    // Serves any other path; null: 404.
+    std::function<void(const Request&, Response*)> pages;
   };
 
   // PEM files for HTTPS: certificate chain and key, and, for mutual TLS, the

@@ -1,0 +1,79 @@
+#include "api/requests.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "api/validation.h"
+#include "core/job.h"
+
+namespace jobq::api {
+
+absl::StatusOr<uint64_t> ParseJobIdField(absl::string_view id,
+                                         absl::string_view field) {
+  uint64_t seq = 0;
+  if (core::ParseJobId(std::string_view(id.data(), id.size()), &seq)) {
+    return seq;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": ", Quoted(id), " is not a job id (16 hex digits)"));
+}
+
+engine::QueueCheck JobCheck(auth::Authorizer* auth, auth::Caller caller) {
+  return [auth, caller = std::move(caller)](const std::string& queue,
+                                            absl::string_view what) {
+    if (caller.MayUseQueue(queue)) return absl::OkStatus();
+    return auth->CheckQueue(caller, queue, what);
+  };
+}
+
+absl::Status CheckQueueCommand(auth::Authorizer& auth,
+                               const auth::Caller& caller,
+                               absl::string_view queue,
+                               absl::string_view field) {
+  if (absl::Status s = ValidateQueueName(queue, field); !s.ok()) return s;
+  return auth.CheckQueue(caller, queue, field);
+}
+
+absl::Status CheckQueueLimits(const v1::SetQueueLimitsRequest& request) {
+  if (request.max_concurrency() < 0) {
+    return absl::InvalidArgumentError("max_concurrency: must not be negative");
+  }
+  if (request.has_max_queued() && request.max_queued() < 0) {
+    return absl::InvalidArgumentError("max_queued: must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<engine::ListQuery> MakeListQuery(
+    auth::Authorizer& auth, const auth::Caller& caller,
+    const v1::ListJobsRequest& request) {
+  absl::Status valid = request.queue().empty()
+                           ? auth.CheckAllQueues(caller, "queue")
+                           : ValidateQueueName(request.queue(), "queue");
+  if (valid.ok() && !request.queue().empty()) {
+    valid = auth.CheckQueue(caller, request.queue(), "queue");
+  }
+  if (!valid.ok()) return valid;
+  if (!v1::JobState_IsValid(request.state())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state: ", request.state(), " is not a JobState"));
+  }
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  if (absl::Status s = ValidateLabels(request.labels(), "labels"); !s.ok()) {
+    return s;
+  }
+  engine::ListQuery query;
+  if (!request.page_token().empty() &&
+      !core::ParseJobId(request.page_token(), &query.after)) {
+    return absl::InvalidArgumentError("page_token: not a token from ListJobs");
+  }
+  query.page_size = static_cast<size_t>(
+      request.page_size() == 0 ? kDefaultPageSize
+                               : std::min(request.page_size(), kMaxPageSize));
+  query.filter = {request.queue(), request.state(), request.labels()};
+  return query;
+}
+
+}  // namespace jobq::api

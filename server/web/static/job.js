@@ -1,0 +1,105 @@
+// A job: its spec and labels, its timeline (created, ready, started,
+// finished, with the timings between), its attempts, result or error, and
+// cancel. jobqd keeps each job's latest run; the state changes seen while
+// the page is open are listed too, as they happen.
+import * as api from './api.js';
+import { el, replace, st, duration, time } from './util.js';
+import { act } from './actions.js';
+
+const FINISHED = ['SUCCEEDED', 'DEAD', 'CANCELLED'];
+
+// The job's actions. RetryJob joins this list once JobService has it:
+// { id: 'retry', label: 'Retry', show: (j) => j.state === 'DEAD' },
+// posting to jobs/{id}/retry.
+const JOB_ACTIONS = [
+  { id: 'cancel', label: 'Cancel', show: (j, who) => !FINISHED.includes(j.state) && (who.admin || who.submit) },
+];
+
+function decode(b64) {
+  if (!b64) return '';
+  try {
+    return new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+  } catch (e) {
+    return `(${b64.length} bytes, base64) ${b64}`;
+  }
+}
+
+export function jobPage(id, who) {
+  const head = el('div', { id: 'job-head' });
+  const actions = el('div', { class: 'actions', id: 'job-actions' });
+  const timeline = el('ol', { class: 'timeline', id: 'timeline' });
+  const attempts = el('table', { class: 'attempts', id: 'attempts' });
+  const spec = el('dl', { class: 'spec', id: 'spec' });
+  const outcome = el('div', { id: 'outcome' });
+  const seen = el('ol', { class: 'seen', id: 'seen' });
+  const root = el('section', { class: 'page job' },
+    el('p', { class: 'crumbs' }, el('a', { href: '#/' }, 'Overview'), ' › ',
+      el('a', { id: 'queue-link', href: '#/' }, 'queue'), ' › job'),
+    el('h1', { class: 'mono' }, id), head, actions,
+    el('div', { class: 'columns' },
+      el('div', {}, el('h2', {}, 'Timeline'), timeline,
+        el('h2', {}, 'Attempts'), attempts,
+        el('h2', {}, 'Outcome'), outcome),
+      el('div', {}, el('h2', {}, 'Spec'), spec,
+        el('h2', {}, 'Seen while this page is open'), seen)));
+  let last = null;
+
+  async function update() {
+    const j = await api.get(`jobs/${encodeURIComponent(id)}`);
+    j.state = st(j.state);
+    const s = j.spec || {};
+    const link = root.querySelector('#queue-link');
+    link.textContent = s.queue;
+    link.href = `#/queue/${encodeURIComponent(s.queue)}`;
+    replace(head, el('span', { class: `state ${j.state}`, id: 'job-state' }, j.state),
+      ` attempt ${j.attempt} of ${(s.retry && s.retry.max_attempts) || 1}`,
+      j.worker ? ` · on worker ${j.worker}` : '');
+    replace(actions, JOB_ACTIONS.filter((a) => a.show(j, who)).map((a) => el('button', {
+      type: 'button', dataset: { action: a.id },
+      onclick: () => act(() => api.post(`jobs/${encodeURIComponent(id)}/${a.id}`)),
+    }, a.label)));
+    const t = j.timings || {};
+    const steps = [
+      ['created', j.created_at, null],
+      ['ready', j.ready_at, null],
+      ['started', j.started_at, ['queue wait', t.queue_wait]],
+      ['finished', j.finished_at, ['run time', t.run_time]],
+    ];
+    replace(timeline, steps.filter(([, at]) => at && !at.startsWith('1970')).map(([what, at, gap]) =>
+      el('li', { dataset: { step: what } },
+        gap ? el('span', { class: 'gap' }, `${gap[0]} ${duration(gap[1])}`) : null,
+        el('span', { class: 'what' }, what), el('time', {}, time(at)))),
+    t.total ? el('li', { class: 'total' }, `total ${duration(t.total)}`) : null);
+    replace(attempts,
+      el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Started'), el('th', {}, 'Finished'),
+        el('th', { class: 'n' }, 'Queue wait'), el('th', { class: 'n' }, 'Run time'), el('th', {}, 'Outcome'))),
+      el('tbody', {}, j.attempt > 0 ? el('tr', { dataset: { attempt: j.attempt } },
+        el('td', {}, j.attempt), el('td', {}, time(j.started_at)), el('td', {}, time(j.finished_at)),
+        el('td', { class: 'n' }, duration(t.queue_wait)), el('td', { class: 'n' }, duration(t.run_time)),
+        el('td', {}, j.error ? el('span', { class: 'error' }, j.error) : j.state))
+        : el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'Not run yet.'))),
+      j.attempt > 1 ? el('caption', {}, `jobqd keeps the latest of ${j.attempt} attempts.`) : null);
+    replace(outcome,
+      j.error ? el('p', { class: 'error', id: 'job-error' }, j.error) : null,
+      j.exit_code ? el('p', {}, `exit code ${j.exit_code}`) : null,
+      j.result ? el('pre', { id: 'job-result' }, decode(j.result)) : null,
+      !j.error && !j.result ? el('p', { class: 'muted' }, FINISHED.includes(j.state) ? 'No output.' : 'Not finished.') : null);
+    replace(spec, [
+      ['queue', s.queue], ['kind', s.kind], ['priority', s.priority || 0],
+      ['delay', s.delay ? duration(s.delay) : null], ['run at', s.run_at ? time(s.run_at) : null],
+      ['timeout', s.timeout ? duration(s.timeout) : null],
+      ['max attempts', (s.retry && s.retry.max_attempts) || 1],
+      ['idempotency key', s.idempotency_key || null],
+      ['payload', s.payload ? decode(s.payload) : null],
+    ].filter(([, v]) => v !== null && v !== undefined && v !== '').flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]),
+    Object.keys(s.labels || {}).length ? [el('dt', {}, 'labels'), el('dd', {},
+      Object.entries(s.labels).map(([k, v]) => el('span', { class: 'tag' }, `${k}=${v}`)))] : []);
+    const key = `${j.state}/${j.attempt}`;
+    if (key !== last) {
+      seen.append(el('li', {}, el('span', { class: `state ${j.state}` }, j.state),
+        ` attempt ${j.attempt} · seen ${new Date().toLocaleTimeString(undefined, { hour12: false })}`));
+      last = key;
+    }
+  }
+  return { root, update };
+}

@@ -1,0 +1,309 @@
+"""jobqd's web dashboard in a real browser: headless Chromium driven by
+selenium (Debian's chromium, chromium-driver and python3-selenium), against
+a real jobqd on 127.0.0.1 port 0 with tokens on. The counts the page shows
+are compared with GetStats through jobqctl; actions are checked through the
+API. Every page's screenshot is kept in $JOBQ_ARTIFACTS (by ctest:
+build/artifacts/dashboard/), and the browser's console must stay free of
+errors.
+
+ctest sets JOBQD, JOBQCTL and JOBQ_ARTIFACTS; by hand:
+    JOBQD=build/bin/jobqd JOBQCTL=build/bin/jobqctl \
+        /usr/bin/python3 -m unittest -v tests/browser/dashboard_test.py
+"""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import unittest
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.join(HERE, "..", "..", "build")
+JOBQD = os.environ.get("JOBQD") or os.path.join(BUILD, "bin", "jobqd")
+JOBQCTL = os.environ.get("JOBQCTL") or os.path.join(BUILD, "bin", "jobqctl")
+ARTIFACTS = os.environ.get("JOBQ_ARTIFACTS") or os.path.join(
+    BUILD, "artifacts", "dashboard")
+LISTENING = re.compile(
+    r"listening on [0-9.]+:([0-9]+) \(http [0-9.]+:([0-9]+)\)")
+WAIT = 20  # Seconds for the page to show what it must.
+STATES = ["SCHEDULED", "READY", "RUNNING", "SUCCEEDED", "DEAD", "CANCELLED"]
+
+
+class Jobqd:
+    """A jobqd with an admin and a read-only token; its ports read back
+    from its start-up line."""
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.tokens = {}
+        entries = []
+        for name, roles in [("admin", ["admin", "submit", "read"]),
+                            ("viewer", ["read"])]:
+            out = subprocess.run([JOBQCTL, "token", "new", name, "--role",
+                                  *roles], check=True, capture_output=True,
+                                 text=True).stdout
+            self.tokens[name] = out.splitlines()[0].strip()
+            entries.append("\n".join(
+                line for line in out.splitlines()[1:]
+                if not line.startswith("#")))
+        self.token_file = os.path.join(self.dir.name, "tokens.yaml")
+        with open(self.token_file, "w") as f:
+            f.write("tokens:\n" + "\n".join(entries) + "\n")
+        self.admin_token_file = os.path.join(self.dir.name, "admin.token")
+        with open(self.admin_token_file, "w") as f:
+            f.write(self.tokens["admin"] + "\n")
+        self.proc = subprocess.Popen(
+            [JOBQD, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+             "--workers", "2", "--auth-tokens", self.token_file],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.log = []
+        ports = threading.Event()
+
+        def read():
+            for line in self.proc.stdout:
+                self.log.append(line)
+                m = LISTENING.search(line)
+                if m:
+                    self.port, self.http_port = int(m[1]), int(m[2])
+                    ports.set()
+        threading.Thread(target=read, daemon=True).start()
+        if not ports.wait(30):
+            raise RuntimeError("jobqd did not start:\n" + "".join(self.log))
+        self.url = f"http://127.0.0.1:{self.http_port}/"
+
+    def ctl(self, *args):
+        out = subprocess.run(
+            [JOBQCTL, "--addr", f"127.0.0.1:{self.port}", "--token-file",
+             self.admin_token_file, "--json", *args],
+            check=True, capture_output=True, text=True).stdout
+        return json.loads(out) if out.strip() else None
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.dir.cleanup()
+
+
+def browser():
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu",
+              "--disable-dev-shm-usage", "--window-size=1280,1000"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
+                            options=opts)
+
+
+jobqd = None
+
+
+def setUpModule():
+    global jobqd
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    jobqd = Jobqd()
+
+
+def tearDownModule():
+    jobqd.stop()
+
+
+def count(value):
+    return int(value or 0)
+
+
+class DashboardTest(unittest.TestCase):
+    def setUp(self):
+        self.driver = browser()
+        self.wait = WebDriverWait(self.driver, WAIT)
+
+    def tearDown(self):
+        errors = [e for e in self.driver.get_log("browser")
+                  if e["level"] == "SEVERE"]
+        self.driver.quit()
+        self.assertEqual(errors, [], "the browser console shows errors")
+
+    def shot(self, name):
+        self.driver.save_screenshot(os.path.join(ARTIFACTS, name + ".png"))
+
+    def fetch(self, path, token="admin"):
+        """An API answer's body, fetched outside the browser."""
+        req = urllib.request.Request(
+            jobqd.url + "api/v1/" + path,
+            headers={"Authorization": "Bearer " + jobqd.tokens[token]})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.read().decode()
+
+    def sign_in(self, token):
+        self.driver.get(jobqd.url)
+        box = self.wait.until(lambda d: d.find_element(By.ID, "token-input"))
+        box.send_keys(jobqd.tokens[token])
+        self.driver.find_element(By.CSS_SELECTOR,
+                                 "#token-form button[type=submit]").click()
+        self.wait.until(lambda d: d.find_elements(By.ID, "queues"))
+
+    def submit(self, queue, kind="noop", payload=None, *labels):
+        args = ["submit", "-q", queue, "-k", kind]
+        if payload:
+            args += ["--payload", payload]
+        for label in labels:
+            args += ["-l", label]
+        return jobqd.ctl(*args)["job_id"]
+
+    def test_without_a_token_the_page_asks_for_one(self):
+        self.driver.get(jobqd.url)
+        self.wait.until(lambda d: d.find_elements(By.ID, "token-form"))
+        self.assertEqual(self.driver.find_elements(By.ID, "queues"), [])
+        self.shot("token-form")
+
+    def test_overview_lists_the_queues_with_the_counts_of_get_stats(self):
+        for _ in range(5):
+            self.submit("emails")
+        # A paused queue keeps its jobs READY, so its counts stay put.
+        jobqd.ctl("pause", "reports")
+        for _ in range(3):
+            self.submit("reports", "sleep", "10ms")
+        self.wait.until(lambda _: any(
+            q["name"] == "emails" and count(q.get("succeeded")) == 5
+            for q in jobqd.ctl("stats").get("queues", [])))
+        self.sign_in("admin")
+
+        def page_matches_stats(d):
+            stats = {q["name"]: q for q in jobqd.ctl("stats")["queues"]}
+            for name in ["emails", "reports"]:
+                rows = d.find_elements(By.CSS_SELECTOR,
+                                       f'tr[data-queue="{name}"]')
+                if not rows:
+                    return False
+                for state in STATES:
+                    cell = rows[0].find_element(
+                        By.CSS_SELECTOR, f'td[data-state="{state}"]')
+                    if int(cell.text) != count(
+                            stats[name].get(state.lower())):
+                        return False
+            return True
+        self.wait.until(page_matches_stats)
+        row = self.driver.find_element(By.CSS_SELECTOR,
+                                       'tr[data-queue="reports"]')
+        self.assertEqual(row.find_element(
+            By.CSS_SELECTOR, 'td[data-state="READY"]').text, "3")
+        self.assertTrue(row.find_elements(By.CSS_SELECTOR,
+                                          "[data-paused=true]"))
+        # The charts are drawn by the chart library, from jobqd's samples
+        # (one every 5 s): jobs keep coming until three intervals show.
+        done = threading.Event()
+
+        def trickle():
+            while not done.is_set():
+                self.submit("emails", "sleep", "20ms")
+                self.submit("thumbnails", "sleep", "60ms")
+        feeder = threading.Thread(target=trickle)
+        feeder.start()
+        try:
+            WebDriverWait(self.driver, 40).until(lambda d: d.execute_script(
+                "const g = document.querySelectorAll("
+                "'#chart-throughput canvas'); return g.length > 0;") and
+                len(json.loads(self.fetch("samples"))["queues"].get(
+                    "thumbnails", [])) >= 3)
+        finally:
+            done.set()
+            feeder.join()
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-queue="thumbnails"]'))
+        self.shot("overview")
+
+    def test_clicking_pause_pauses_the_queue(self):
+        self.submit("clicks")
+        self.sign_in("admin")
+        button = self.wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, 'button[data-action="pause"][data-queue="clicks"]'))
+        button.click()
+        self.wait.until(lambda _: any(
+            q["name"] == "clicks" and q.get("paused")
+            for q in jobqd.ctl("queues").get("queues", [])))
+        # The page shows it by itself, and offers to resume.
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'button[data-action="resume"][data-queue="clicks"]'))
+        self.driver.get(jobqd.url + "#/queue/clicks")
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#queue-actions button[data-action="resume"]'))
+        self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                                  "#jobs tr[data-job]"))
+        self.shot("queue")
+        self.driver.find_element(
+            By.CSS_SELECTOR, '#queue-actions button[data-action="resume"]').click()
+        self.wait.until(lambda _: any(
+            q["name"] == "clicks" and not q.get("paused")
+            for q in jobqd.ctl("queues").get("queues", [])))
+
+    def test_a_job_page_shows_its_attempts_and_timings(self):
+        job = self.submit("timed", "sleep", "50ms", "team=ops")
+        self.wait.until(lambda _: jobqd.ctl("get", job)["state"]
+                        == "JOB_STATE_SUCCEEDED")
+        self.sign_in("admin")
+        self.driver.get(jobqd.url + f"#/job/{job}")
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#attempts tr[data-attempt="1"]'))
+        steps = [e.get_attribute("data-step") for e in
+                 self.driver.find_elements(By.CSS_SELECTOR,
+                                           "#timeline li[data-step]")]
+        self.assertEqual(steps, ["created", "ready", "started", "finished"])
+        timeline = self.driver.find_element(By.ID, "timeline").text
+        self.assertIn("queue wait", timeline)
+        self.assertRegex(timeline, r"run time \d+(\.\d+)? ms")
+        self.assertIn("total", timeline)
+        self.assertIn("SUCCEEDED",
+                      self.driver.find_element(By.ID, "job-state").text)
+        self.assertIn("team=ops", self.driver.find_element(By.ID, "spec").text)
+        # A finished job offers no cancel.
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, '#job-actions button[data-action="cancel"]'), [])
+        self.shot("job")
+
+    def test_a_read_only_token_sees_but_gets_no_buttons(self):
+        self.submit("viewed")
+        self.sign_in("viewer")
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-queue="viewed"]'))
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, "button[data-action]"), [])
+        self.assertIn("read only", self.driver.find_element(By.ID, "who").text)
+        self.driver.get(jobqd.url + "#/queue/viewed")
+        self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                                  "#jobs tr[data-job]"))
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, "button[data-action]"), [])
+        self.assertEqual(self.driver.find_elements(By.ID, "limits-form"), [])
+        self.shot("read-only")
+
+    def test_the_workers_page_lists_no_worker_when_none_is_connected(self):
+        self.sign_in("admin")
+        self.driver.get(jobqd.url + "#/workers")
+        self.wait.until(lambda d: "No remote worker" in d.find_element(
+            By.ID, "workers").text)
+        self.shot("workers")
+
+    def test_a_phone_sized_window_shows_the_overview(self):
+        self.submit("phone")
+        self.driver.set_window_size(390, 844)
+        self.sign_in("admin")
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-queue="phone"]'))
+        # The page itself does not scroll sideways; the table does.
+        width = self.driver.execute_script(
+            "return document.documentElement.scrollWidth")
+        inner = self.driver.execute_script("return window.innerWidth")
+        self.assertLessEqual(width, inner)
+        self.shot("overview-phone")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,245 @@
+// The dashboard's JSON API (/api/v1/ on the HTTP listener) against the
+// real jobqd with tokens: the same roles as gRPC, bad input answered 400
+// naming the field, unknown jobs 404, and the answers the same as gRPC's.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+
+#include "tests/integration/jobqd_process.h"
+
+namespace jobq::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Entry(const std::string& name, const std::string& roles,
+                  const std::string& extra = "") {
+  CommandRun hash = RunCommand("printf %s " + name + "-secret | sha256sum");
+  return "  - name: " + name + "\n    sha256: " + hash.out.substr(0, 64) +
+         "\n    roles: [" + roles + "]\n" + extra;
+}
+
+struct Answer {
+  int status = 0;
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+  httplib::Headers headers;
+};
+
+class DashboardApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string path = TempPath("tokens.yaml");
+    std::ofstream(path) << "tokens:\n"
+                        << Entry("ops", "submit, read, admin")
+                        << Entry("reader", "read")
+                        << Entry("billing-reader", "read",
+                                 "    queues: [billing]\n")
+                        << Entry("producer", "submit");
+    jobqd_ = JobqdProcess::Start({"--auth-tokens", path});
+    ASSERT_NE(jobqd_, nullptr);
+    auto channel = client::MakeChannel(jobqd_->address(), {}, "ops-secret");
+    ASSERT_TRUE(channel.ok());
+    ops_ = std::make_unique<client::Client>(*channel);
+  }
+
+  Answer Call(const std::string& method, const std::string& path,
+              const std::string& token, const std::string& body = "") {
+    httplib::Client http("127.0.0.1", jobqd_->http_port());
+    http.set_url_encode(false);  // The paths here are encoded already.
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto res = method == "GET"
+                   ? http.Get(path.c_str(), headers)
+                   : http.Post(path.c_str(), headers, body, "application/json");
+    Answer a;
+    if (!res) return a;
+    a.status = res->status;
+    a.body = res->body;
+    a.headers = res->headers;
+    return a;
+  }
+  Answer Get(const std::string& path, const std::string& token = "ops-secret") {
+    return Call("GET", path, token);
+  }
+  Answer Post(const std::string& path, const std::string& token = "ops-secret",
+              const std::string& body = "") {
+    return Call("POST", path, token, body);
+  }
+
+  std::string Submit(const std::string& queue, const std::string& kind = "noop",
+                     const std::string& payload = "") {
+    auto r = ops_->Submit(MakeSpec(kind, queue, payload));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->job_id() : "";
+  }
+
+  std::unique_ptr<JobqdProcess> jobqd_;
+  std::unique_ptr<client::Client> ops_;
+};
+
+TEST_F(DashboardApiTest, WithoutATokenTheApiAnswers401AndThePageIsServed) {
+  Answer a = Get("/api/v1/stats", "");
+  EXPECT_EQ(a.status, 401);
+  EXPECT_EQ(a.header("WWW-Authenticate"), "Bearer");
+  EXPECT_THAT(a.body, HasSubstr("\"code\":\"UNAUTHENTICATED\""));
+  EXPECT_EQ(Get("/api/v1/stats", "wrong-secret").status, 401);
+  // whoami tells the page to ask for a token, without a 401.
+  Answer who = Get("/api/v1/whoami", "");
+  EXPECT_EQ(who.status, 200);
+  EXPECT_THAT(who.body, HasSubstr("\"authenticated\":false"));
+  // The page itself holds no data: it is served to anyone.
+  Answer page = Get("/", "");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_THAT(page.header("Content-Type"), HasSubstr("text/html"));
+  EXPECT_THAT(page.header("Content-Security-Policy"),
+              HasSubstr("script-src 'self';"));
+  EXPECT_EQ(page.header("Cache-Control"), "no-cache");
+  EXPECT_EQ(a.header("Cache-Control"), "no-store");
+  Answer script = Get("/app.js", "");
+  EXPECT_EQ(script.status, 200);
+  EXPECT_THAT(script.header("Content-Type"), HasSubstr("text/javascript"));
+  Answer chart = Get("/lib/dygraph.min.js", "");
+  EXPECT_EQ(chart.status, 200);
+  EXPECT_THAT(chart.body, HasSubstr("Dygraph"));
+  EXPECT_EQ(Get("/nothing.js", "").status, 404);
+}
+
+TEST_F(DashboardApiTest, AReadTokenReadsButMayNotAct) {
+  std::string id = Submit("emails");
+  EXPECT_EQ(Get("/api/v1/stats", "reader-secret").status, 200);
+  EXPECT_EQ(Get("/api/v1/jobs/" + id, "reader-secret").status, 200);
+  EXPECT_EQ(Get("/api/v1/queues/emails/jobs", "reader-secret").status, 200);
+  Answer who = Get("/api/v1/whoami", "reader-secret");
+  EXPECT_THAT(who.body, HasSubstr("\"admin\":false"));
+  EXPECT_THAT(who.body, HasSubstr("\"read\":true"));
+  Answer pause = Post("/api/v1/queues/emails/pause", "reader-secret");
+  EXPECT_EQ(pause.status, 403);
+  EXPECT_THAT(pause.body, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_EQ(Post("/api/v1/jobs/" + id + "/cancel", "reader-secret").status,
+            403);
+  // A producer may not read the dashboard.
+  EXPECT_EQ(Get("/api/v1/stats", "producer-secret").status, 403);
+}
+
+TEST_F(DashboardApiTest, ATokenOfSomeQueuesSeesOnlyThose) {
+  Submit("billing");
+  Submit("emails");
+  Answer stats = Get("/api/v1/stats", "billing-reader-secret");
+  ASSERT_EQ(stats.status, 200);
+  EXPECT_THAT(stats.body, HasSubstr("\"name\":\"billing\""));
+  EXPECT_EQ(stats.body.find("\"name\":\"emails\""), std::string::npos);
+  // Its totals count its queues only.
+  EXPECT_EQ(stats.body.find("\"submitted_total\":\"2\""), std::string::npos);
+  EXPECT_THAT(stats.body, HasSubstr("\"submitted_total\":\"1\""));
+  EXPECT_THAT(Get("/api/v1/stats").body,
+              HasSubstr("\"submitted_total\":\"2\""));
+  Answer other = Get("/api/v1/queues/emails/jobs", "billing-reader-secret");
+  EXPECT_EQ(other.status, 403);
+  EXPECT_THAT(other.body, HasSubstr("\"field\":\"queue\""));
+}
+
+TEST_F(DashboardApiTest, PauseResumeAndLimitsChangeTheQueueAsGrpcSees) {
+  Submit("emails");
+  Answer pause = Post("/api/v1/queues/emails/pause");
+  ASSERT_EQ(pause.status, 200) << pause.body;
+  EXPECT_THAT(pause.body, HasSubstr("\"paused\":true"));
+  auto queues = ops_->ListQueues();
+  ASSERT_TRUE(queues.ok());
+  ASSERT_EQ(queues->queues_size(), 1);
+  EXPECT_TRUE(queues->queues(0).paused());
+  ASSERT_EQ(Post("/api/v1/queues/emails/resume").status, 200);
+  Answer limits = Post("/api/v1/queues/emails/limits", "ops-secret",
+                       R"({"max_concurrency": 3, "max_queued": 10})");
+  ASSERT_EQ(limits.status, 200) << limits.body;
+  queues = ops_->ListQueues();
+  ASSERT_TRUE(queues.ok());
+  EXPECT_FALSE(queues->queues(0).paused());
+  EXPECT_EQ(queues->queues(0).max_concurrency(), 3);
+  EXPECT_EQ(queues->queues(0).max_queued(), 10);
+}
+
+TEST_F(DashboardApiTest, BadInputIs400NamingTheField) {
+  auto field_of = [](const Answer& a) {
+    size_t at = a.body.find("\"field\":\"");
+    if (at == std::string::npos) return std::string();
+    at += 9;
+    return a.body.substr(at, a.body.find('"', at) - at);
+  };
+  Answer limits = Post("/api/v1/queues/emails/limits", "ops-secret",
+                       R"({"max_concurrency": -1})");
+  EXPECT_EQ(limits.status, 400);
+  EXPECT_EQ(field_of(limits), "max_concurrency");
+  Answer body = Post("/api/v1/queues/emails/limits", "ops-secret", "{nope");
+  EXPECT_EQ(body.status, 400);
+  EXPECT_EQ(field_of(body), "body");
+  Answer queue = Post("/api/v1/queues/No%20Such/pause");
+  EXPECT_EQ(queue.status, 400);
+  EXPECT_EQ(field_of(queue), "queue");
+  Answer id = Get("/api/v1/jobs/xyz");
+  EXPECT_EQ(id.status, 400);
+  EXPECT_EQ(field_of(id), "job_id");
+  Answer state = Get("/api/v1/queues/emails/jobs?state=SLEEPY");
+  EXPECT_EQ(state.status, 400);
+  EXPECT_EQ(field_of(state), "state");
+  Answer token = Get("/api/v1/queues/emails/jobs?page_token=zz");
+  EXPECT_EQ(token.status, 400);
+  EXPECT_EQ(field_of(token), "page_token");
+  // Label keys are at most 63 bytes.
+  Answer label = Get("/api/v1/queues/emails/jobs?label=" +
+                     std::string(70, 'k') + "%3Dv");
+  EXPECT_EQ(label.status, 400);
+  EXPECT_EQ(field_of(label), "labels");
+}
+
+TEST_F(DashboardApiTest, AnUnknownJobIs404AndAFinishedOneCannotBeCancelled) {
+  Answer missing = Get("/api/v1/jobs/00000000000000ff");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_THAT(missing.body, HasSubstr("NOT_FOUND"));
+  EXPECT_EQ(Get("/api/v1/no/such/route").status, 404);
+  v1::JobEvent end = RunToEnd(*ops_, MakeSpec("noop", "emails"));
+  ASSERT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED);
+  Answer cancel = Post("/api/v1/jobs/" + end.job_id() + "/cancel");
+  EXPECT_EQ(cancel.status, 409);
+  EXPECT_THAT(cancel.body, HasSubstr("FAILED_PRECONDITION"));
+}
+
+TEST_F(DashboardApiTest, JobsArePagedWithListJobsTokensAndFilteredByState) {
+  ASSERT_TRUE(ops_->PauseQueue("emails").ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Submit("emails"));
+  Answer first = Get("/api/v1/queues/emails/jobs?state=READY&page_size=3");
+  ASSERT_EQ(first.status, 200) << first.body;
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(first.body, HasSubstr(ids[i]));
+  EXPECT_EQ(first.body.find(ids[3]), std::string::npos);
+  EXPECT_THAT(first.body, HasSubstr("\"next_page_token\":\"" + ids[2]));
+  Answer second = Get("/api/v1/queues/emails/jobs?state=READY&page_size=3"
+                      "&page_token=" + ids[2]);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_THAT(second.body, HasSubstr(ids[3]));
+  EXPECT_THAT(second.body, HasSubstr(ids[4]));
+  EXPECT_EQ(second.body.find(ids[0]), std::string::npos);
+  Answer none = Get("/api/v1/queues/emails/jobs?state=SUCCEEDED");
+  EXPECT_EQ(none.body.find(ids[0]), std::string::npos);
+  // A job cancelled through the API is cancelled for gRPC too.
+  ASSERT_EQ(Post("/api/v1/jobs/" + ids[0] + "/cancel").status, 200);
+  auto job = ops_->GetJob(ids[0]);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state(), v1::JOB_STATE_CANCELLED);
+}
+
+TEST_F(DashboardApiTest, SamplesAreServedAsJson) {
+  Submit("emails");
+  Answer samples = Get("/api/v1/samples");
+  ASSERT_EQ(samples.status, 200);
+  EXPECT_THAT(samples.body, HasSubstr("\"capacity\":180"));
+  EXPECT_THAT(samples.body, HasSubstr("\"queues\":{"));
+}
+
+}  // namespace
+}  // namespace jobq::testing
