@@ -74,14 +74,9 @@ struct ServiceContext {
   std::vector<std::string> warnings;
 };
 
-inline grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
+using engine::ToGrpc;
 
-inline grpc::Status Unavailable() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "jobqd is shutting down");
-}
+using engine::Unavailable;
 
 // A submit refused because its queue holds `limit` unfinished jobs, its
 // max_queued. `field` names the queue field ("job.queue", "jobs[3].queue").
@@ -116,19 +111,12 @@ inline absl::Status RefusalStatus(const ServiceContext& ctx) {
   if (ctx.recovering.load()) {
     return absl::UnavailableError("jobqd is recovering its write-ahead log");
   }
-  if (ctx.shutting_down.load()) {
-    return absl::UnavailableError("jobqd is shutting down");
-  }
+  if (ctx.shutting_down.load()) return engine::Stopped();
   return absl::OkStatus();
 }
 
 inline grpc::Status Refusal(const ServiceContext& ctx) {
-  if (ctx.recovering.load()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "jobqd is recovering its write-ahead log");
-  }
-  if (ctx.shutting_down.load()) return Unavailable();
-  return grpc::Status::OK;
+  return ToGrpc(RefusalStatus(ctx));
 }
 
 }  // namespace jobq::api

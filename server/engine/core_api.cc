@@ -15,11 +15,6 @@ absl::Status NotFound(uint64_t seq) {
       absl::StrCat("job ", core::FormatJobId(seq), " not found"));
 }
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
 // PERMISSION_DENIED unless `check` lets the caller use the job's queue.
 absl::Status CheckJob(const QueueCheck& check, const core::Job& job) {
   if (!check) return absl::OkStatus();

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <grpcpp/support/status.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -39,6 +41,18 @@ using QueueCheck = std::function<absl::Status(const std::string& queue,
 // unfinished jobs, its max_queued; `field` names the queue field
 // ("job.queue", "jobs[3].queue").
 absl::Status QueueFullError(absl::string_view field, int64_t limit);
+
+// A status as gRPC carries it (the codes are the same numbers).
+inline grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+// The answer to a command that reaches a core that has stopped.
+inline absl::Status Stopped() {
+  return absl::UnavailableError("jobqd is shutting down");
+}
+inline grpc::Status Unavailable() { return ToGrpc(Stopped()); }
 
 // A client stream that receives job events, as the core sees it.
 // Thread: `stream` is thread-safe; `subscription` is the core thread's.

@@ -244,30 +244,28 @@ void CoreApi::Figures(Done<CoreFigures> done) {
 bool CoreApi::WorkerMessage(std::shared_ptr<WorkerLink> link, std::string peer,
                             v1::WorkerMessage message,
                             absl::AnyInvocable<void()> processed) {
-  return loop_->Post([link = std::move(link), peer = std::move(peer),
-                      message = std::move(message),
-                      processed =
-                          std::move(processed)](CoreContext& core) mutable {
-    if (message.has_hello() && !link->gone) {
-      auto session = core.workers.Connect(message.hello(), std::move(peer),
-                                          link->outbound, core.now);
-      if (session.ok()) {
-        link->session = *session;
-      } else {
-        const absl::Status& s = session.status();
-        link->outbound->Close(grpc::Status(
-            static_cast<grpc::StatusCode>(s.code()), std::string(s.message())));
-        link->outbound->Flush();
-      }
-    }
-    // The hello may carry results or progress too.
-    bool content = !message.has_hello() || message.results_size() > 0 ||
-                   message.progress_size() > 0 || message.draining();
-    if (link->session != 0 && content) {
-      core.workers.OnMessage(link->session, message, core.now);
-    }
-    processed();
-  });
+  return loop_->Post(
+      [link = std::move(link), peer = std::move(peer),
+       message = std::move(message),
+       processed = std::move(processed)](CoreContext& core) mutable {
+        if (message.has_hello() && !link->gone) {
+          auto session = core.workers.Connect(message.hello(), std::move(peer),
+                                              link->outbound, core.now);
+          if (session.ok()) {
+            link->session = *session;
+          } else {
+            link->outbound->Close(ToGrpc(session.status()));
+            link->outbound->Flush();
+          }
+        }
+        // The hello may carry results or progress too.
+        bool content = !message.has_hello() || message.results_size() > 0 ||
+                       message.progress_size() > 0 || message.draining();
+        if (link->session != 0 && content) {
+          core.workers.OnMessage(link->session, message, core.now);
+        }
+        processed();
+      });
 }
 
 bool CoreApi::WorkerGone(std::shared_ptr<WorkerLink> link,

@@ -6,17 +6,10 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "engine/core_api.h"
 #include "engine/core_loop.h"
 
 namespace jobq::engine {
-
-inline absl::Status Stopped() {
-  return absl::UnavailableError("jobqd is shutting down");
-}
-
-inline grpc::Status Unavailable() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "jobqd is shutting down");
-}
 
 // Runs fn(core, payload) on the core thread; when the core has stopped,
 // stopped(payload) on this thread instead, so that whatever `payload`

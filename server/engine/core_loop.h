@@ -14,10 +14,10 @@
 #include "common/clock.h"
 #include "core/dispatcher.h"
 #include "core/scheduler.h"
-#include "events/event_hub.h"
-#include "remote/registry.h"
 #include "engine/compactor.h"
 #include "engine/durable_acks.h"
+#include "events/event_hub.h"
+#include "remote/registry.h"
 #include "store/log.h"
 
 namespace jobq::engine {

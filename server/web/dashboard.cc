@@ -64,8 +64,7 @@ void Dashboard::SampleLoop() {
       figures->set_value(std::move(f));
     });
     // The core answers within a turn; a stopped core answers at once.
-    if (future.wait_for(std::chrono::seconds(5)) ==
-        std::future_status::ready) {
+    if (future.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
       absl::StatusOr<engine::CoreFigures> f = future.get();
       if (f.ok()) samples_.Add(clock_->Now(), *f);
     }
@@ -84,10 +83,10 @@ void Dashboard::Serve(const http::HttpServer::Request& req,
     api_.Serve(req, res);
     return;
   }
-  const StaticFile* file = req.method == "GET"
-                               ? FindStaticFile(req.path == "/" ? "/index.html"
-                                                                : req.path)
-                               : nullptr;
+  const StaticFile* file =
+      req.method == "GET"
+          ? FindStaticFile(req.path == "/" ? "/index.html" : req.path)
+          : nullptr;
   if (file == nullptr) {
     res->status = 404;
     res->content_type = "text/plain";

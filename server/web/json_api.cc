@@ -149,14 +149,15 @@ struct Route {
 };
 
 // Tells the page what to show: the token form, the action buttons.
-void WhoAmI(const JsonApi::Deps& deps,
-            std::optional<absl::string_view> header, Response* res) {
+void WhoAmI(const JsonApi::Deps& deps, std::optional<absl::string_view> header,
+            Response* res) {
   auth::Authorizer& auth = *deps.auth;
   std::string out = "{\"auth_required\":";
   absl::StrAppend(&out, auth.enabled() ? "true" : "false");
   if (!auth.enabled()) {
-    out.append(",\"authenticated\":true,\"name\":\"anonymous\","
-               "\"read\":true,\"admin\":true,\"submit\":true");
+    out.append(
+        ",\"authenticated\":true,\"name\":\"anonymous\","
+        "\"read\":true,\"admin\":true,\"submit\":true");
   } else if (!header) {
     out.append(",\"authenticated\":false,\"message\":\"no token\"");
   } else {
@@ -170,10 +171,10 @@ void WhoAmI(const JsonApi::Deps& deps,
       auto flag = [](bool b) { return b ? "true" : "false"; };
       out.append(",\"authenticated\":true,\"name\":");
       AppendJsonString(t.name, &out);
-      absl::StrAppend(&out, ",\"read\":",
-                      flag(t.Has(auth::kRead) || t.Has(auth::kAdmin)),
-                      ",\"admin\":", flag(t.Has(auth::kAdmin)),
-                      ",\"submit\":", flag(t.Has(auth::kSubmit)));
+      absl::StrAppend(
+          &out, ",\"read\":", flag(t.Has(auth::kRead) || t.Has(auth::kAdmin)),
+          ",\"admin\":", flag(t.Has(auth::kAdmin)),
+          ",\"submit\":", flag(t.Has(auth::kSubmit)));
     }
   }
   out.append("}");
@@ -319,10 +320,10 @@ void QueueCommand(const Route& r) {
     if (auto s = google::protobuf::util::JsonStringToMessage(
             r.req.body.empty() ? "{}" : r.req.body, &request);
         !s.ok()) {
-      return Reply(absl::InvalidArgumentError(
-                       absl::StrCat("body: not SetQueueLimits' JSON: ",
-                                    s.message().ToString())),
-                   r.res);
+      return Reply(
+          absl::InvalidArgumentError(absl::StrCat(
+              "body: not SetQueueLimits' JSON: ", s.message().ToString())),
+          r.res);
     }
     request.set_queue(queue);
     if (absl::Status s = api::CheckQueueLimits(request); !s.ok()) {
@@ -383,9 +384,8 @@ void JsonApi::Serve(const Request& req, Response* res) const {
         !s.ok()) {
       return Reply(s, res);
     }
-    return Reply(Await<v1::ListWorkersResponse>([core](auto done) {
-                   core->ListWorkers(std::move(done));
-                 }),
+    return Reply(Await<v1::ListWorkersResponse>(
+                     [core](auto done) { core->ListWorkers(std::move(done)); }),
                  res);
   }
   if (get && n == 3 && r.is(0, "queues") && r.is(2, "jobs")) {

@@ -96,8 +96,8 @@ void SampleRing::AppendQueue(const std::string& name,
         ",\"failed\":",
         absl::StrFormat("%.3f", per_s(a.failed_total, b.failed_total)),
         ",\"running\":", b.running, ",\"waiting\":", b.ready + b.scheduled,
-        ",\"wait_ms\":", MeanMs(a.wait_count, a.wait_sum, b.wait_count,
-                                b.wait_sum),
+        ",\"wait_ms\":",
+        MeanMs(a.wait_count, a.wait_sum, b.wait_count, b.wait_sum),
         ",\"run_ms\":", MeanMs(a.run_count, a.run_sum, b.run_count, b.run_sum),
         "}");
   }

@@ -191,8 +191,8 @@ TEST_F(DashboardApiTest, BadInputIs400NamingTheField) {
   EXPECT_EQ(token.status, 400);
   EXPECT_EQ(field_of(token), "page_token");
   // Label keys are at most 63 bytes.
-  Answer label = Get("/api/v1/queues/emails/jobs?label=" +
-                     std::string(70, 'k') + "%3Dv");
+  Answer label =
+      Get("/api/v1/queues/emails/jobs?label=" + std::string(70, 'k') + "%3Dv");
   EXPECT_EQ(label.status, 400);
   EXPECT_EQ(field_of(label), "labels");
 }
@@ -218,8 +218,10 @@ TEST_F(DashboardApiTest, JobsArePagedWithListJobsTokensAndFilteredByState) {
   for (int i = 0; i < 3; ++i) EXPECT_THAT(first.body, HasSubstr(ids[i]));
   EXPECT_EQ(first.body.find(ids[3]), std::string::npos);
   EXPECT_THAT(first.body, HasSubstr("\"next_page_token\":\"" + ids[2]));
-  Answer second = Get("/api/v1/queues/emails/jobs?state=READY&page_size=3"
-                      "&page_token=" + ids[2]);
+  Answer second =
+      Get("/api/v1/queues/emails/jobs?state=READY&page_size=3"
+          "&page_token=" +
+          ids[2]);
   ASSERT_EQ(second.status, 200);
   EXPECT_THAT(second.body, HasSubstr(ids[3]));
   EXPECT_THAT(second.body, HasSubstr(ids[4]));

@@ -2,13 +2,13 @@
 // demand: acknowledgements wait for durability, failures reach the client,
 // and recovery brings jobs back.
 #include "engine/core_loop.h"
-#include "store/wal.h"
 
 #include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <future>
 
+#include "store/wal.h"
 #include "tests/unit/store/fault_env.h"
 
 namespace jobq::engine {

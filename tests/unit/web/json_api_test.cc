@@ -1,8 +1,9 @@
+#include "web/json_api.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "jobq/v1/jobq.pb.h"
-#include "web/json_api.h"
 #include "web/sample_ring.h"
 
 namespace jobq::web {
@@ -34,8 +35,10 @@ TEST(SampleRingTest, PointsAreRatesAndMeansOverEachInterval) {
   // In 2 s: 10 submitted, 4 finished after a wait of 3 ms each.
   ring.Add(3'000'000, Figures({Queue("a", 10, 4, 3000)}));
   std::string json = ring.Json([](const std::string&) { return true; });
-  EXPECT_THAT(json, HasSubstr("\"a\":[{\"t\":3000,\"in\":5.000,\"out\":2.000,"));
-  EXPECT_THAT(json, HasSubstr("\"waiting\":6,\"wait_ms\":3.000,\"run_ms\":null"));
+  EXPECT_THAT(json,
+              HasSubstr("\"a\":[{\"t\":3000,\"in\":5.000,\"out\":2.000,"));
+  EXPECT_THAT(json,
+              HasSubstr("\"waiting\":6,\"wait_ms\":3.000,\"run_ms\":null"));
 }
 
 TEST(SampleRingTest, KeepsAtMostItsCapacityPerQueueAndItsQueueLimit) {
