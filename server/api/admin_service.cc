@@ -95,11 +95,16 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
 grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
     grpc::CallbackServerContext* context,
     const v1::SetQueueLimitsRequest* request, v1::QueueStats* response) {
-  const char* bad = request->max_concurrency() < 0
-                        ? "max_concurrency: must not be negative"
-                    : request->has_max_queued() && request->max_queued() < 0
-                        ? "max_queued: must not be negative"
-                        : nullptr;
+  const auto& r = *request;
+  const char* bad =
+      r.has_max_concurrency() && r.max_concurrency() < 0
+          ? "max_concurrency: must not be negative"
+      : r.has_max_queued() && r.max_queued() < 0
+          ? "max_queued: must not be negative"
+      : r.has_rate() && !(r.rate() >= 0 && r.rate() <= 1e9)
+          ? "rate: must be from 0 to 1e9 starts a second"
+      : r.has_burst() && r.burst() < 0 ? "burst: must not be negative"
+                                       : nullptr;
   if (bad != nullptr) {
     // Who asks comes first.
     auto* reactor = context->DefaultReactor();
@@ -111,10 +116,62 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
   }
   auto* reactor = context->DefaultReactor();
   if (!Admitted(ctx_, context, reactor, &request->queue())) return reactor;
-  std::optional<int64_t> queued;
-  if (request->has_max_queued()) queued = request->max_queued();
-  ctx_->core->SetQueueLimits(request->queue(), request->max_concurrency(),
-                             queued, FinishInto(reactor, response));
+  core::QueueLimits limits;
+  if (r.has_max_concurrency()) limits.max_concurrency = r.max_concurrency();
+  if (r.has_max_queued()) limits.max_queued = r.max_queued();
+  if (r.has_rate()) limits.rate = r.rate();
+  if (r.has_burst()) limits.burst = r.burst();
+  ctx_->core->SetQueueLimits(request->queue(), limits,
+                             FinishInto(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RetryDead(
+    grpc::CallbackServerContext* context, const v1::RetryDeadRequest* request,
+    v1::RetryDeadResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (!Admitted(ctx_, context, reactor, &request->queue())) return reactor;
+  if (request->limit() < 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "limit: must not be negative"));
+    return reactor;
+  }
+  ctx_->core->RetryDead(
+      request->queue(), static_cast<uint64_t>(request->limit()),
+      FinishWith<uint64_t>(reactor, [response](uint64_t&& count) {
+        response->set_count(count);
+      }));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PurgeQueue(
+    grpc::CallbackServerContext* context, const v1::PurgeQueueRequest* request,
+    v1::PurgeQueueResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (!Admitted(ctx_, context, reactor, &request->queue())) return reactor;
+  uint32_t states = 0;
+  for (int state : request->states()) {
+    if (!v1::JobState_IsValid(state) || state == v1::JOB_STATE_UNSPECIFIED ||
+        state == v1::JOB_STATE_FAILED) {
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("states: ", state,
+                       " is not a state a job rests in (SCHEDULED, READY, "
+                       "RUNNING, SUCCEEDED, DEAD, CANCELLED)")));
+      return reactor;
+    }
+    states |= 1u << state;
+  }
+  if (states == 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "states: name at least one state"));
+    return reactor;
+  }
+  ctx_->core->PurgeQueue(
+      request->queue(), states,
+      FinishWith<uint64_t>(reactor, [response](uint64_t&& count) {
+        response->set_count(count);
+      }));
   return reactor;
 }
 
