@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   jobq::ctl::AddGlobalFlags(app, &flags);
   jobq::ctl::VerbTable verbs;
   jobq::ctl::AddJobVerbs(app, verbs);
+  jobq::ctl::AddLifecycleVerbs(app, verbs);
   jobq::ctl::AddHealthVerb(app, verbs);
   jobq::ctl::AddAdminVerbs(app, verbs);
   jobq::ctl::AddTokenVerbs(app, verbs);

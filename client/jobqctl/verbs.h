@@ -40,6 +40,8 @@ class VerbTable {
 // The groups, in the order `jobqctl --help` lists them.
 // submit, watch, get, cancel, list (jobs.cc).
 void AddJobVerbs(CLI::App& app, VerbTable& verbs);
+// retry, delete, purge (lifecycle.cc).
+void AddLifecycleVerbs(CLI::App& app, VerbTable& verbs);
 // health (health.cc).
 void AddHealthVerb(CLI::App& app, VerbTable& verbs);
 // stats, queues, workers, pause, resume, limit (admin.cc).

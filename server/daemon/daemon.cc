@@ -158,8 +158,23 @@ void ReportSkipped(const store::RecoveryStats& stats) {
 
 }  // namespace
 
+void Daemon::ApplyQueueConfig() {
+  // After recovery, so that the file's limits win over the log's; logged
+  // like any change of limits.
+  for (const auto& [name, q] : config_.queues) {
+    core_->scheduler().SetQueueLimits(
+        name, core::QueueLimits{.max_concurrency = q.max_concurrency,
+                                .max_queued = q.max_queued,
+                                .rate = q.rate,
+                                .burst = q.burst});
+  }
+}
+
 absl::Status Daemon::Recover() {
-  if (log_ == nullptr) return absl::OkStatus();
+  if (log_ == nullptr) {
+    ApplyQueueConfig();
+    return absl::OkStatus();
+  }
   auto t0 = std::chrono::steady_clock::now();
   core::Scheduler& scheduler = core_->scheduler();
   auto stats = log_->Recover(
@@ -184,6 +199,7 @@ absl::Status Daemon::Recover() {
   if (!stats->skipped.empty() || !stats->missing_segments.empty()) {
     ReportSkipped(*stats);
   }
+  ApplyQueueConfig();
   CoreLoop* core = core_.get();
   return log_->Start(core->CommitCallback(), core->LogEvents());
 }
@@ -199,6 +215,9 @@ absl::Status Daemon::Start() {
   CoreLoop::Options core_options;
   core_options.scheduler.retention = config_.retention;
   core_options.scheduler.max_finished = config_.max_finished;
+  core_options.scheduler.dead_retention = config_.dead_retention;
+  core_options.scheduler.max_dead = config_.max_dead;
+  core_options.scheduler.idempotency_window = config_.idempotency_window;
   core_options.scheduler.random = [gen = std::make_shared<absl::BitGen>()] {
     return absl::Uniform(*gen, 0.0, 1.0);
   };

@@ -67,6 +67,9 @@ class Daemon {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials()
       const;
   absl::Status Recover();
+  // The file's per-queue limits (`queues`), after recovery. Main thread,
+  // before the core thread starts.
+  void ApplyQueueConfig();
   // Empty when jobqd takes work; otherwise why not.
   std::string NotReady() const;
 

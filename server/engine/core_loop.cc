@@ -148,6 +148,18 @@ void CoreLoop::Pump() {
   if (TimeUs lease = scheduler_.next_lease(); lease > 0) {
     next = next == 0 ? lease : std::min(next, lease);  // New leases too.
   }
+  // A rate-limited queue's READY jobs start when its next token is there,
+  // whether or not anything else wakes the core.
+  if (TimeUs token = scheduler_.RateWake(); token > 0 && starting) {
+    next = next == 0 ? token : std::min(next, token);
+  }
+  if (scheduler_.dead_cap_crossings() != dead_cap_crossings_) {
+    dead_cap_crossings_ = scheduler_.dead_cap_crossings();
+    spdlog::warn(
+        "{} DEAD jobs held, --max-dead: the oldest are forgotten from now on "
+        "(jobq_dead_dropped_total); retry or purge them",
+        scheduler_.dead());
+  }
   if (options_.log != nullptr) {
     if (!acks_.degraded()) compactor_.Step();
     acks_.Commit();

@@ -21,6 +21,10 @@ uint64_t TransitionSeq(const wal::v1::Transition& t) {
       return t.snapshot().seq();
     case wal::v1::Transition::kRenew:
       return t.renew().seq();
+    case wal::v1::Transition::kRetry:
+      return t.retry().seq();
+    // The key of a job already forgotten: no job of the log.
+    case wal::v1::Transition::kIdempotencyKey:
     case wal::v1::Transition::kQueueSettings:
     case wal::v1::Transition::kForget:
     case wal::v1::Transition::CHANGE_NOT_SET:

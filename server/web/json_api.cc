@@ -326,14 +326,10 @@ void QueueCommand(const Route& r) {
           r.res);
     }
     request.set_queue(queue);
-    if (absl::Status s = api::CheckQueueLimits(request); !s.ok()) {
-      return Reply(s, r.res);
-    }
-    std::optional<int64_t> queued;
-    if (request.has_max_queued()) queued = request.max_queued();
+    auto limits = api::MakeQueueLimits(request);
+    if (!limits.ok()) return Reply(limits.status(), r.res);
     return Reply(Await<v1::QueueStats>([&](auto done) {
-                   core->SetQueueLimits(queue, request.max_concurrency(),
-                                        queued, std::move(done));
+                   core->SetQueueLimits(queue, *limits, std::move(done));
                  }),
                  r.res);
   }
