@@ -78,6 +78,14 @@ void Scheduler::Apply(const wal::v1::Transition& t) {
       return ApplySnapshot(t.snapshot());
     case wal::v1::Transition::kRenew:
       return ApplyRenew(t.renew());
+    case wal::v1::Transition::kSchedulePut:
+      return schedules_.ApplyPut(t.schedule_put());
+    case wal::v1::Transition::kScheduleDelete:
+      return schedules_.ApplyDelete(t.schedule_delete());
+    case wal::v1::Transition::kSchedulePause:
+      return schedules_.ApplyPause(t.schedule_pause());
+    case wal::v1::Transition::kScheduleFire:
+      return ApplyScheduleFire(t.schedule_fire());
     case wal::v1::Transition::CHANGE_NOT_SET:
       break;
   }
