@@ -119,11 +119,12 @@ class Client {
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // Sets the deadline of a unary call as this client's calls have it.
+  void Prepare(grpc::ClientContext* ctx) const;
 
   static absl::Status FromGrpc(const grpc::Status& s);
 
  private:
-  void Prepare(grpc::ClientContext* ctx) const;
   template <typename Response, typename Call>
   absl::StatusOr<Response> Unary(Call call);
 

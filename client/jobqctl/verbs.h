@@ -46,6 +46,8 @@ void AddLifecycleVerbs(CLI::App& app, VerbTable& verbs);
 void AddHealthVerb(CLI::App& app, VerbTable& verbs);
 // stats, queues, workers, pause, resume, limit (admin.cc).
 void AddAdminVerbs(CLI::App& app, VerbTable& verbs);
+// schedule create|ls|get|rm|pause|resume|trigger (schedule.cc).
+void AddScheduleVerbs(CLI::App& app, VerbTable& verbs);
 // token new, token hash (token.cc): they call no jobqd.
 void AddTokenVerbs(CLI::App& app, VerbTable& verbs);
 

@@ -73,13 +73,16 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
 }
 
 void Scheduler::ApplyPrepared(const wal::v1::Transition& t) {
+  if (t.has_schedule_fire()) return ApplyPreparedFire(t.schedule_fire());
   Queue& q = GetQueue(t.enqueue().spec().queue());
   if (q.pending > 0) --q.pending;
   Apply(t);
 }
 
 void Scheduler::Abandon(const wal::v1::Transition& t) {
-  const auto& e = t.enqueue();
+  if (t.has_schedule_fire()) AbandonFire(t.schedule_fire());
+  const auto& e =
+      t.has_schedule_fire() ? t.schedule_fire().enqueue() : t.enqueue();
   Queue& q = GetQueue(e.spec().queue());
   if (q.pending > 0) --q.pending;
   if (e.spec().idempotency_key().empty()) return;

@@ -18,6 +18,7 @@
 #include "core/job_list.h"
 #include "core/leases.h"
 #include "core/queue.h"
+#include "core/schedules.h"
 #include "jobq/v1/jobq.pb.h"
 #include "jobq/wal/v1/transition.pb.h"
 
@@ -251,6 +252,35 @@ class Scheduler {
   // unless (seq, attempt) runs remotely.
   bool Progress(uint64_t seq, int32_t attempt, const v1::Progress& progress);
 
+  // ---- Recurring schedules (scheduler_schedules.cc) ----
+  // Each command checks, records its transition and applies it. A firing
+  // is prepared as a submit is (PrepareEnqueue): the caller logs it as
+  // withdrawable and later ApplyPrepared()s or Abandon()s it, so that the
+  // firing and its job become visible together once durable.
+  const ScheduleTable& schedules() const { return schedules_; }
+  // ALREADY_EXISTS when the name is taken; `def` is checked
+  // (ScheduleTable::Check) and its job validated by the caller.
+  absl::StatusOr<const ScheduleEntry*> CreateSchedule(v1::Schedule def,
+                                                      TimeUs now);
+  absl::Status DeleteSchedule(const std::string& name);
+  // Resuming passes over the slots that came while paused.
+  absl::StatusOr<const ScheduleEntry*> PauseSchedule(const std::string& name,
+                                                     bool paused, TimeUs now);
+  // Firings of the slots due by `now`: for each schedule, its latest due
+  // slot (several due at once fire once). A slot whose previous job has
+  // not ended is passed over under OVERLAP_SKIP, as is one whose queue is
+  // full.
+  std::vector<wal::v1::Transition> DueFirings(TimeUs now);
+  // A firing now, outside the slots; the job's id.
+  absl::StatusOr<uint64_t> PrepareTrigger(const std::string& name, TimeUs now,
+                                          wal::v1::Transition* fire);
+  // After recovery: schedules under CATCH_UP_SKIP pass over the slots
+  // missed while jobqd was down (CATCH_UP_ONCE ones fire their latest
+  // missed slot through DueFirings).
+  void CatchUpSchedules(TimeUs now);
+  // When the next slot is due; 0: none.
+  TimeUs NextScheduleDue() const { return schedules_.NextDue(); }
+
   // The only mutator of job state. Public so that recovery can replay.
   void Apply(const wal::v1::Transition& t);
 
@@ -336,6 +366,11 @@ class Scheduler {
   TimeUs ExpireKeys(TimeUs now, size_t max);
   // Records Forget for the jobs past retention or over the caps.
   void ForgetRetired(TimeUs now);
+  void ApplyScheduleFire(const wal::v1::ScheduleFire& f);
+  void ApplyPreparedFire(const wal::v1::ScheduleFire& f);
+  void AbandonFire(const wal::v1::ScheduleFire& f);
+  absl::StatusOr<uint64_t> PrepareFire(ScheduleEntry& e, TimeUs slot,
+                                       TimeUs now, wal::v1::Transition* t);
   // The READY set that holds `job`.
   absl::btree_set<ReadyKey>& ReadySet(Queue& q, const Job& job);
   // Takes a job out of every index (not of jobs_).
@@ -360,6 +395,7 @@ class Scheduler {
   bool at_dead_cap_ = false;
   // Jobs running on remote workers, and their leases.
   LeaseTable leases_;
+  ScheduleTable schedules_;
   // Idempotency keys by key: the job and when the key expires (its job's
   // submission + idempotency_window), held or not; and by expiry.
   struct KeyEntry {

@@ -82,6 +82,14 @@ void Scheduler::Apply(const wal::v1::Transition& t) {
       return ApplyRetry(t.retry());
     case wal::v1::Transition::kIdempotencyKey:
       return ApplyIdempotencyKey(t.idempotency_key());
+    case wal::v1::Transition::kSchedulePut:
+      return schedules_.ApplyPut(t.schedule_put());
+    case wal::v1::Transition::kScheduleDelete:
+      return schedules_.ApplyDelete(t.schedule_delete());
+    case wal::v1::Transition::kSchedulePause:
+      return schedules_.ApplyPause(t.schedule_pause());
+    case wal::v1::Transition::kScheduleFire:
+      return ApplyScheduleFire(t.schedule_fire());
     case wal::v1::Transition::CHANGE_NOT_SET:
       break;
   }

@@ -181,6 +181,9 @@ absl::Status Daemon::Recover() {
       [&scheduler](const wal::v1::Transition& t) { scheduler.Apply(t); });
   if (!stats.ok()) return stats.status();
   size_t requeued = scheduler.RequeueRunning(clock_->Now());
+  // Slots missed while down: skipped, or fired once (the schedule's
+  // catch-up policy) on the core's first turn.
+  scheduler.CatchUpSchedules(clock_->Now());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
@@ -285,6 +288,7 @@ absl::Status Daemon::Start() {
 absl::Status Daemon::StartServers() {
   job_service_ = std::make_unique<api::JobServiceImpl>(&ctx_);
   admin_service_ = std::make_unique<api::AdminServiceImpl>(&ctx_);
+  schedule_service_ = std::make_unique<api::ScheduleServiceImpl>(&ctx_);
   worker_service_ = std::make_unique<api::WorkerServiceImpl>(&ctx_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -312,6 +316,7 @@ absl::Status Daemon::StartServers() {
       static_cast<int>(config_.max_streams_per_connection));
   builder.RegisterService(job_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(schedule_service_.get());
   builder.RegisterService(worker_service_.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "api/admin_service.h"
+#include "api/schedule_service.h"
 #include "api/job_service.h"
 #include "api/rpc_metrics.h"
 #include "api/service_context.h"
@@ -87,6 +88,7 @@ class Daemon {
   std::unique_ptr<exec::WorkerPool> pool_;
   std::unique_ptr<api::JobServiceImpl> job_service_;
   std::unique_ptr<api::AdminServiceImpl> admin_service_;
+  std::unique_ptr<api::ScheduleServiceImpl> schedule_service_;
   std::unique_ptr<api::WorkerServiceImpl> worker_service_;
   api::RpcMetrics rpc_metrics_;
   std::unique_ptr<web::Dashboard> dashboard_;  // With the HTTP listener.

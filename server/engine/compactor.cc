@@ -24,6 +24,12 @@ void Compactor::Begin() {
     core::Scheduler::Settings(q, t.mutable_queue_settings());
     log_->Append(t);
   }
+  // Every schedule and its last slot, before the firings in flight that
+  // ReappendPending writes again.
+  for (const auto& [name, e] : scheduler_->schedules().entries()) {
+    core::ScheduleTable::Snapshot(e, t.mutable_schedule_put());
+    log_->Append(t);
+  }
   acks_->ReappendPending();
 }
 

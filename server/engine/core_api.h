@@ -217,6 +217,23 @@ class CoreApi {
   void ListWorkers(Done<v1::ListWorkersResponse> done);
   void Figures(Done<CoreFigures> done);
 
+  // Recurring schedules (core_api_schedules.cc). `check` (null: anyone)
+  // decides whether the caller may use the schedule's queue: a schedule
+  // it fails is PERMISSION_DENIED by name, and left out of a list. The
+  // spec and time zone are checked here (INVALID_ARGUMENT naming
+  // schedule.spec or schedule.time_zone); the template's job by the caller.
+  void CreateSchedule(v1::Schedule def, Done<v1::Schedule> done);
+  void GetSchedule(std::string name, QueueCheck check,
+                   Done<v1::Schedule> done);
+  void ListSchedules(QueueCheck check, Done<v1::ListSchedulesResponse> done);
+  void DeleteSchedule(std::string name, QueueCheck check,
+                      Done<v1::DeleteScheduleResponse> done);
+  void PauseSchedule(std::string name, bool paused, QueueCheck check,
+                     Done<v1::Schedule> done);
+  // Submits the template's job now, answered once durable.
+  void TriggerSchedule(std::string name, QueueCheck check,
+                       Done<v1::TriggerScheduleResponse> done);
+
   // Watch streams refused because their queue had max_watchers_per_queue.
   uint64_t watchers_refused() const {
     return watchers_refused_.load(std::memory_order_relaxed);

@@ -13,27 +13,9 @@
 namespace jobq::engine {
 namespace {
 
-absl::Status NotFound(uint64_t seq) {
-  return absl::NotFoundError(
-      absl::StrCat("job ", core::FormatJobId(seq), " not found"));
-}
-
 absl::Status UnknownQueue(const std::string& queue) {
   return absl::NotFoundError(
       absl::StrCat("queue: \"", queue, "\" does not exist"));
-}
-
-// Answers `done` with `value` once what this turn changed is durable.
-template <typename T>
-void AnswerWhenDurable(CoreLoop& loop, T value, Done<T> done) {
-  loop.AfterDurable([value = std::move(value), done = std::move(done)](
-                        const absl::Status& s) mutable {
-    if (s.ok()) {
-      done(std::move(value));
-    } else {
-      done(s);
-    }
-  });
 }
 
 // A bulk command in steps: `step(core, max)` changes at most `max` jobs
@@ -48,8 +30,7 @@ struct BulkRun {
 
 void BulkStep(CoreLoop* loop, BulkRun run, Done<uint64_t> done) {
   Call(loop, std::move(done),
-       [run = std::move(run)](CoreContext& core,
-                              Done<uint64_t>& done) mutable {
+       [run = std::move(run)](CoreContext& core, Done<uint64_t>& done) mutable {
          if (core.scheduler.FindQueue(run.queue) == nullptr) {
            return done(UnknownQueue(run.queue));
          }
@@ -58,7 +39,8 @@ void BulkStep(CoreLoop* loop, BulkRun run, Done<uint64_t> done) {
            return done(s);
          }
          size_t max = CoreApi::kLifecycleChunk;
-         if (run.limit > 0) max = std::min<uint64_t>(max, run.limit - run.count);
+         if (run.limit > 0)
+           max = std::min<uint64_t>(max, run.limit - run.count);
          size_t n = run.step(core, max);
          run.count += n;
          if (n < max || (run.limit > 0 && run.count >= run.limit)) {
@@ -76,12 +58,8 @@ void CoreApi::RetryJob(uint64_t seq, QueueCheck check, Done<v1::Job> done) {
   Call(loop_, std::move(done),
        [seq, check = std::move(check)](CoreContext& core, Done<v1::Job>& done) {
          const core::Job* job = core.scheduler.Find(seq);
-         if (job == nullptr) return done(NotFound(seq));
-         if (check) {
-           absl::Status s =
-               check(job->queue(), absl::StrCat("job ", core::FormatJobId(seq)));
-           if (!s.ok()) return done(s);
-         }
+         if (job == nullptr) return done(JobNotFound(seq));
+         if (absl::Status s = CheckJob(check, *job); !s.ok()) return done(s);
          if (const absl::Status& s = core.loop.Writable(); !s.ok()) {
            return done(s);
          }
@@ -99,12 +77,8 @@ void CoreApi::DeleteJob(uint64_t seq, QueueCheck check,
        [seq, check = std::move(check)](CoreContext& core,
                                        Done<v1::DeleteJobResponse>& done) {
          const core::Job* job = core.scheduler.Find(seq);
-         if (job == nullptr) return done(NotFound(seq));
-         if (check) {
-           absl::Status s =
-               check(job->queue(), absl::StrCat("job ", core::FormatJobId(seq)));
-           if (!s.ok()) return done(s);
-         }
+         if (job == nullptr) return done(JobNotFound(seq));
+         if (absl::Status s = CheckJob(check, *job); !s.ok()) return done(s);
          if (const absl::Status& s = core.loop.Writable(); !s.ok()) {
            return done(s);
          }

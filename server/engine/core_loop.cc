@@ -133,6 +133,16 @@ void CoreLoop::Pump() {
   TimeUs now = clock_->Now();
   workers_.ExpireLeases(now);
   TimeUs next = scheduler_.Tick(now);
+  // Schedules' slots: each firing is applied (its job appears) once its
+  // record is durable. While the log cannot write, none fires.
+  if (!acks_.degraded() && !draining_) {
+    for (auto& fire : scheduler_.DueFirings(now)) {
+      acks_.AppendPrepared(std::move(fire));
+    }
+  }
+  if (TimeUs slot = scheduler_.NextScheduleDue(); slot > 0) {
+    next = next == 0 ? slot : std::min(next, slot);
+  }
   ReturnFreedMemory();
   if (options_.log == nullptr) acks_.Commit();  // This turn's submits.
   // While the log cannot write, nothing new starts: a start that is not
