@@ -205,6 +205,21 @@ absl::StatusOr<v1::Job> Client::CancelJob(const std::string& id) {
       [&](auto* ctx, auto* resp) { return jobs_->CancelJob(ctx, req, resp); });
 }
 
+absl::StatusOr<v1::Job> Client::RetryJob(const std::string& id) {
+  v1::RetryJobRequest req;
+  req.set_job_id(id);
+  return Unary<v1::Job>(
+      [&](auto* ctx, auto* resp) { return jobs_->RetryJob(ctx, req, resp); });
+}
+
+absl::Status Client::DeleteJob(const std::string& id) {
+  v1::DeleteJobRequest req;
+  req.set_job_id(id);
+  return Unary<v1::DeleteJobResponse>([&](auto* ctx, auto* resp) {
+           return jobs_->DeleteJob(ctx, req, resp);
+         }).status();
+}
+
 absl::StatusOr<v1::ListJobsResponse> Client::ListJobs(
     const v1::ListJobsRequest& request) {
   return Unary<v1::ListJobsResponse>([&](auto* ctx, auto* resp) {
@@ -292,6 +307,37 @@ absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
   return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
     return admin_->SetQueueLimits(ctx, req, resp);
   });
+}
+
+absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
+    const v1::SetQueueLimitsRequest& req) {
+  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
+    return admin_->SetQueueLimits(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<uint64_t> Client::RetryDead(const std::string& queue,
+                                           int64_t limit) {
+  v1::RetryDeadRequest req;
+  req.set_queue(queue);
+  req.set_limit(limit);
+  auto r = Unary<v1::RetryDeadResponse>([&](auto* ctx, auto* resp) {
+    return admin_->RetryDead(ctx, req, resp);
+  });
+  if (!r.ok()) return r.status();
+  return r->count();
+}
+
+absl::StatusOr<uint64_t> Client::PurgeQueue(
+    const std::string& queue, const std::vector<v1::JobState>& states) {
+  v1::PurgeQueueRequest req;
+  req.set_queue(queue);
+  for (v1::JobState s : states) req.add_states(s);
+  auto r = Unary<v1::PurgeQueueResponse>([&](auto* ctx, auto* resp) {
+    return admin_->PurgeQueue(ctx, req, resp);
+  });
+  if (!r.ok()) return r.status();
+  return r->count();
 }
 
 absl::StatusOr<v1::ListWorkersResponse> Client::ListWorkers() {

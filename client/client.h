@@ -66,6 +66,9 @@ class Client {
   absl::StatusOr<v1::Job> CancelJob(const std::string& id);
   absl::StatusOr<v1::ListJobsResponse> ListJobs(
       const v1::ListJobsRequest& request);
+  // A DEAD or CANCELLED job runs again; a finished job is forgotten.
+  absl::StatusOr<v1::Job> RetryJob(const std::string& id);
+  absl::Status DeleteJob(const std::string& id);
 
   // Receives the events of a stream; return false to stop watching.
   using EventHandler = std::function<bool(const v1::JobEvent&)>;
@@ -85,6 +88,15 @@ class Client {
   absl::StatusOr<v1::QueueStats> SetQueueLimits(
       const std::string& queue, int32_t max_concurrency,
       std::optional<int64_t> max_queued = std::nullopt);
+  // Sets what the request sets; the queue's other limits stay.
+  absl::StatusOr<v1::QueueStats> SetQueueLimits(
+      const v1::SetQueueLimitsRequest& request);
+  // How many DEAD jobs of `queue` run again (limit 0: all).
+  absl::StatusOr<uint64_t> RetryDead(const std::string& queue,
+                                     int64_t limit = 0);
+  // How many jobs of `queue` in `states` were removed.
+  absl::StatusOr<uint64_t> PurgeQueue(const std::string& queue,
+                                      const std::vector<v1::JobState>& states);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   // grpc.health.v1: true when the server reports SERVING.
   absl::StatusOr<bool> Healthy();
@@ -107,11 +119,12 @@ class Client {
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // Sets the deadline of a unary call as this client's calls have it.
+  void Prepare(grpc::ClientContext* ctx) const;
 
   static absl::Status FromGrpc(const grpc::Status& s);
 
  private:
-  void Prepare(grpc::ClientContext* ctx) const;
   template <typename Response, typename Call>
   absl::StatusOr<Response> Unary(Call call);
 

@@ -69,37 +69,33 @@ VerbRun ShowAnswer(absl::StatusOr<Response> (client::Client::*call)(),
 struct LimitFlags {
   std::string queue;
   int max_concurrency = 0;
-  int64_t max_queued = -1;
+  int64_t max_queued = 0;
+  double rate = 0;
+  int burst = 0;
   CLI::Option* max_concurrency_option = nullptr;
   CLI::Option* max_queued_option = nullptr;
+  CLI::Option* rate_option = nullptr;
+  CLI::Option* burst_option = nullptr;
 };
 
+// Sends only the limits given: jobqd leaves the others as they are.
 int Limit(const LimitFlags& f, Connection& connection) {
-  bool set_concurrency = f.max_concurrency_option->count() > 0;
-  bool set_queued = f.max_queued_option->count() > 0;
-  if (!set_concurrency && !set_queued) {
-    return Usage("limit: give max (jobs at once), --max-queued, or both");
+  v1::SetQueueLimitsRequest req;
+  req.set_queue(f.queue);
+  if (f.max_concurrency_option->count() > 0) {
+    req.set_max_concurrency(f.max_concurrency);
+  }
+  if (f.max_queued_option->count() > 0) req.set_max_queued(f.max_queued);
+  if (f.rate_option->count() > 0) req.set_rate(f.rate);
+  if (f.burst_option->count() > 0) req.set_burst(f.burst);
+  if (!req.has_max_concurrency() && !req.has_max_queued() && !req.has_rate() &&
+      !req.has_burst()) {
+    return Usage(
+        "limit: give max (jobs at once), --max-queued, --rate or --burst");
   }
   auto c = connection.client();
   if (!c.ok()) return Fail(c.status());
-  int max_concurrency = f.max_concurrency;
-  if (!set_concurrency) {
-    // SetQueueLimits always sets max_concurrency: keep the queue's own.
-    auto listed = (*c)->ListQueues();
-    if (!listed.ok()) return Fail(listed.status());
-    auto it = std::find_if(
-        listed->queues().begin(), listed->queues().end(),
-        [&](const v1::QueueStats& q) { return q.name() == f.queue; });
-    if (it == listed->queues().end()) {
-      return Fail(absl::NotFoundError(
-          absl::StrCat("queue: \"", absl::CEscape(f.queue),
-                       "\" does not exist (pause it to create it)")));
-    }
-    max_concurrency = it->max_concurrency();
-  }
-  auto r = (*c)->SetQueueLimits(
-      f.queue, max_concurrency,
-      set_queued ? std::optional<int64_t>(f.max_queued) : std::nullopt);
+  auto r = (*c)->SetQueueLimits(req);
   if (!r.ok()) return Fail(r.status());
   Show(*r, connection.json(), PrintQueue);
   return 0;
@@ -123,7 +119,7 @@ void AddQueueControls(CLI::App& app, VerbTable& verbs) {
   }
   auto* cmd = app.add_subcommand(
       "limit",
-      "set a queue's max concurrency and/or max queued jobs (give either)");
+      "set a queue's limits: what is given changes, the rest stays");
   auto f = std::make_shared<LimitFlags>();
   cmd->add_option("queue", f->queue, "queue")->required();
   f->max_concurrency_option =
@@ -132,6 +128,10 @@ void AddQueueControls(CLI::App& app, VerbTable& verbs) {
   f->max_queued_option = cmd->add_option(
       "--max-queued", f->max_queued,
       "unfinished jobs the queue accepts; 0: jobqd's --max-queued");
+  f->rate_option = cmd->add_option(
+      "--rate", f->rate, "job starts per second; 0: no limit");
+  f->burst_option = cmd->add_option(
+      "--burst", f->burst, "starts at once after a lull; 0: max(1, rate/10)");
   verbs.Add(cmd, [f](Connection& connection) { return Limit(*f, connection); });
 }
 

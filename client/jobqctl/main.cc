@@ -17,8 +17,10 @@ int main(int argc, char** argv) {
   jobq::ctl::AddGlobalFlags(app, &flags);
   jobq::ctl::VerbTable verbs;
   jobq::ctl::AddJobVerbs(app, verbs);
+  jobq::ctl::AddLifecycleVerbs(app, verbs);
   jobq::ctl::AddHealthVerb(app, verbs);
   jobq::ctl::AddAdminVerbs(app, verbs);
+  jobq::ctl::AddScheduleVerbs(app, verbs);
   jobq::ctl::AddTokenVerbs(app, verbs);
   // Every usage error exits 2, CLI11's own included (it would exit with
   // its error's number); --help exits 0.

@@ -120,14 +120,19 @@ void PrintJobPage(const v1::ListJobsResponse& r) {
 
 void PrintQueueTable(
     const google::protobuf::RepeatedPtrField<v1::QueueStats>& qs) {
-  std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s %10s\n",
+  std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s %12s %10s\n",
               "QUEUE", "PAUSED", "LIMIT", "SCHEDULED", "READY", "RUNNING",
               "SUCCEEDED", "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S",
-              "MAX-QUEUED");
+              "RATE/BURST", "MAX-QUEUED");
   for (const auto& q : qs) {
+    // Starts a second and the bucket's size; "-" without a rate limit.
+    char rate[32] = "-";
+    if (q.rate() > 0) {
+      std::snprintf(rate, sizeof(rate), "%g/%d", q.rate(), q.burst());
+    }
     std::printf(
         "%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f "
-        "%10lld\n",
+        "%12s %10lld\n",
         q.name().c_str(), q.paused() ? "yes" : "no", q.max_concurrency(),
         static_cast<unsigned long long>(q.scheduled()),
         static_cast<unsigned long long>(q.ready()),
@@ -135,7 +140,7 @@ void PrintQueueTable(
         static_cast<unsigned long long>(q.succeeded()),
         static_cast<unsigned long long>(q.dead()),
         static_cast<unsigned long long>(q.cancelled()), q.submit_rate(),
-        q.complete_rate(), static_cast<long long>(q.max_queued()));
+        q.complete_rate(), rate, static_cast<long long>(q.max_queued()));
   }
 }
 

@@ -40,10 +40,14 @@ class VerbTable {
 // The groups, in the order `jobqctl --help` lists them.
 // submit, watch, get, cancel, list (jobs.cc).
 void AddJobVerbs(CLI::App& app, VerbTable& verbs);
+// retry, delete, purge (lifecycle.cc).
+void AddLifecycleVerbs(CLI::App& app, VerbTable& verbs);
 // health (health.cc).
 void AddHealthVerb(CLI::App& app, VerbTable& verbs);
 // stats, queues, workers, pause, resume, limit (admin.cc).
 void AddAdminVerbs(CLI::App& app, VerbTable& verbs);
+// schedule create|ls|get|rm|pause|resume|trigger (schedule.cc).
+void AddScheduleVerbs(CLI::App& app, VerbTable& verbs);
 // token new, token hash (token.cc): they call no jobqd.
 void AddTokenVerbs(CLI::App& app, VerbTable& verbs);
 

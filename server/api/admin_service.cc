@@ -95,19 +95,54 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ResumeQueue(
 grpc::ServerUnaryReactor* AdminServiceImpl::SetQueueLimits(
     grpc::CallbackServerContext* context,
     const v1::SetQueueLimitsRequest* request, v1::QueueStats* response) {
-  if (absl::Status bad = CheckQueueLimits(*request); !bad.ok()) {
+  auto limits = MakeQueueLimits(*request);
+  if (!limits.ok()) {
     // Who asks comes first.
     auto* reactor = context->DefaultReactor();
     auto caller = ctx_->auth->Authenticate(*context, auth::kAdmin);
-    reactor->Finish(ToGrpc(caller.ok() ? bad : caller.status()));
+    reactor->Finish(ToGrpc(caller.ok() ? limits.status() : caller.status()));
     return reactor;
   }
   auto* reactor = context->DefaultReactor();
   if (!Admitted(ctx_, context, reactor, &request->queue())) return reactor;
-  std::optional<int64_t> queued;
-  if (request->has_max_queued()) queued = request->max_queued();
-  ctx_->core->SetQueueLimits(request->queue(), request->max_concurrency(),
-                             queued, FinishInto(reactor, response));
+  ctx_->core->SetQueueLimits(request->queue(), *limits,
+                             FinishInto(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RetryDead(
+    grpc::CallbackServerContext* context, const v1::RetryDeadRequest* request,
+    v1::RetryDeadResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (!Admitted(ctx_, context, reactor, &request->queue())) return reactor;
+  auto limit = CheckRetryDeadLimit(request->limit());
+  if (!limit.ok()) {
+    reactor->Finish(ToGrpc(limit.status()));
+    return reactor;
+  }
+  ctx_->core->RetryDead(
+      request->queue(), *limit,
+      FinishWith<uint64_t>(reactor, [response](uint64_t&& count) {
+        response->set_count(count);
+      }));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PurgeQueue(
+    grpc::CallbackServerContext* context, const v1::PurgeQueueRequest* request,
+    v1::PurgeQueueResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (!Admitted(ctx_, context, reactor, &request->queue())) return reactor;
+  auto states = MakePurgeStates(request->states());
+  if (!states.ok()) {
+    reactor->Finish(ToGrpc(states.status()));
+    return reactor;
+  }
+  ctx_->core->PurgeQueue(
+      request->queue(), *states,
+      FinishWith<uint64_t>(reactor, [response](uint64_t&& count) {
+        response->set_count(count);
+      }));
   return reactor;
 }
 

@@ -36,6 +36,13 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListWorkersRequest* request,
       v1::ListWorkersResponse* response) override;
+  grpc::ServerUnaryReactor* RetryDead(grpc::CallbackServerContext* context,
+                                      const v1::RetryDeadRequest* request,
+                                      v1::RetryDeadResponse* response) override;
+  grpc::ServerUnaryReactor* PurgeQueue(
+      grpc::CallbackServerContext* context,
+      const v1::PurgeQueueRequest* request,
+      v1::PurgeQueueResponse* response) override;
 
  private:
   ServiceContext* const ctx_;

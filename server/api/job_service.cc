@@ -266,6 +266,52 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(
   return reactor;
 }
 
+// RetryJob and DeleteJob are authorized like CancelJob: producers act on
+// their own queues' jobs, admins on any.
+template <typename Response, typename Command>
+grpc::ServerUnaryReactor* JobCommand(ServiceContext* ctx,
+                                     grpc::CallbackServerContext* context,
+                                     const std::string& job_id,
+                                     Response* response, Command command) {
+  auto* reactor = context->DefaultReactor();
+  auto caller = ctx->auth->Authenticate(*context, auth::kSubmit | auth::kAdmin);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
+  uint64_t seq;
+  grpc::Status error;
+  if (!ParseIdField(job_id, "job_id", &seq, &error)) {
+    reactor->Finish(error);
+    return reactor;
+  }
+  if (Refused(ctx, reactor)) return reactor;
+  command(seq, JobCheck(ctx, *std::move(caller)),
+          FinishInto(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::RetryJob(
+    grpc::CallbackServerContext* context, const v1::RetryJobRequest* request,
+    v1::Job* response) {
+  return JobCommand(ctx_, context, request->job_id(), response,
+                    [core = ctx_->core](uint64_t seq, engine::QueueCheck check,
+                                        engine::Done<v1::Job> done) {
+                      core->RetryJob(seq, std::move(check), std::move(done));
+                    });
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::DeleteJob(
+    grpc::CallbackServerContext* context, const v1::DeleteJobRequest* request,
+    v1::DeleteJobResponse* response) {
+  return JobCommand(
+      ctx_, context, request->job_id(), response,
+      [core = ctx_->core](uint64_t seq, engine::QueueCheck check,
+                          engine::Done<v1::DeleteJobResponse> done) {
+        core->DeleteJob(seq, std::move(check), std::move(done));
+      });
+}
+
 grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {

@@ -34,14 +34,57 @@ absl::Status CheckQueueCommand(auth::Authorizer& auth,
   return auth.CheckQueue(caller, queue, field);
 }
 
-absl::Status CheckQueueLimits(const v1::SetQueueLimitsRequest& request) {
-  if (request.max_concurrency() < 0) {
+absl::StatusOr<core::QueueLimits> MakeQueueLimits(
+    const v1::SetQueueLimitsRequest& request) {
+  const v1::SetQueueLimitsRequest& r = request;
+  if (r.has_max_concurrency() && r.max_concurrency() < 0) {
     return absl::InvalidArgumentError("max_concurrency: must not be negative");
   }
-  if (request.has_max_queued() && request.max_queued() < 0) {
+  if (r.has_max_queued() && r.max_queued() < 0) {
     return absl::InvalidArgumentError("max_queued: must not be negative");
   }
-  return absl::OkStatus();
+  // Written so that NaN fails too.
+  if (r.has_rate() && !(r.rate() >= 0 && r.rate() <= 1e9)) {
+    return absl::InvalidArgumentError(
+        "rate: must be from 0 to 1e9 starts a second");
+  }
+  if (r.has_burst() && r.burst() < 0) {
+    return absl::InvalidArgumentError("burst: must not be negative");
+  }
+  core::QueueLimits limits;
+  if (r.has_max_concurrency()) limits.max_concurrency = r.max_concurrency();
+  if (r.has_max_queued()) limits.max_queued = r.max_queued();
+  if (r.has_rate()) limits.rate = r.rate();
+  if (r.has_burst()) limits.burst = r.burst();
+  return limits;
+}
+
+absl::StatusOr<uint64_t> CheckRetryDeadLimit(int64_t limit) {
+  if (limit < 0) {
+    return absl::InvalidArgumentError("limit: must not be negative");
+  }
+  return static_cast<uint64_t>(limit);
+}
+
+absl::StatusOr<uint32_t> MakePurgeStates(
+    const google::protobuf::RepeatedField<int>& states,
+    absl::string_view field) {
+  uint32_t bits = 0;
+  for (int state : states) {
+    if (!v1::JobState_IsValid(state) || state == v1::JOB_STATE_UNSPECIFIED ||
+        state == v1::JOB_STATE_FAILED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", state,
+                       " is not a state a job rests in (SCHEDULED, READY, "
+                       "RUNNING, SUCCEEDED, DEAD, CANCELLED)"));
+    }
+    bits |= 1u << state;
+  }
+  if (bits == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": name at least one state"));
+  }
+  return bits;
 }
 
 absl::StatusOr<engine::ListQuery> MakeListQuery(

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "auth/authorizer.h"
+#include "core/queue.h"
 #include "engine/core_api.h"
 #include "jobq/v1/jobq.pb.h"
 
@@ -36,9 +37,19 @@ engine::QueueCheck JobCheck(auth::Authorizer* auth, auth::Caller caller);
                                              absl::string_view queue,
                                              absl::string_view field = "queue");
 
-// SetQueueLimits' values: INVALID_ARGUMENT naming a negative one.
-[[nodiscard]] absl::Status CheckQueueLimits(
+// SetQueueLimits' values checked (INVALID_ARGUMENT naming a bad one) and
+// turned into the limits the request sets; an absent field stays unset.
+[[nodiscard]] absl::StatusOr<core::QueueLimits> MakeQueueLimits(
     const v1::SetQueueLimitsRequest& request);
+
+// RetryDead's limit (0: every DEAD job), or INVALID_ARGUMENT naming it.
+[[nodiscard]] absl::StatusOr<uint64_t> CheckRetryDeadLimit(int64_t limit);
+
+// PurgeQueue's states as the core's bit set (1 << v1::JobState): at least
+// one, each a state a job rests in; INVALID_ARGUMENT naming `field`.
+[[nodiscard]] absl::StatusOr<uint32_t> MakePurgeStates(
+    const google::protobuf::RepeatedField<int>& states,
+    absl::string_view field = "states");
 
 // ListJobs' request checked (queue, state, page size, labels, page token,
 // and the caller's queues) and turned into the core's query.

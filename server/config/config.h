@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,16 @@ struct CommandConfig {
 
 inline constexpr size_t kMaxCommandOutput = 4 << 20;
 
+// A queue's limits from the file (`queues`), applied at start as
+// SetQueueLimits would: what is set changes, what is absent stays.
+struct QueueConfig {
+  std::optional<int32_t> max_concurrency;
+  std::optional<int64_t> max_queued;
+  std::optional<double> rate;
+  std::optional<int32_t> burst;
+  bool operator==(const QueueConfig&) const = default;
+};
+
 // Everything jobqd can be told. Each field is a key of the table in
 // config_keys.cc, which holds its default, its flag and its help; a new
 // field needs a row there. A ServerConfig starts with the table's defaults.
@@ -49,6 +60,11 @@ struct ServerConfig {
   size_t max_payload{};
   DurationUs retention{};
   size_t max_finished{};
+  // DEAD jobs: their own retention and cap.
+  DurationUs dead_retention{};
+  size_t max_dead{};
+  // How long an idempotency key counts, held job or not.
+  DurationUs idempotency_window{};
   DurationUs shutdown_grace{};
   // A remote worker's hold on a job lasts this long from its last message
   // (or the job's timeout, when shorter).
@@ -76,6 +92,7 @@ struct ServerConfig {
   // jobs).
   size_t compact_min_bytes{};
   std::map<std::string, CommandConfig> commands;
+  std::map<std::string, QueueConfig> queues;
   // TLS on the gRPC listener: PEM files of the server's certificate chain
   // and key (both, or neither). With a client CA, clients must present a
   // certificate it signed (mutual TLS).

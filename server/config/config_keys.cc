@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "config/command_kinds.h"
+#include "config/queue_config.h"
 #include "config/yaml_values.h"
 
 namespace jobq::config {
@@ -58,6 +59,23 @@ const ConfigKey kKeys[] = {
      .default_value = "100000",
      .default_shown = nullptr,
      .help = "most finished jobs kept"},
+    {.name = "dead_retention",
+     .field = &C::dead_retention,
+     .default_value = "168h",
+     .default_shown = "7 days",
+     .help = "how long DEAD jobs are kept (until retried or deleted)"},
+    {.name = "max_dead",
+     .field = &C::max_dead,
+     .default_value = "1000000",
+     .default_shown = nullptr,
+     .help = "most DEAD jobs kept; past it the oldest are dropped "
+             "(`jobq_dead_dropped_total`)"},
+    {.name = "idempotency_window",
+     .field = &C::idempotency_window,
+     .default_value = "24h",
+     .default_shown = nullptr,
+     .help = "how long an idempotency key makes a resubmit a duplicate, "
+             "whether or not its job is still kept"},
     {.name = "shutdown_grace",
      .field = &C::shutdown_grace,
      .default_value = "30s",
@@ -211,6 +229,13 @@ const ConfigKey kKeys[] = {
      .help = "command kinds: `argv` (absolute program path first), `env`, "
              "`cwd`, `timeout`, `max_output` (at most 4MiB), `limits`",
      .file_only = true},
+    {.name = "queues",
+     .field = &C::queues,
+     .default_value = nullptr,
+     .default_shown = "none",
+     .help = "limits per queue, applied at start: `max_concurrency`, "
+             "`max_queued`, `rate` (starts a second), `burst`",
+     .file_only = true},
 };
 
 // Reads one value into its field, by the field's type.
@@ -249,6 +274,9 @@ struct FieldReader {
   }
   absl::Status operator()(std::map<std::string, CommandConfig> C::*f) const {
     return ReadCommands(value, key.name, &(config->*f));
+  }
+  absl::Status operator()(std::map<std::string, QueueConfig> C::*f) const {
+    return ReadQueues(value, key.name, &(config->*f));
   }
 };
 

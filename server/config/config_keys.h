@@ -34,13 +34,14 @@ namespace jobq::config {
 //   DurationUs   "30s", "250ms", "1h30m"; at least `min` microseconds;
 //   bool         true/yes/on, false/no/off; as a flag it takes no value;
 //   double       a rate: a number in [0, 1e9];
-//   CommandLimits, the command map: YAML maps, file only.
+//   CommandLimits, the command and queue maps: YAML maps, file only.
 using ConfigField =
     std::variant<std::string ServerConfig::*, int ServerConfig::*,
                  size_t ServerConfig::*, DurationUs ServerConfig::*,
                  bool ServerConfig::*, double ServerConfig::*,
                  CommandLimits ServerConfig::*,
-                 std::map<std::string, CommandConfig> ServerConfig::*>;
+                 std::map<std::string, CommandConfig> ServerConfig::*,
+                 std::map<std::string, QueueConfig> ServerConfig::*>;
 
 struct ConfigKey {
   // The YAML key; the flag is "--" and the name with - for _, the variable

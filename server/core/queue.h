@@ -1,7 +1,9 @@
 #pragma once
 
 #include <array>
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/btree_set.h"
@@ -35,6 +37,59 @@ struct ReadyKey {
   }
 };
 
+// What SetQueueLimits changes: a field that is set changes that limit, one
+// that is absent leaves it as it is.
+struct QueueLimits {
+  std::optional<int32_t> max_concurrency;  // 0: unlimited.
+  std::optional<int64_t> max_queued;       // 0: the server-wide limit.
+  std::optional<double> rate;              // Starts per second; 0: none.
+  std::optional<int32_t> burst;            // 0: max(1, rate / 10).
+};
+
+// A token bucket of job starts: `rate` tokens a second, at most Size()
+// held; a start takes one. Derived from time and the queue's settings,
+// never logged: after a restart the bucket starts full.
+// Thread: one owner.
+struct StartBucket {
+  double rate = 0;  // 0: no limit.
+  int32_t burst = 0;
+  double tokens = 0;
+  TimeUs refilled_at = 0;  // 0: not yet; the first Refill fills it.
+
+  double Size() const {
+    return burst > 0 ? burst : std::max(1.0, rate / 10);
+  }
+  bool limited() const { return rate > 0; }
+  bool HasToken() const { return rate <= 0 || tokens >= 1; }
+  void Refill(TimeUs now) {
+    if (rate <= 0) return;
+    if (refilled_at == 0 || now < refilled_at) {
+      if (refilled_at == 0) tokens = Size();
+      refilled_at = now;
+      return;
+    }
+    tokens = std::min(Size(), tokens + (now - refilled_at) * rate / kSecond);
+    refilled_at = now;
+  }
+  void Take() {
+    if (rate > 0) tokens -= 1;
+  }
+  // When the next token is there (refilled_at when one is now).
+  TimeUs NextToken() const {
+    if (tokens >= 1) return refilled_at;
+    return refilled_at +
+           static_cast<TimeUs>((1 - tokens) * kSecond / rate + 0.999);
+  }
+  // New settings: the bucket starts full.
+  void Set(double new_rate, int32_t new_burst) {
+    if (new_rate == rate && new_burst == burst) return;
+    rate = new_rate;
+    burst = new_burst;
+    tokens = Size();
+    refilled_at = 0;
+  }
+};
+
 // One named queue: its settings, its READY jobs in run order, the ids of
 // its jobs by state, and its counters. Owned by the Scheduler.
 struct Queue {
@@ -42,6 +97,7 @@ struct Queue {
   bool paused = false;
   int32_t max_concurrency = 0;  // 0: unlimited.
   int64_t max_queued = 0;       // 0: the server-wide limit.
+  StartBucket starts;           // The rate of starts, if limited.
   // Enqueues prepared (counted against max_queued) but not yet stored.
   int64_t pending = 0;
 
@@ -65,6 +121,7 @@ struct Queue {
   uint64_t dead_total = 0;
   uint64_t cancelled_total = 0;
   uint64_t refused_total = 0;  // Submits refused: the queue was full.
+  uint64_t dead_dropped_total = 0;  // DEAD jobs forgotten at --max-dead.
   RateWindow submit_rate;
   RateWindow complete_rate;
   Histogram queue_wait;
@@ -88,10 +145,21 @@ struct Queue {
                                 by_state[v1::JOB_STATE_READY] + running()) +
            pending;
   }
-  // Not paused and below its concurrency limit.
+  // Not paused, below its concurrency limit, and with a start token
+  // (refill the bucket first).
   bool Open() const {
-    return !paused && (max_concurrency <= 0 ||
-                       running() < static_cast<uint64_t>(max_concurrency));
+    return !paused &&
+           (max_concurrency <= 0 ||
+            running() < static_cast<uint64_t>(max_concurrency)) &&
+           starts.HasToken();
+  }
+  // READY jobs of any kind wait.
+  bool HasReady() const {
+    if (!ready.empty()) return true;
+    for (const auto& [kind, set] : remote_ready) {
+      if (!set.empty()) return true;
+    }
+    return false;
   }
   // A job jobqd runs itself may start.
   bool CanStart() const { return !ready.empty() && Open(); }

@@ -37,7 +37,9 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
   const std::string& key = spec.idempotency_key();
   if (!key.empty()) {
     auto it = idempotency_.find(key);
-    if (it != idempotency_.end()) return {it->second, true};
+    if (it != idempotency_.end() && it->second.expires > now) {
+      return {it->second.seq, true};
+    }
     auto pending = pending_keys_.find(key);
     if (pending != pending_keys_.end()) return {pending->second, true};
   }
@@ -71,13 +73,16 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
 }
 
 void Scheduler::ApplyPrepared(const wal::v1::Transition& t) {
+  if (t.has_schedule_fire()) return ApplyPreparedFire(t.schedule_fire());
   Queue& q = GetQueue(t.enqueue().spec().queue());
   if (q.pending > 0) --q.pending;
   Apply(t);
 }
 
 void Scheduler::Abandon(const wal::v1::Transition& t) {
-  const auto& e = t.enqueue();
+  if (t.has_schedule_fire()) AbandonFire(t.schedule_fire());
+  const auto& e =
+      t.has_schedule_fire() ? t.schedule_fire().enqueue() : t.enqueue();
   Queue& q = GetQueue(e.spec().queue());
   if (q.pending > 0) --q.pending;
   if (e.spec().idempotency_key().empty()) return;
@@ -208,6 +213,8 @@ void Scheduler::Settings(const Queue& q, wal::v1::QueueSettings* out) {
   out->set_paused(q.paused);
   out->set_max_concurrency(q.max_concurrency);
   out->set_max_queued(q.max_queued);
+  out->set_rate(q.starts.rate);
+  out->set_burst(q.starts.burst);
 }
 
 const Queue& Scheduler::PauseQueue(const std::string& name, bool paused) {
@@ -246,22 +253,15 @@ TimeUs Scheduler::Tick(TimeUs now) {
     Job& job = At(seq);
     MakeReady(job, GetQueue(job.queue()));
   }
-  wal::v1::Transition t;
-  auto* forget = t.mutable_forget();
-  size_t excess = finished_.size() > options_.max_finished
-                      ? finished_.size() - options_.max_finished
-                      : 0;
-  for (auto it = finished_.begin(); it != finished_.end(); ++it) {
-    if (excess == 0 && it->first > now - options_.retention) break;
-    forget->add_seqs(it->second);
-    if (excess > 0) --excess;
-  }
-  if (forget->seqs_size() > 0) Record(t);
+  ForgetRetired(now);
+  TimeUs key_due = ExpireKeys(now, 10'000);
 
   TimeUs next = 0;
   auto due = [&next](TimeUs at) { next = next == 0 ? at : std::min(next, at); };
   if (!scheduled_.empty()) due(scheduled_.begin()->first);
   if (!finished_.empty()) due(finished_.begin()->first + options_.retention);
+  if (!dead_.empty()) due(dead_.begin()->first + options_.dead_retention);
+  if (key_due > 0) due(key_due);
   if (TimeUs lease = leases_.next(); lease > 0) due(lease);
   return next;
 }
@@ -270,6 +270,7 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
   std::vector<Assignment> out;
   std::vector<Queue*> runnable;
   for (auto& [name, q] : queues_) {
+    q.starts.Refill(now);
     if (q.CanStart()) runnable.push_back(&q);
   }
   if (runnable.empty() || max == 0) return out;
@@ -291,6 +292,7 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
       start->set_attempt(job.attempt + 1);
       start->set_at_us(now);
       Record(t);
+      q->starts.Take();
       out.push_back(
           Assignment{seq, job.attempt, job.kind(), std::string(job.payload()),
                      job.has_timeout() ? DurationFromProto(job.timeout()) : 0});
@@ -315,6 +317,7 @@ std::vector<Assignment> Scheduler::TakeRemote(
     for (const auto& kind : kinds) {
       auto it = q.remote_ready.find(kind);
       if (it != q.remote_ready.end() && !it->second.empty()) {
+        q.starts.Refill(now);
         sources.push_back({&q, &it->second});
       }
     }
@@ -352,6 +355,7 @@ std::vector<Assignment> Scheduler::TakeRemote(
     terms->set_length_us(length);
     terms->set_deadline_us(timeout > 0 ? now + timeout : 0);
     Record(t);
+    best->queue->starts.Take();
     out.push_back(Assignment{job.seq, job.attempt, job.kind(), "", timeout});
   }
   return out;

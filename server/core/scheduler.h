@@ -18,6 +18,7 @@
 #include "core/job_list.h"
 #include "core/leases.h"
 #include "core/queue.h"
+#include "core/schedules.h"
 #include "jobq/v1/jobq.pb.h"
 #include "jobq/wal/v1/transition.pb.h"
 
@@ -106,8 +107,15 @@ struct CancelOutcome {
 };
 
 struct SchedulerOptions {
+  // Succeeded and cancelled jobs.
   DurationUs retention = 3600 * kSecond;
   size_t max_finished = 100'000;
+  // DEAD jobs, kept until retried or deleted, or past these.
+  DurationUs dead_retention = 7 * 24 * 3600 * kSecond;
+  size_t max_dead = 1'000'000;
+  // How long an idempotency key counts from its job's submission, whether
+  // or not the job is still held.
+  DurationUs idempotency_window = 24 * 3600 * kSecond;
   // Uniform in [0, 1): the jitter of retry backoff.
   std::function<double()> random;
   // Unfinished jobs a queue accepts at most, unless it has its own
@@ -168,6 +176,43 @@ class Scheduler {
   // job's current running attempt: late or duplicate reports are refused.
   bool Finish(const RunResult& result, TimeUs now);
 
+  // ---- The lifecycle of finished jobs (scheduler_lifecycle.cc). ----
+
+  // A DEAD or CANCELLED job runs again, READY now, attempts counted afresh
+  // (a Retry record). NOT_FOUND, or FAILED_PRECONDITION in another state.
+  absl::StatusOr<const Job*> RetryJob(uint64_t seq, TimeUs now);
+  // Forgets a finished job (a Forget record). NOT_FOUND, or
+  // FAILED_PRECONDITION when it has not finished.
+  absl::Status DeleteJob(uint64_t seq);
+  // Retries up to `max` of `queue`'s DEAD jobs, oldest id first; returns
+  // how many. A step of RetryDead: callers bound `max` per core turn.
+  size_t RetryDeadStep(const std::string& queue, size_t max, TimeUs now);
+  // Removes up to `max` of `queue`'s jobs whose state is in `states` (bit
+  // 1 << v1::JobState): unfinished ones are cancelled first, then every
+  // one is forgotten. Running ones are appended to `stop` (seq, attempt)
+  // for their handlers to be stopped. Returns how many were removed.
+  size_t PurgeStep(const std::string& queue, uint32_t states, size_t max,
+                   TimeUs now,
+                   std::vector<std::pair<uint64_t, int32_t>>* stop);
+  // Changes what `limits` sets, leaves the rest (one QueueSettings record).
+  const Queue& SetQueueLimits(const std::string& name,
+                              const QueueLimits& limits);
+  // When a rate-limited queue with READY jobs gets its next start token;
+  // 0 when none waits for one.
+  TimeUs RateWake() const;
+  // Idempotency keys remembered for jobs no longer held, for compaction:
+  // calls `fn` with up to `max` of them after `after` (expiry, key) in
+  // that order, and returns the last one visited.
+  using KeyCursor = std::pair<TimeUs, std::string>;
+  std::optional<KeyCursor> ForEachForgottenKey(
+      const std::optional<KeyCursor>& after, size_t max,
+      absl::FunctionRef<void(const wal::v1::IdempotencyKey&)> fn) const;
+  size_t remembered_keys() const { return idempotency_.size(); }
+  size_t dead() const { return dead_.size(); }
+  uint64_t dead_dropped() const { return dead_dropped_; }
+  // Times the DEAD jobs reached max_dead (and jobs began to be dropped).
+  uint64_t dead_cap_crossings() const { return dead_cap_crossings_; }
+
   // Queue settings; the queue is created if new.
   const Queue& PauseQueue(const std::string& name, bool paused);
   const Queue& SetMaxConcurrency(const std::string& name, int32_t max);
@@ -206,6 +251,35 @@ class Scheduler {
   // A remote worker's progress on its running attempt; false (ignored)
   // unless (seq, attempt) runs remotely.
   bool Progress(uint64_t seq, int32_t attempt, const v1::Progress& progress);
+
+  // ---- Recurring schedules (scheduler_schedules.cc) ----
+  // Each command checks, records its transition and applies it. A firing
+  // is prepared as a submit is (PrepareEnqueue): the caller logs it as
+  // withdrawable and later ApplyPrepared()s or Abandon()s it, so that the
+  // firing and its job become visible together once durable.
+  const ScheduleTable& schedules() const { return schedules_; }
+  // ALREADY_EXISTS when the name is taken; `def` is checked
+  // (ScheduleTable::Check) and its job validated by the caller.
+  absl::StatusOr<const ScheduleEntry*> CreateSchedule(v1::Schedule def,
+                                                      TimeUs now);
+  absl::Status DeleteSchedule(const std::string& name);
+  // Resuming passes over the slots that came while paused.
+  absl::StatusOr<const ScheduleEntry*> PauseSchedule(const std::string& name,
+                                                     bool paused, TimeUs now);
+  // Firings of the slots due by `now`: for each schedule, its latest due
+  // slot (several due at once fire once). A slot whose previous job has
+  // not ended is passed over under OVERLAP_SKIP, as is one whose queue is
+  // full.
+  std::vector<wal::v1::Transition> DueFirings(TimeUs now);
+  // A firing now, outside the slots; the job's id.
+  absl::StatusOr<uint64_t> PrepareTrigger(const std::string& name, TimeUs now,
+                                          wal::v1::Transition* fire);
+  // After recovery: schedules under CATCH_UP_SKIP pass over the slots
+  // missed while jobqd was down (CATCH_UP_ONCE ones fire their latest
+  // missed slot through DueFirings).
+  void CatchUpSchedules(TimeUs now);
+  // When the next slot is due; 0: none.
+  TimeUs NextScheduleDue() const { return schedules_.NextDue(); }
 
   // The only mutator of job state. Public so that recovery can replay.
   void Apply(const wal::v1::Transition& t);
@@ -279,6 +353,24 @@ class Scheduler {
   void ApplyRequeue(const wal::v1::Requeue& r);
   void ApplySnapshot(const wal::v1::JobSnapshot& s);
   void ApplyRenew(const wal::v1::Renew& r);
+  void ApplyRetry(const wal::v1::Retry& r);
+  void ApplyIdempotencyKey(const wal::v1::IdempotencyKey& k);
+  // The retention set of a terminal job's state: dead_ or finished_.
+  absl::btree_set<std::pair<TimeUs, uint64_t>>& RetentionSet(
+      v1::JobState state) {
+    return state == v1::JOB_STATE_DEAD ? dead_ : finished_;
+  }
+  void RememberKey(const std::string& key, uint64_t seq, TimeUs expires);
+  // Forgets expired idempotency keys, at most `max`; returns when the next
+  // one expires (0: none).
+  TimeUs ExpireKeys(TimeUs now, size_t max);
+  // Records Forget for the jobs past retention or over the caps.
+  void ForgetRetired(TimeUs now);
+  void ApplyScheduleFire(const wal::v1::ScheduleFire& f);
+  void ApplyPreparedFire(const wal::v1::ScheduleFire& f);
+  void AbandonFire(const wal::v1::ScheduleFire& f);
+  absl::StatusOr<uint64_t> PrepareFire(ScheduleEntry& e, TimeUs slot,
+                                       TimeUs now, wal::v1::Transition* t);
   // The READY set that holds `job`.
   absl::btree_set<ReadyKey>& ReadySet(Queue& q, const Job& job);
   // Takes a job out of every index (not of jobs_).
@@ -294,11 +386,24 @@ class Scheduler {
   absl::node_hash_map<std::string, Queue> queues_;
   // SCHEDULED jobs by (ready_at, seq).
   absl::btree_set<std::pair<TimeUs, uint64_t>> scheduled_;
-  // Terminal jobs by (finished_at, seq), oldest first.
+  // SUCCEEDED and CANCELLED jobs by (finished_at, seq), oldest first.
   absl::btree_set<std::pair<TimeUs, uint64_t>> finished_;
+  // DEAD jobs the same way: their own retention and cap.
+  absl::btree_set<std::pair<TimeUs, uint64_t>> dead_;
+  uint64_t dead_dropped_ = 0;
+  uint64_t dead_cap_crossings_ = 0;
+  bool at_dead_cap_ = false;
   // Jobs running on remote workers, and their leases.
   LeaseTable leases_;
-  absl::flat_hash_map<std::string, uint64_t> idempotency_;
+  ScheduleTable schedules_;
+  // Idempotency keys by key: the job and when the key expires (its job's
+  // submission + idempotency_window), held or not; and by expiry.
+  struct KeyEntry {
+    uint64_t seq;
+    TimeUs expires;
+  };
+  absl::flat_hash_map<std::string, KeyEntry> idempotency_;
+  absl::btree_set<KeyCursor> key_expiry_;
   // Keys of prepared enqueues not yet applied or abandoned.
   absl::flat_hash_map<std::string, uint64_t> pending_keys_;
   uint64_t retained_bytes_ = 0;

@@ -8,7 +8,7 @@
 // Every index changes with the job's state, here and nowhere else:
 // - Queue::by_state and Queue::ids, through SetState (and Unindex, Forget
 //   and Snapshot, which take a job out or put it in as it is);
-// - a queue's READY sets, scheduled_, finished_ and leases_ follow the
+// - a queue's READY sets, scheduled_, finished_, dead_ and leases_ follow the
 //   state a job enters or leaves.
 // Replaying the same transitions therefore rebuilds the same indexes.
 
@@ -39,7 +39,7 @@ void Scheduler::MakeReady(Job& job, Queue& q) {
 
 void Scheduler::Retire(Job& job, Queue& q, TimeUs at) {
   job.finished_at = at;
-  finished_.insert({at, job.seq});
+  RetentionSet(job.state).insert({at, job.seq});
   ++q.completed_total;
   q.complete_rate.Add(at, 1);
   q.total_time.Record(at - job.created_at);
@@ -78,6 +78,18 @@ void Scheduler::Apply(const wal::v1::Transition& t) {
       return ApplySnapshot(t.snapshot());
     case wal::v1::Transition::kRenew:
       return ApplyRenew(t.renew());
+    case wal::v1::Transition::kRetry:
+      return ApplyRetry(t.retry());
+    case wal::v1::Transition::kIdempotencyKey:
+      return ApplyIdempotencyKey(t.idempotency_key());
+    case wal::v1::Transition::kSchedulePut:
+      return schedules_.ApplyPut(t.schedule_put());
+    case wal::v1::Transition::kScheduleDelete:
+      return schedules_.ApplyDelete(t.schedule_delete());
+    case wal::v1::Transition::kSchedulePause:
+      return schedules_.ApplyPause(t.schedule_pause());
+    case wal::v1::Transition::kScheduleFire:
+      return ApplyScheduleFire(t.schedule_fire());
     case wal::v1::Transition::CHANGE_NOT_SET:
       break;
   }
@@ -95,7 +107,8 @@ void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
   retained_bytes_ += SizeOf(job);
   if (!job.idempotency_key().empty()) {
     pending_keys_.erase(job.idempotency_key());
-    idempotency_.emplace(job.idempotency_key(), job.seq);
+    RememberKey(job.idempotency_key(), job.seq,
+                job.created_at + options_.idempotency_window);
   }
   Queue& q = GetQueue(job.queue());
   ++q.submitted_total;
@@ -199,6 +212,7 @@ void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
   q.paused = s.paused();
   q.max_concurrency = s.max_concurrency();
   q.max_queued = s.max_queued();
+  q.starts.Set(s.rate(), s.burst());
 }
 
 void Scheduler::ApplyForget(const wal::v1::Forget& f) {
@@ -209,13 +223,8 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
     Queue& q = GetQueue(job.queue());
     q.Release(seq, job.state);
     retained_bytes_ -= SizeOf(job);
-    finished_.erase({job.finished_at, seq});
-    if (!job.idempotency_key().empty()) {
-      auto key = idempotency_.find(job.idempotency_key());
-      if (key != idempotency_.end() && key->second == seq) {
-        idempotency_.erase(key);
-      }
-    }
+    RetentionSet(job.state).erase({job.finished_at, seq});
+    // Its idempotency key stays remembered for its window.
     jobs_.erase(it);
   }
 }
@@ -250,7 +259,9 @@ void Scheduler::Unindex(Job& job, Queue& q) {
       leases_.End(job.seq);
       break;
     default:
-      if (IsTerminal(job.state)) finished_.erase({job.finished_at, job.seq});
+      if (IsTerminal(job.state)) {
+        RetentionSet(job.state).erase({job.finished_at, job.seq});
+      }
       break;
   }
   if (job.state != v1::JOB_STATE_UNSPECIFIED) {
@@ -275,7 +286,8 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
   next_seq_ = std::max(next_seq_, s.seq() + 1);
   retained_bytes_ += SizeOf(job);
   if (!job.idempotency_key().empty()) {
-    idempotency_[job.idempotency_key()] = job.seq;
+    RememberKey(job.idempotency_key(), job.seq,
+                job.created_at + options_.idempotency_window);
   }
   Queue& q = GetQueue(job.queue());
   if (job.state != v1::JOB_STATE_UNSPECIFIED) {
@@ -296,7 +308,9 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
       }
       break;
     default:
-      if (IsTerminal(job.state)) finished_.insert({job.finished_at, job.seq});
+      if (IsTerminal(job.state)) {
+        RetentionSet(job.state).insert({job.finished_at, job.seq});
+      }
       break;
   }
 }

@@ -158,14 +158,32 @@ void ReportSkipped(const store::RecoveryStats& stats) {
 
 }  // namespace
 
+void Daemon::ApplyQueueConfig() {
+  // After recovery, so that the file's limits win over the log's; logged
+  // like any change of limits.
+  for (const auto& [name, q] : config_.queues) {
+    core_->scheduler().SetQueueLimits(
+        name, core::QueueLimits{.max_concurrency = q.max_concurrency,
+                                .max_queued = q.max_queued,
+                                .rate = q.rate,
+                                .burst = q.burst});
+  }
+}
+
 absl::Status Daemon::Recover() {
-  if (log_ == nullptr) return absl::OkStatus();
+  if (log_ == nullptr) {
+    ApplyQueueConfig();
+    return absl::OkStatus();
+  }
   auto t0 = std::chrono::steady_clock::now();
   core::Scheduler& scheduler = core_->scheduler();
   auto stats = log_->Recover(
       [&scheduler](const wal::v1::Transition& t) { scheduler.Apply(t); });
   if (!stats.ok()) return stats.status();
   size_t requeued = scheduler.RequeueRunning(clock_->Now());
+  // Slots missed while down: skipped, or fired once (the schedule's
+  // catch-up policy) on the core's first turn.
+  scheduler.CatchUpSchedules(clock_->Now());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
@@ -184,6 +202,7 @@ absl::Status Daemon::Recover() {
   if (!stats->skipped.empty() || !stats->missing_segments.empty()) {
     ReportSkipped(*stats);
   }
+  ApplyQueueConfig();
   CoreLoop* core = core_.get();
   return log_->Start(core->CommitCallback(), core->LogEvents());
 }
@@ -199,6 +218,9 @@ absl::Status Daemon::Start() {
   CoreLoop::Options core_options;
   core_options.scheduler.retention = config_.retention;
   core_options.scheduler.max_finished = config_.max_finished;
+  core_options.scheduler.dead_retention = config_.dead_retention;
+  core_options.scheduler.max_dead = config_.max_dead;
+  core_options.scheduler.idempotency_window = config_.idempotency_window;
   core_options.scheduler.random = [gen = std::make_shared<absl::BitGen>()] {
     return absl::Uniform(*gen, 0.0, 1.0);
   };
@@ -266,6 +288,7 @@ absl::Status Daemon::Start() {
 absl::Status Daemon::StartServers() {
   job_service_ = std::make_unique<api::JobServiceImpl>(&ctx_);
   admin_service_ = std::make_unique<api::AdminServiceImpl>(&ctx_);
+  schedule_service_ = std::make_unique<api::ScheduleServiceImpl>(&ctx_);
   worker_service_ = std::make_unique<api::WorkerServiceImpl>(&ctx_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -293,6 +316,7 @@ absl::Status Daemon::StartServers() {
       static_cast<int>(config_.max_streams_per_connection));
   builder.RegisterService(job_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(schedule_service_.get());
   builder.RegisterService(worker_service_.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

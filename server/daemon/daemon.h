@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "api/admin_service.h"
+#include "api/schedule_service.h"
 #include "api/job_service.h"
 #include "api/rpc_metrics.h"
 #include "api/service_context.h"
@@ -67,6 +68,9 @@ class Daemon {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials()
       const;
   absl::Status Recover();
+  // The file's per-queue limits (`queues`), after recovery. Main thread,
+  // before the core thread starts.
+  void ApplyQueueConfig();
   // Empty when jobqd takes work; otherwise why not.
   std::string NotReady() const;
 
@@ -84,6 +88,7 @@ class Daemon {
   std::unique_ptr<exec::WorkerPool> pool_;
   std::unique_ptr<api::JobServiceImpl> job_service_;
   std::unique_ptr<api::AdminServiceImpl> admin_service_;
+  std::unique_ptr<api::ScheduleServiceImpl> schedule_service_;
   std::unique_ptr<api::WorkerServiceImpl> worker_service_;
   api::RpcMetrics rpc_metrics_;
   std::unique_ptr<web::Dashboard> dashboard_;  // With the HTTP listener.

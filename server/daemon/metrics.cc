@@ -55,6 +55,9 @@ void AddCore(const engine::CoreFigures& core, PrometheusText* p) {
     p->Counter("jobq_jobs_refused_total",
                "Submits refused because the queue held its max_queued.", l,
                static_cast<double>(q.refused_total));
+    p->Counter("jobq_dead_dropped_total",
+               "DEAD jobs forgotten because jobqd held --max-dead of them.", l,
+               static_cast<double>(q.dead_dropped_total));
     p->HistogramSeconds("jobq_job_queue_wait_seconds",
                         "Time from READY to started.", l, q.queue_wait);
     p->HistogramSeconds("jobq_job_run_time_seconds",

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "common/clock.h"
 #include "core/scheduler.h"
@@ -13,7 +14,8 @@ namespace jobq::engine {
 // Compaction: when the log has grown past `min_bytes` and twice the size of
 // a snapshot of the live jobs, a snapshot begins (store::Log::BeginSnapshot)
 // and the state of every job is appended to it, `chunk` jobs per core turn
-// so that no turn pauses long; once the last chunk is committed the log
+// so that no turn pauses long, then the idempotency keys still remembered
+// for jobs no longer held; once the last chunk is committed the log
 // drops what came before the snapshot (EndSnapshot). Service goes on
 // meanwhile: a transition of a job that is written before the job's
 // snapshot is ignored on replay unless the job is known from before (which
@@ -53,6 +55,10 @@ class Compactor {
   uint64_t cursor_ = 0;
   uint64_t limit_ = 0;
   size_t jobs_ = 0;
+  // After the jobs: the idempotency keys of forgotten jobs, from after
+  // key_cursor_ (in expiry order).
+  bool keys_phase_ = false;
+  std::optional<core::Scheduler::KeyCursor> key_cursor_;
   TimeUs started_ = 0;
 };
 

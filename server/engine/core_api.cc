@@ -10,17 +10,6 @@
 namespace jobq::engine {
 namespace {
 
-absl::Status NotFound(uint64_t seq) {
-  return absl::NotFoundError(
-      absl::StrCat("job ", core::FormatJobId(seq), " not found"));
-}
-
-// PERMISSION_DENIED unless `check` lets the caller use the job's queue.
-absl::Status CheckJob(const QueueCheck& check, const core::Job& job) {
-  if (!check) return absl::OkStatus();
-  return check(job.queue(), absl::StrCat("job ", core::FormatJobId(job.seq)));
-}
-
 // Steps `listing` on the core, posting itself again until the page is
 // complete.
 void ListStep(CoreLoop* loop, core::JobListing listing,
@@ -70,7 +59,7 @@ void CoreApi::GetJob(uint64_t seq, QueueCheck check, Done<v1::Job> done) {
   Call(loop_, std::move(done),
        [seq, check = std::move(check)](CoreContext& core, Done<v1::Job>& done) {
          const core::Job* job = core.scheduler.Find(seq);
-         if (job == nullptr) return done(NotFound(seq));
+         if (job == nullptr) return done(JobNotFound(seq));
          if (absl::Status s = CheckJob(check, *job); !s.ok()) return done(s);
          v1::Job out;
          core.scheduler.ToProto(*job, &out);
@@ -124,7 +113,7 @@ void CoreApi::Watch(std::shared_ptr<Watcher> w, WatchSpec spec) {
         events::EventStream& stream = *w->stream;
         for (uint64_t seq : spec.seqs) {
           const core::Job* job = core.scheduler.Find(seq);
-          if (job == nullptr) return stream.Close(ToGrpc(NotFound(seq)));
+          if (job == nullptr) return stream.Close(ToGrpc(JobNotFound(seq)));
           if (absl::Status s = CheckJob(spec.check, *job); !s.ok()) {
             return stream.Close(ToGrpc(s));
           }
@@ -173,7 +162,8 @@ void CoreApi::SubmitAndWatch(std::shared_ptr<Watcher> w, v1::JobSpec spec,
         }
         CoreContext core = loop->Context();
         const core::Job* job = core.scheduler.Find(out[0].seq);
-        if (job == nullptr) return stream.Close(ToGrpc(NotFound(out[0].seq)));
+        if (job == nullptr)
+          return stream.Close(ToGrpc(JobNotFound(out[0].seq)));
         w->subscription = core.hub.Subscribe(w->stream);
         core.hub.WatchJob(w->subscription, *job, states);
         core.hub.CloseWhenDone(w->subscription);

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/histogram.h"
 #include "core/job_list.h"
+#include "core/queue.h"
 #include "engine/durable_acks.h"
 #include "events/event_hub.h"
 #include "events/event_stream.h"
@@ -103,6 +104,7 @@ struct QueueFigures {
   uint64_t dead_total = 0;
   uint64_t cancelled_total = 0;
   uint64_t refused_total = 0;
+  uint64_t dead_dropped_total = 0;
   size_t watchers = 0;
   Histogram queue_wait;
   Histogram run_time;
@@ -189,9 +191,24 @@ class CoreApi {
   // Queues. A queue paused comes into existence; resuming or limiting an
   // unknown queue is NOT_FOUND (most likely a typo).
   void PauseQueue(std::string queue, bool paused, Done<v1::QueueStats> done);
-  void SetQueueLimits(std::string queue, int32_t max_concurrency,
-                      std::optional<int64_t> max_queued,
+  // Changes the limits `limits` sets; the others stay.
+  void SetQueueLimits(std::string queue, core::QueueLimits limits,
                       Done<v1::QueueStats> done);
+
+  // The lifecycle of finished jobs (core_api_lifecycle.cc).
+  // Runs a DEAD or CANCELLED job again (FAILED_PRECONDITION otherwise).
+  void RetryJob(uint64_t seq, QueueCheck check, Done<v1::Job> done);
+  // Forgets a finished job (FAILED_PRECONDITION when it has not finished).
+  void DeleteJob(uint64_t seq, QueueCheck check,
+                 Done<v1::DeleteJobResponse> done);
+  // Retries up to `limit` (0: all) of the queue's DEAD jobs, and
+  // removes the queue's jobs whose state is in `states` (bit
+  // 1 << v1::JobState), cancelling unfinished ones first. Both work in
+  // steps of kLifecycleChunk jobs, one per core turn, and answer the count
+  // once the last step is durable. An unknown queue is NOT_FOUND.
+  static constexpr size_t kLifecycleChunk = 1000;
+  void RetryDead(std::string queue, uint64_t limit, Done<uint64_t> done);
+  void PurgeQueue(std::string queue, uint32_t states, Done<uint64_t> done);
 
   // Figures. GetStats fills what the core knows (queues, totals, jobs,
   // streams, workers, storage, uptime).
@@ -199,6 +216,23 @@ class CoreApi {
   void ListQueues(Done<v1::ListQueuesResponse> done);
   void ListWorkers(Done<v1::ListWorkersResponse> done);
   void Figures(Done<CoreFigures> done);
+
+  // Recurring schedules (core_api_schedules.cc). `check` (null: anyone)
+  // decides whether the caller may use the schedule's queue: a schedule
+  // it fails is PERMISSION_DENIED by name, and left out of a list. The
+  // spec and time zone are checked here (INVALID_ARGUMENT naming
+  // schedule.spec or schedule.time_zone); the template's job by the caller.
+  void CreateSchedule(v1::Schedule def, Done<v1::Schedule> done);
+  void GetSchedule(std::string name, QueueCheck check,
+                   Done<v1::Schedule> done);
+  void ListSchedules(QueueCheck check, Done<v1::ListSchedulesResponse> done);
+  void DeleteSchedule(std::string name, QueueCheck check,
+                      Done<v1::DeleteScheduleResponse> done);
+  void PauseSchedule(std::string name, bool paused, QueueCheck check,
+                     Done<v1::Schedule> done);
+  // Submits the template's job now, answered once durable.
+  void TriggerSchedule(std::string name, QueueCheck check,
+                       Done<v1::TriggerScheduleResponse> done);
 
   // Watch streams refused because their queue had max_watchers_per_queue.
   uint64_t watchers_refused() const {

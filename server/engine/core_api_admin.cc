@@ -54,6 +54,8 @@ void Accumulate(const v1::QueueStats& q, v1::QueueStats* total) {
   total->set_succeeded(total->succeeded() + q.succeeded());
   total->set_dead(total->dead() + q.dead());
   total->set_cancelled(total->cancelled() + q.cancelled());
+  total->set_dead_dropped_total(total->dead_dropped_total() +
+                                q.dead_dropped_total());
   total->set_submitted_total(total->submitted_total() + q.submitted_total());
   total->set_completed_total(total->completed_total() + q.completed_total());
   total->set_submit_rate(total->submit_rate() + q.submit_rate());
@@ -119,6 +121,7 @@ QueueFigures FiguresOf(const core::Queue& q, const events::EventHub& hub) {
   f.dead_total = q.dead_total;
   f.cancelled_total = q.cancelled_total;
   f.refused_total = q.refused_total;
+  f.dead_dropped_total = q.dead_dropped_total;
   f.watchers = hub.QueueWatchers(q.name);
   f.queue_wait.Merge(q.queue_wait);
   f.run_time.Merge(q.run_time);
@@ -134,6 +137,9 @@ void FillQueueStats(const core::Queue& q, TimeUs now, v1::QueueStats* out) {
   out->set_max_concurrency(q.max_concurrency);
   out->set_max_queued(q.max_queued);
   out->set_refused_total(q.refused_total);
+  out->set_rate(q.starts.rate);
+  out->set_burst(q.starts.burst);
+  out->set_dead_dropped_total(q.dead_dropped_total);
   out->set_scheduled(q.by_state[v1::JOB_STATE_SCHEDULED]);
   out->set_ready(q.by_state[v1::JOB_STATE_READY]);
   out->set_running(q.by_state[v1::JOB_STATE_RUNNING]);
@@ -158,15 +164,12 @@ void CoreApi::PauseQueue(std::string queue, bool paused,
       std::move(done));
 }
 
-void CoreApi::SetQueueLimits(std::string queue, int32_t max_concurrency,
-                             std::optional<int64_t> max_queued,
+void CoreApi::SetQueueLimits(std::string queue, core::QueueLimits limits,
                              Done<v1::QueueStats> done) {
   ChangeQueue(
       loop_, queue, Unknown::kNotFound,
-      [queue, max_concurrency,
-       max_queued](core::Scheduler& s) -> const core::Queue& {
-        if (max_queued) s.SetMaxQueued(queue, *max_queued);
-        return s.SetMaxConcurrency(queue, max_concurrency);
+      [queue, limits](core::Scheduler& s) -> const core::Queue& {
+        return s.SetQueueLimits(queue, limits);
       },
       std::move(done));
 }
@@ -184,6 +187,7 @@ void CoreApi::GetStats(Done<v1::GetStatsResponse> done) {
          out.set_jobs_held(core.scheduler.jobs().size());
          out.set_remote_workers(static_cast<uint32_t>(core.workers.size()));
          out.set_fenced_workers(static_cast<uint32_t>(core.workers.fenced()));
+         out.set_dead_dropped_total(core.scheduler.dead_dropped());
          core.workers.KindStats(out.mutable_kinds());
          v1::QueueStats* total = out.mutable_total();
          total->set_name("*");

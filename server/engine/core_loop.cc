@@ -133,6 +133,16 @@ void CoreLoop::Pump() {
   TimeUs now = clock_->Now();
   workers_.ExpireLeases(now);
   TimeUs next = scheduler_.Tick(now);
+  // Schedules' slots: each firing is applied (its job appears) once its
+  // record is durable. While the log cannot write, none fires.
+  if (!acks_.degraded() && !draining_) {
+    for (auto& fire : scheduler_.DueFirings(now)) {
+      acks_.AppendPrepared(std::move(fire));
+    }
+  }
+  if (TimeUs slot = scheduler_.NextScheduleDue(); slot > 0) {
+    next = next == 0 ? slot : std::min(next, slot);
+  }
   ReturnFreedMemory();
   if (options_.log == nullptr) acks_.Commit();  // This turn's submits.
   // While the log cannot write, nothing new starts: a start that is not
@@ -147,6 +157,18 @@ void CoreLoop::Pump() {
   if (starting) workers_.Dispatch(now);
   if (TimeUs lease = scheduler_.next_lease(); lease > 0) {
     next = next == 0 ? lease : std::min(next, lease);  // New leases too.
+  }
+  // A rate-limited queue's READY jobs start when its next token is there,
+  // whether or not anything else wakes the core.
+  if (TimeUs token = scheduler_.RateWake(); token > 0 && starting) {
+    next = next == 0 ? token : std::min(next, token);
+  }
+  if (scheduler_.dead_cap_crossings() != dead_cap_crossings_) {
+    dead_cap_crossings_ = scheduler_.dead_cap_crossings();
+    spdlog::warn(
+        "{} DEAD jobs held, --max-dead: the oldest are forgotten from now on "
+        "(jobq_dead_dropped_total); retry or purge them",
+        scheduler_.dead());
   }
   if (options_.log != nullptr) {
     if (!acks_.degraded()) compactor_.Step();

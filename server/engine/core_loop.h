@@ -156,6 +156,7 @@ class CoreLoop {
 
   DurableAcks acks_;
   Compactor compactor_;
+  uint64_t dead_cap_crossings_ = 0;  // Logged so far.
   size_t peak_jobs_ = 0;  // Jobs held at most since memory was last trimmed.
   uv_loop_t loop_;
   uv_timer_t timer_;

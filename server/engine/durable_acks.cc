@@ -35,6 +35,11 @@ void DurableAcks::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
   acks_.push_back(std::move(ack));
 }
 
+void DurableAcks::AppendPrepared(wal::v1::Transition t) {
+  if (log_ != nullptr) log_->Append(t, true);
+  pending_enqueues_.push_back({0, std::move(t)});
+}
+
 void DurableAcks::AfterDurable(DurableDone done) {
   changes_.push_back({0, std::move(done)});
 }

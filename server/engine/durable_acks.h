@@ -45,6 +45,11 @@ class DurableAcks {
   // submit, a barrier behind the earlier ones, which keeps its place).
   void Submit(std::vector<v1::JobSpec> specs, TimeUs now, SubmitDone done);
 
+  // A prepared transition that carries a job (a schedule's firing, see
+  // Scheduler::DueFirings): logged as withdrawable and applied once
+  // durable, as a submit's enqueue is; abandoned if it never will be.
+  void AppendPrepared(wal::v1::Transition t);
+
   // Every change a client asks for:
   //   1. Writable(): if not OK, refuse with it, before changing anything.
   //   2. Change the scheduler (its transitions go to the log).

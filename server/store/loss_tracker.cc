@@ -21,6 +21,16 @@ uint64_t TransitionSeq(const wal::v1::Transition& t) {
       return t.snapshot().seq();
     case wal::v1::Transition::kRenew:
       return t.renew().seq();
+    case wal::v1::Transition::kRetry:
+      return t.retry().seq();
+    case wal::v1::Transition::kScheduleFire:
+      return t.schedule_fire().enqueue().seq();
+    // These name no job of the log (an idempotency key's job is already
+    // forgotten).
+    case wal::v1::Transition::kIdempotencyKey:
+    case wal::v1::Transition::kSchedulePut:
+    case wal::v1::Transition::kScheduleDelete:
+    case wal::v1::Transition::kSchedulePause:
     case wal::v1::Transition::kQueueSettings:
     case wal::v1::Transition::kForget:
     case wal::v1::Transition::CHANGE_NOT_SET:
@@ -32,7 +42,7 @@ uint64_t TransitionSeq(const wal::v1::Transition& t) {
 void LossTracker::Saw(const wal::v1::Transition& t) {
   uint64_t seq = TransitionSeq(t);
   if (seq == 0) return;
-  if (t.has_enqueue() || t.has_snapshot()) {
+  if (t.has_enqueue() || t.has_snapshot() || t.has_schedule_fire()) {
     Introduce(seq);
   } else if (damaged_ && !Introduced(seq)) {
     unknown_refs_.insert(seq);

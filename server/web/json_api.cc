@@ -1,5 +1,6 @@
 #include "web/json_api.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
@@ -65,6 +66,25 @@ void Reply(const absl::StatusOr<T>& r, Response* res) {
   } else {
     Reply(r.status(), res);
   }
+}
+
+// A JobState by its name: "READY" or the enum's own, "JOB_STATE_READY".
+bool ParseStateName(const std::string& name, v1::JobState* state) {
+  return v1::JobState_Parse(name, state) ||
+         v1::JobState_Parse(absl::StrCat("JOB_STATE_", name), state);
+}
+
+// The request's JSON body (empty: {}) into `message`, or 400 naming the
+// body and whose JSON (`whose`) it should have been.
+bool ParseBody(const Request& req, google::protobuf::Message* message,
+               absl::string_view whose, Response* res) {
+  auto s = google::protobuf::util::JsonStringToMessage(
+      req.body.empty() ? "{}" : req.body, message);
+  if (s.ok()) return true;
+  Reply(absl::InvalidArgumentError(absl::StrCat(
+            "body: not ", whose, " JSON: ", s.message().ToString())),
+        res);
+  return false;
 }
 
 void NotFound(const Request& req, Response* res) {
@@ -239,9 +259,7 @@ void ListJobs(const Route& r) {
   };
   if (const std::string* state = param("state")) {
     v1::JobState parsed;
-    // "READY" or the enum's own name, "JOB_STATE_READY".
-    if (!v1::JobState_Parse(*state, &parsed) &&
-        !v1::JobState_Parse(absl::StrCat("JOB_STATE_", *state), &parsed)) {
+    if (!ParseStateName(*state, &parsed)) {
       return Reply(absl::InvalidArgumentError(absl::StrCat(
                        "state: ", api::Quoted(*state),
                        " is not a JobState (READY, RUNNING, DEAD, ...)")),
@@ -276,7 +294,8 @@ void ListJobs(const Route& r) {
         r.res);
 }
 
-// GET jobs/{id}: GetJob. POST jobs/{id}/cancel: CancelJob.
+// GET jobs/{id}: GetJob. POST jobs/{id}/cancel, /retry, /delete:
+// CancelJob, RetryJob, DeleteJob, checked as JobService checks them.
 void Job(const Route& r, bool get) {
   auto seq = api::ParseJobIdField(r.parts[1], "job_id");
   if (!seq.ok()) return Reply(seq.status(), r.res);
@@ -294,13 +313,61 @@ void Job(const Route& r, bool get) {
                  }),
                  r.res);
   }
-  // POST jobs/{id}/retry belongs here once JobService.RetryJob has its
-  // core command (CoreApi::RetryJob): the same check, then that command.
-  // Until then it is 404, and the page shows no retry button.
+  if (r.is(2, "retry")) {
+    return Reply(Await<v1::Job>([&](auto done) {
+                   core->RetryJob(*seq, check, std::move(done));
+                 }),
+                 r.res);
+  }
+  if (r.is(2, "delete")) {
+    return Reply(Await<v1::DeleteJobResponse>([&](auto done) {
+                   core->DeleteJob(*seq, check, std::move(done));
+                 }),
+                 r.res);
+  }
   NotFound(r.req, r.res);
 }
 
-// POST queues/{q}/pause, /resume, /limits: the AdminService commands.
+// PurgeQueue's body, {"states": ["DEAD", ...]}: each state by its name
+// (short or the enum's) or number, then api::MakePurgeStates' checks.
+absl::StatusOr<uint32_t> PurgeStates(const std::string& body) {
+  google::protobuf::Struct parsed;
+  if (auto s = google::protobuf::util::JsonStringToMessage(
+          body.empty() ? "{}" : body, &parsed);
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: not PurgeQueue's JSON: ", s.message().ToString()));
+  }
+  google::protobuf::RepeatedField<int> states;
+  auto it = parsed.fields().find("states");
+  if (it != parsed.fields().end()) {
+    if (it->second.kind_case() != google::protobuf::Value::kListValue) {
+      return absl::InvalidArgumentError("states: must be a list of states");
+    }
+    for (const google::protobuf::Value& v : it->second.list_value().values()) {
+      v1::JobState state;
+      const auto kind = v.kind_case();
+      if (kind == google::protobuf::Value::kStringValue &&
+          ParseStateName(v.string_value(), &state)) {
+        states.Add(state);
+      } else if (kind == google::protobuf::Value::kNumberValue) {
+        // A number that is no small integer stays invalid (-1).
+        double d = v.number_value();
+        bool small = d >= 0 && d < 64 && d == static_cast<int>(d);
+        states.Add(small ? static_cast<int>(d) : -1);
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("states: ", api::Quoted(v.string_value()),
+                         " is not a JobState (READY, RUNNING, DEAD, ...)"));
+      }
+    }
+  }
+  return api::MakePurgeStates(states);
+}
+
+// POST queues/{q}/pause, /resume, /limits, /retry-dead, /purge: the
+// AdminService commands (PauseQueue, ResumeQueue, SetQueueLimits,
+// RetryDead, PurgeQueue).
 void QueueCommand(const Route& r) {
   const std::string& queue = r.parts[1];
   if (absl::Status s = api::CheckQueueCommand(*r.deps.auth, r.caller, queue);
@@ -317,28 +384,37 @@ void QueueCommand(const Route& r) {
   }
   if (r.is(2, "limits")) {
     v1::SetQueueLimitsRequest request;
-    if (auto s = google::protobuf::util::JsonStringToMessage(
-            r.req.body.empty() ? "{}" : r.req.body, &request);
-        !s.ok()) {
-      return Reply(
-          absl::InvalidArgumentError(absl::StrCat(
-              "body: not SetQueueLimits' JSON: ", s.message().ToString())),
-          r.res);
-    }
+    if (!ParseBody(r.req, &request, "SetQueueLimits'", r.res)) return;
     request.set_queue(queue);
-    if (absl::Status s = api::CheckQueueLimits(request); !s.ok()) {
-      return Reply(s, r.res);
-    }
-    std::optional<int64_t> queued;
-    if (request.has_max_queued()) queued = request.max_queued();
+    auto limits = api::MakeQueueLimits(request);
+    if (!limits.ok()) return Reply(limits.status(), r.res);
     return Reply(Await<v1::QueueStats>([&](auto done) {
-                   core->SetQueueLimits(queue, request.max_concurrency(),
-                                        queued, std::move(done));
+                   core->SetQueueLimits(queue, *limits, std::move(done));
                  }),
                  r.res);
   }
-  // POST queues/{q}/retry-dead and /purge belong here once AdminService's
-  // RetryDead and PurgeQueue have their core commands.
+  if (r.is(2, "retry-dead")) {
+    v1::RetryDeadRequest request;
+    if (!ParseBody(r.req, &request, "RetryDead's", r.res)) return;
+    auto limit = api::CheckRetryDeadLimit(request.limit());
+    if (!limit.ok()) return Reply(limit.status(), r.res);
+    auto count = Await<uint64_t>(
+        [&](auto done) { core->RetryDead(queue, *limit, std::move(done)); });
+    if (!count.ok()) return Reply(count.status(), r.res);
+    v1::RetryDeadResponse out;
+    out.set_count(*count);
+    return Reply(out, r.res);
+  }
+  if (r.is(2, "purge")) {
+    auto states = PurgeStates(r.req.body);
+    if (!states.ok()) return Reply(states.status(), r.res);
+    auto count = Await<uint64_t>(
+        [&](auto done) { core->PurgeQueue(queue, *states, std::move(done)); });
+    if (!count.ok()) return Reply(count.status(), r.res);
+    v1::PurgeQueueResponse out;
+    out.set_count(*count);
+    return Reply(out, r.res);
+  }
   NotFound(r.req, r.res);
 }
 

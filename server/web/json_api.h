@@ -28,8 +28,15 @@ namespace jobq::web {
 //   POST /api/v1/queues/{q}/pause        PauseQueue (admin)
 //   POST /api/v1/queues/{q}/resume       ResumeQueue (admin)
 //   POST /api/v1/queues/{q}/limits       SetQueueLimits (admin); body
-//                                        {"maxConcurrency":N,"maxQueued":M}
+//                                        {"max_concurrency":N,"max_queued":M,
+//                                        "rate":R,"burst":B}, each optional
+//   POST /api/v1/queues/{q}/retry-dead   RetryDead (admin); body
+//                                        {"limit":N} or none (every one)
+//   POST /api/v1/queues/{q}/purge        PurgeQueue (admin); body
+//                                        {"states":["DEAD","CANCELLED"]}
 //   POST /api/v1/jobs/{id}/cancel        CancelJob (submit or admin)
+//   POST /api/v1/jobs/{id}/retry         RetryJob (submit or admin)
+//   POST /api/v1/jobs/{id}/delete        DeleteJob (submit or admin)
 //
 // Reading takes the read or the admin role; a token limited to some queues
 // sees only those. Errors are {"error":{"code","message","field"}} with the

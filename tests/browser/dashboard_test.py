@@ -268,8 +268,46 @@ class DashboardTest(unittest.TestCase):
             By.CSS_SELECTOR, '#job-actions button[data-action="cancel"]'), [])
         self.shot("job")
 
+    def dead_job(self, queue):
+        """A job of one attempt (the default) that its timeout ends DEAD."""
+        job = jobqd.ctl("submit", "-q", queue, "-k", "sleep", "--payload",
+                        "30s", "--timeout", "10ms", "--retries", "1")["job_id"]
+        self.wait.until(lambda _: jobqd.ctl("get", job)["state"]
+                        == "JOB_STATE_DEAD")
+        return job
+
+    def test_clicking_retry_runs_a_dead_job_again(self):
+        job = self.dead_job("retried")
+        before = jobqd.ctl("get", job)
+        self.assertEqual(before["attempt"], 1)
+        self.sign_in("admin")
+        self.driver.get(jobqd.url + f"#/job/{job}")
+        button = self.wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, '#job-actions button[data-action="retry"]'))
+        # A finished job may be deleted too; an unfinished one is not offered.
+        self.assertTrue(self.driver.find_elements(
+            By.CSS_SELECTOR, '#job-actions button[data-action="delete"]'))
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, '#job-actions button[data-action="cancel"]'), [])
+        self.shot("job-dead")
+        button.click()
+
+        # It ran again: started anew, its attempts counted afresh (attempt
+        # 1 once more, not 2), and ended DEAD as before.
+        def ran_again(_):
+            j = jobqd.ctl("get", job)
+            return (j["state"] == "JOB_STATE_DEAD"
+                    and j.get("started_at") != before.get("started_at")
+                    and j)
+        after = self.wait.until(ran_again)
+        self.assertEqual(after["attempt"], 1)
+        # The page follows by itself and offers Retry again.
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#job-actions button[data-action="retry"]'))
+
     def test_a_read_only_token_sees_but_gets_no_buttons(self):
         self.submit("viewed")
+        dead = self.dead_job("viewed")
         self.sign_in("viewer")
         self.wait.until(lambda d: d.find_elements(
             By.CSS_SELECTOR, 'tr[data-queue="viewed"]'))
@@ -282,7 +320,14 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.driver.find_elements(
             By.CSS_SELECTOR, "button[data-action]"), [])
         self.assertEqual(self.driver.find_elements(By.ID, "limits-form"), [])
+        self.assertEqual(self.driver.find_elements(By.ID, "purge-states"), [])
         self.shot("read-only")
+        # A DEAD job's page offers a read token no Retry or Delete.
+        self.driver.get(jobqd.url + f"#/job/{dead}")
+        self.wait.until(lambda d: "DEAD" in d.find_element(
+            By.ID, "job-state").text)
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, "button[data-action]"), [])
 
     def test_the_workers_page_lists_no_worker_when_none_is_connected(self):
         self.sign_in("admin")

@@ -1,6 +1,7 @@
 // The dashboard's JSON API (/api/v1/ on the HTTP listener) against the
 // real jobqd with tokens: the same roles as gRPC, bad input answered 400
-// naming the field, unknown jobs 404, and the answers the same as gRPC's.
+// naming the field, unknown jobs 404, a job in the wrong state 409, and
+// the answers and effects the same as gRPC's.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -40,7 +41,9 @@ class DashboardApiTest : public ::testing::Test {
                         << Entry("reader", "read")
                         << Entry("billing-reader", "read",
                                  "    queues: [billing]\n")
-                        << Entry("producer", "submit");
+                        << Entry("producer", "submit")
+                        << Entry("billing-admin", "admin",
+                                 "    queues: [billing]\n");
     jobqd_ = JobqdProcess::Start({"--auth-tokens", path});
     ASSERT_NE(jobqd_, nullptr);
     auto channel = client::MakeChannel(jobqd_->address(), {}, "ops-secret");
@@ -241,6 +244,133 @@ TEST_F(DashboardApiTest, SamplesAreServedAsJson) {
   ASSERT_EQ(samples.status, 200);
   EXPECT_THAT(samples.body, HasSubstr("\"capacity\":180"));
   EXPECT_THAT(samples.body, HasSubstr("\"queues\":{"));
+}
+
+// A job that ends DEAD: a sleep past its timeout, with one attempt.
+v1::JobSpec Doomed(const std::string& queue) {
+  v1::JobSpec spec = MakeSpec("sleep", queue, "30s");
+  spec.mutable_timeout()->set_nanos(10'000'000);
+  return spec;
+}
+
+std::string FieldOf(const Answer& a) {
+  size_t at = a.body.find("\"field\":\"");
+  if (at == std::string::npos) return std::string();
+  at += 9;
+  return a.body.substr(at, a.body.find('"', at) - at);
+}
+
+TEST_F(DashboardApiTest, RetryAndDeleteActOnAJobAsGrpcSeesIt) {
+  v1::JobEvent end = RunToEnd(*ops_, Doomed("emails"));
+  ASSERT_EQ(end.state(), v1::JOB_STATE_DEAD);
+  const std::string job = "/api/v1/jobs/" + end.job_id();
+  // Who may: as JobService.RetryJob, not a reader, not another queue's
+  // admin.
+  Answer reader = Post(job + "/retry", "reader-secret");
+  EXPECT_EQ(reader.status, 403);
+  EXPECT_THAT(reader.body, HasSubstr("PERMISSION_DENIED"));
+  Answer other = Post(job + "/retry", "billing-admin-secret");
+  EXPECT_EQ(other.status, 403);
+  EXPECT_THAT(other.body, HasSubstr(end.job_id()));
+  auto still = ops_->GetJob(end.job_id());
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->state(), v1::JOB_STATE_DEAD);
+
+  // Retried while its queue is paused: READY, its attempts afresh.
+  ASSERT_TRUE(ops_->PauseQueue("emails").ok());
+  Answer retry = Post(job + "/retry");
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_THAT(retry.body, HasSubstr("\"state\":\"JOB_STATE_READY\""));
+  EXPECT_THAT(retry.body, HasSubstr("\"attempt\":0"));
+  auto ready = ops_->GetJob(end.job_id());
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->state(), v1::JOB_STATE_READY);
+  EXPECT_EQ(ready->attempt(), 0);
+
+  // A job in the wrong state: 409, for either.
+  Answer again = Post(job + "/retry");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_THAT(again.body, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_EQ(Post(job + "/delete").status, 409);
+
+  // Cancelled, it may be deleted; then it is gone for gRPC and the API.
+  ASSERT_TRUE(ops_->CancelJob(end.job_id()).ok());
+  EXPECT_EQ(Post(job + "/delete", "reader-secret").status, 403);
+  Answer deleted = Post(job + "/delete");
+  ASSERT_EQ(deleted.status, 200) << deleted.body;
+  EXPECT_EQ(ops_->GetJob(end.job_id()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Get(job).status, 404);
+  EXPECT_EQ(Post(job + "/retry").status, 404);
+  EXPECT_EQ(Post(job + "/delete").status, 404);
+
+  // A producer acts on its queues' jobs, as through gRPC.
+  ASSERT_TRUE(ops_->ResumeQueue("emails").ok());
+  v1::JobEvent second = RunToEnd(*ops_, Doomed("emails"));
+  ASSERT_EQ(second.state(), v1::JOB_STATE_DEAD);
+  EXPECT_EQ(
+      Post("/api/v1/jobs/" + second.job_id() + "/retry", "producer-secret")
+          .status,
+      200);
+
+  Answer bad = Post("/api/v1/jobs/xyz/retry");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(FieldOf(bad), "job_id");
+  EXPECT_EQ(Post(job + "/revive").status, 404);
+}
+
+TEST_F(DashboardApiTest, RetryDeadAndPurgeActOnTheQueueAsGrpcSeesIt) {
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(RunToEnd(*ops_, Doomed("emails")).state(), v1::JOB_STATE_DEAD);
+  }
+  const std::string queue = "/api/v1/queues/emails";
+  EXPECT_EQ(Post(queue + "/retry-dead", "reader-secret").status, 403);
+  EXPECT_EQ(Post(queue + "/purge", "producer-secret", R"({"states": ["DEAD"]})")
+                .status,
+            403);
+  Answer other = Post(queue + "/retry-dead", "billing-admin-secret");
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(FieldOf(other), "queue");
+
+  Answer limit = Post(queue + "/retry-dead", "ops-secret", R"({"limit": -1})");
+  EXPECT_EQ(limit.status, 400);
+  EXPECT_EQ(FieldOf(limit), "limit");
+  Answer body = Post(queue + "/retry-dead", "ops-secret", "{nope");
+  EXPECT_EQ(body.status, 400);
+  EXPECT_EQ(FieldOf(body), "body");
+  EXPECT_EQ(Post("/api/v1/queues/nosuch/retry-dead").status, 404);
+
+  // Paused, so that the retried jobs stay READY to be counted.
+  ASSERT_TRUE(ops_->PauseQueue("emails").ok());
+  Answer retried = Post(queue + "/retry-dead");
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_THAT(retried.body, HasSubstr("\"count\":\"2\""));
+  auto queues = ops_->ListQueues();
+  ASSERT_TRUE(queues.ok());
+  ASSERT_EQ(queues->queues_size(), 1);
+  EXPECT_EQ(queues->queues(0).dead(), 0u);
+  EXPECT_EQ(queues->queues(0).ready(), 2u);
+
+  for (const char* states :
+       {R"({})", R"({"states": []})", R"({"states": ["SLEEPY"]})",
+        R"({"states": ["FAILED"]})", R"({"states": [99]})",
+        R"({"states": "DEAD"})"}) {
+    Answer bad = Post(queue + "/purge", "ops-secret", states);
+    EXPECT_EQ(bad.status, 400) << states;
+    EXPECT_EQ(FieldOf(bad), "states") << states << " " << bad.body;
+  }
+  Answer purged = Post(queue + "/purge", "ops-secret",
+                       R"({"states": ["READY", "JOB_STATE_DEAD"]})");
+  ASSERT_EQ(purged.status, 200) << purged.body;
+  EXPECT_THAT(purged.body, HasSubstr("\"count\":\"2\""));
+  queues = ops_->ListQueues();
+  ASSERT_TRUE(queues.ok());
+  EXPECT_EQ(queues->queues(0).ready(), 0u);
+  v1::ListJobsRequest list;
+  list.set_queue("emails");
+  auto listed = ops_->ListJobs(list);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->jobs_size(), 0);
 }
 
 }  // namespace

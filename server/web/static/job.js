@@ -1,6 +1,6 @@
 // A job: its spec and labels, its timeline (created, ready, started,
 // finished, with the timings between), its attempts, result or error, and
-// cancel. jobqd keeps each job's latest run; the state changes seen while
+// cancel, retry and delete. jobqd keeps each job's latest run; the state changes seen while
 // the page is open are listed too, as they happen.
 import * as api from './api.js';
 import { el, replace, st, duration, time } from './util.js';
@@ -8,11 +8,19 @@ import { act } from './actions.js';
 
 const FINISHED = ['SUCCEEDED', 'DEAD', 'CANCELLED'];
 
-// The job's actions. RetryJob joins this list once JobService has it:
-// { id: 'retry', label: 'Retry', show: (j) => j.state === 'DEAD' },
-// posting to jobs/{id}/retry.
+// The job's actions, in the order of their buttons: each posts to
+// jobs/{id}/{id of the action}. `show` decides from the job and the
+// token's roles whether the button applies; `confirm` asks first; a job
+// deleted leaves its page for its queue's.
+const RETRYABLE = ['DEAD', 'CANCELLED'];
+const mayAct = (who) => who.admin || who.submit;
 const JOB_ACTIONS = [
-  { id: 'cancel', label: 'Cancel', show: (j, who) => !FINISHED.includes(j.state) && (who.admin || who.submit) },
+  { id: 'cancel', label: 'Cancel', show: (j, who) => !FINISHED.includes(j.state) && mayAct(who) },
+  { id: 'retry', label: 'Retry', show: (j, who) => RETRYABLE.includes(j.state) && mayAct(who) },
+  {
+    id: 'delete', label: 'Delete', show: (j, who) => FINISHED.includes(j.state) && mayAct(who),
+    confirm: 'Delete this job? jobqd forgets it; its idempotency key stays remembered.', leaves: true,
+  },
 ];
 
 function decode(b64) {
@@ -43,8 +51,10 @@ export function jobPage(id, who) {
       el('div', {}, el('h2', {}, 'Spec'), spec,
         el('h2', {}, 'Seen while this page is open'), seen)));
   let last = null;
+  let deleted = false;
 
   async function update() {
+    if (deleted) return;
     const j = await api.get(`jobs/${encodeURIComponent(id)}`);
     j.state = st(j.state);
     const s = j.spec || {};
@@ -56,7 +66,16 @@ export function jobPage(id, who) {
       j.worker ? ` · on worker ${j.worker}` : '');
     replace(actions, JOB_ACTIONS.filter((a) => a.show(j, who)).map((a) => el('button', {
       type: 'button', dataset: { action: a.id },
-      onclick: () => act(() => api.post(`jobs/${encodeURIComponent(id)}/${a.id}`)),
+      onclick: () => {
+        if (a.confirm && !window.confirm(a.confirm)) return;
+        act(async () => {
+          await api.post(`jobs/${encodeURIComponent(id)}/${a.id}`);
+          if (a.leaves) {
+            deleted = true;
+            location.hash = `#/queue/${encodeURIComponent(s.queue)}`;
+          }
+        });
+      },
     }, a.label)));
     const t = j.timings || {};
     const steps = [

@@ -5,14 +5,33 @@ import { el, replace, st, duration, time, rate, STATES } from './util.js';
 import { act } from './actions.js';
 
 const n = (x) => Number(x || 0);
+const FINISHED = ['SUCCEEDED', 'DEAD', 'CANCELLED'];
 
-// The queue's actions, in the order of their buttons. `show` decides
-// from the queue's stats whether the button applies. PurgeQueue and
-// RetryDead join this list once AdminService has them: an entry each,
-// posting to queues/{q}/purge and queues/{q}/retry-dead.
+// The queue's actions, in the order of their buttons: each posts to
+// queues/{q}/{id of the action}. `show` decides from the queue's stats
+// whether the button applies; `body` gives what it sends (from the purge
+// choice, `purge`); `confirm` asks first.
 const QUEUE_ACTIONS = [
   { id: 'pause', label: 'Pause', show: (q) => !q.paused },
   { id: 'resume', label: 'Resume', show: (q) => q.paused },
+  { id: 'retry-dead', label: 'Retry dead', show: (q) => n(q.dead) > 0 },
+  {
+    id: 'purge', label: 'Purge', show: () => true,
+    body: (purge) => ({ states: purge.states }),
+    confirm: (q, purge) => `Remove the ${purge.label} jobs of queue ${q.name}?` +
+      (purge.states.some((s) => !FINISHED.includes(s)) ? ' Unfinished ones are cancelled first, running ones stopped.' : '') +
+      ' This cannot be undone.',
+  },
+];
+
+// What Purge removes, chosen beside its button.
+const PURGE_CHOICES = [
+  { value: 'DEAD', label: 'dead', states: ['DEAD'] },
+  { value: 'CANCELLED', label: 'cancelled', states: ['CANCELLED'] },
+  { value: 'SUCCEEDED', label: 'succeeded', states: ['SUCCEEDED'] },
+  { value: 'FINISHED', label: 'finished', states: FINISHED },
+  { value: 'WAITING', label: 'waiting (scheduled and ready)', states: ['SCHEDULED', 'READY'] },
+  { value: 'ALL', label: 'all', states: STATES },
 ];
 
 export function queuePage(name, who) {
@@ -25,6 +44,9 @@ export function queuePage(name, who) {
 
   const counts = el('div', { class: 'cards', id: 'queue-counts' });
   const actions = el('div', { class: 'actions', id: 'queue-actions' });
+  // Kept across refreshes, so that the choice stays while the page polls.
+  const purgeChoice = who.admin ? el('select', { id: 'purge-states', 'aria-label': 'Jobs to purge' },
+    PURGE_CHOICES.map((c) => el('option', { value: c.value }, c.label))) : null;
   const limits = who.admin ? limitsForm() : null;
   const tabs = el('nav', { class: 'tabs', id: 'state-tabs' },
     ['', ...STATES, 'FAILED'].map((s) => el('button', {
@@ -95,10 +117,16 @@ export function queuePage(name, who) {
       el('span', { class: 'value' }, `${rate(stats.submit_rate)} · ${rate(stats.complete_rate)}`)),
     el('div', { class: 'card' }, el('span', { class: 'label' }, 'limits'),
       el('span', { class: 'value' }, `${stats.max_concurrency || '∞'} running · ${n(stats.max_queued) || '∞'} queued`)));
-    replace(actions, who.admin ? QUEUE_ACTIONS.filter((a) => a.show(stats)).map((a) => el('button', {
-      type: 'button', dataset: { action: a.id, queue: name },
-      onclick: () => act(() => api.post(`queues/${q}/${a.id}`)),
-    }, a.label)) : []);
+    replace(actions, who.admin ? QUEUE_ACTIONS.filter((a) => a.show(stats)).map((a) => [
+      a.id === 'purge' ? purgeChoice : null,
+      el('button', {
+        type: 'button', dataset: { action: a.id, queue: name },
+        onclick: () => {
+          const purge = PURGE_CHOICES.find((c) => c.value === purgeChoice.value);
+          if (a.confirm && !window.confirm(a.confirm(stats, purge))) return;
+          act(() => api.post(`queues/${q}/${a.id}`, a.body ? a.body(purge) : undefined));
+        },
+      }, a.label)]).flat() : []);
     if (limits && !filled) {
       limits.elements.max_concurrency.value = stats.max_concurrency || 0;
       limits.elements.max_queued.value = n(stats.max_queued) || '';

@@ -66,6 +66,9 @@ std::string SampleValue(const ConfigKey& key) {
         std::map<std::string, CommandConfig> ServerConfig::*) {
       return "";
     }
+    std::string operator()(std::map<std::string, QueueConfig> ServerConfig::*) {
+      return "";
+    }
   };
   return std::visit(Sample{}, key.field);
 }
@@ -194,7 +197,9 @@ TEST(ConfigKeysTest, TheTableNamesEachKeyOnceWithItsFlagAndVariable) {
     bool structured =
         std::holds_alternative<CommandLimits ServerConfig::*>(key.field) ||
         std::holds_alternative<
-            std::map<std::string, CommandConfig> ServerConfig::*>(key.field);
+            std::map<std::string, CommandConfig> ServerConfig::*>(key.field) ||
+        std::holds_alternative<
+            std::map<std::string, QueueConfig> ServerConfig::*>(key.field);
     EXPECT_EQ(key.file_only, structured);
     EXPECT_EQ(key.default_value == nullptr, structured);
     if (key.file_only) {

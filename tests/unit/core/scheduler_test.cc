@@ -320,6 +320,7 @@ TEST_F(SchedulerTest, TakeRunnableTakesTurnsBetweenQueues) {
 TEST_F(SchedulerTest, FinishedJobsAreForgottenAfterRetention) {
   SchedulerOptions o = Options();
   o.retention = 60 * kSecond;
+  o.idempotency_window = 60 * kSecond;
   Recorder rec;
   Scheduler s(o, &rec);
   v1::JobSpec spec = Spec();
@@ -332,7 +333,7 @@ TEST_F(SchedulerTest, FinishedJobsAreForgottenAfterRetention) {
   s.Tick(kT0 + 60 * kSecond);
   EXPECT_EQ(s.Find(seq), nullptr);
   EXPECT_EQ(s.FindQueue("q")->by_state[v1::JOB_STATE_SUCCEEDED], 0u);
-  // The key is free again.
+  // The key is free again, its window over.
   EXPECT_FALSE(s.Submit(spec, kT0 + 61 * kSecond).duplicate);
 }
 

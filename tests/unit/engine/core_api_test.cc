@@ -284,7 +284,7 @@ TEST_F(CoreApiTest, ResumingOrLimitingAnUnknownQueueIsNotFound) {
   api_->PauseQueue("nope", false, resume.done());
   EXPECT_EQ(resume.get().status().code(), absl::StatusCode::kNotFound);
   Answer<v1::QueueStats> limit;
-  api_->SetQueueLimits("nope", 3, std::nullopt, limit.done());
+  api_->SetQueueLimits("nope", {.max_concurrency = 3}, limit.done());
   EXPECT_EQ(limit.get().status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -294,8 +294,12 @@ TEST_F(CoreApiTest, PausingCreatesAQueueAndLimitsKeepWhatIsNotGiven) {
   auto paused = pause.get();
   ASSERT_TRUE(paused.ok());
   EXPECT_TRUE(paused->paused());
+  Answer<v1::QueueStats> concurrency;
+  api_->SetQueueLimits("new", {.max_concurrency = 4}, concurrency.done());
+  ASSERT_TRUE(concurrency.get().ok());
+  // Only max_queued given: the concurrency stays.
   Answer<v1::QueueStats> queued;
-  api_->SetQueueLimits("new", 4, 10, queued.done());
+  api_->SetQueueLimits("new", {.max_queued = 10}, queued.done());
   ASSERT_TRUE(queued.get().ok());
   Answer<v1::QueueStats> stats;
   api_->ListQueues([&stats](absl::StatusOr<v1::ListQueuesResponse> r) {
@@ -350,6 +354,137 @@ TEST_F(CoreApiTest, OnceTheCoreHasStoppedEveryCommandIsAnsweredUnavailable) {
   spec.queue = "q";
   api_->Watch(std::make_shared<Watcher>(stream), spec);
   EXPECT_EQ(stream->WaitClosed().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+
+// ---- The lifecycle of finished jobs, and rate limits. ----
+
+// Ends the runs of `seqs` (attempt 1) on the core, ordered with the
+// commands posted after it (results have a channel of their own).
+void EndRuns(CoreLoop* loop, const std::vector<uint64_t>& seqs, bool success) {
+  loop->Post([seqs, success](CoreContext& core) {
+    for (uint64_t seq : seqs) {
+      core.scheduler.Finish({seq, 1, success, "", success ? "" : "boom", 0},
+                            core.now);
+    }
+  });
+}
+
+TEST_F(CoreApiTest, ADeadJobIsRetriedAndAFinishedOneDeleted) {
+  auto seq = Submit(Spec());
+  ASSERT_TRUE(seq.ok());
+  dispatcher_.WaitStarted(1);
+  Answer<v1::Job> early;
+  api_->RetryJob(*seq, nullptr, early.done());
+  EXPECT_EQ(early.get().status().code(), absl::StatusCode::kFailedPrecondition);
+  EndRuns(loop_.get(), {*seq}, false);
+  Answer<v1::Job> retry;
+  api_->RetryJob(*seq, nullptr, retry.done());
+  auto job = retry.get();
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state(), v1::JOB_STATE_READY);
+  EXPECT_EQ(job->attempt(), 0);
+  dispatcher_.WaitStarted(2);  // It runs again.
+  Answer<v1::DeleteJobResponse> running;
+  api_->DeleteJob(*seq, nullptr, running.done());
+  EXPECT_EQ(running.get().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EndRuns(loop_.get(), {*seq}, true);
+  Answer<v1::DeleteJobResponse> del;
+  api_->DeleteJob(*seq, nullptr, del.done());
+  ASSERT_TRUE(del.get().ok());
+  EXPECT_EQ(Get(*seq).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CoreApiTest, RetryAndDeleteAskTheQueueCheck) {
+  auto seq = Submit(Spec("secret", "remote-kind"));
+  ASSERT_TRUE(seq.ok());
+  auto deny = [](const std::string&, absl::string_view) {
+    return absl::PermissionDeniedError("no");
+  };
+  Answer<v1::Job> retry;
+  api_->RetryJob(*seq, deny, retry.done());
+  EXPECT_EQ(retry.get().status().code(), absl::StatusCode::kPermissionDenied);
+  Answer<v1::DeleteJobResponse> del;
+  api_->DeleteJob(*seq, deny, del.done());
+  EXPECT_EQ(del.get().status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(CoreApiTest, RetryDeadAndPurgeCoverMoreThanOneStep) {
+  // Cancelled remote jobs; purge them, then a larger set by RetryDead.
+  const size_t n = CoreApi::kLifecycleChunk * 2 + 10;
+  std::vector<v1::JobSpec> specs(n, Spec("bulk", "remote-kind"));
+  std::promise<void> submitted;
+  api_->Submit(std::move(specs),
+               [&](const absl::Status& s, const std::vector<core::SubmitOutcome>&) {
+                 EXPECT_TRUE(s.ok());
+                 submitted.set_value();
+               });
+  submitted.get_future().get();
+  Answer<uint64_t> none;
+  api_->RetryDead("bulk", 0, none.done());
+  EXPECT_EQ(*none.get(), 0u);
+  Answer<uint64_t> purge;
+  api_->PurgeQueue("bulk", 1u << v1::JOB_STATE_READY, purge.done());
+  auto purged = purge.get();
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, n);
+  Answer<uint64_t> unknown;
+  api_->PurgeQueue("nosuch", 1u << v1::JOB_STATE_DEAD, unknown.done());
+  EXPECT_EQ(unknown.get().status().code(), absl::StatusCode::kNotFound);
+  Answer<v1::GetStatsResponse> stats;
+  api_->GetStats(stats.done());
+  auto s = stats.get();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->jobs_held(), 0u);
+}
+
+TEST_F(CoreApiTest, RetryDeadRunsTheQueuesDeadJobsUpToItsLimit) {
+  const size_t n = CoreApi::kLifecycleChunk + 5;
+  std::vector<v1::JobSpec> specs(n, Spec("d"));
+  std::vector<uint64_t> seqs;
+  std::promise<void> submitted;
+  api_->Submit(std::move(specs),
+               [&](const absl::Status& s,
+                   const std::vector<core::SubmitOutcome>& out) {
+                 for (const auto& o : out) seqs.push_back(o.seq);
+                 submitted.set_value();
+               });
+  submitted.get_future().get();
+  dispatcher_.WaitStarted(n);
+  EndRuns(loop_.get(), seqs, false);
+  Answer<uint64_t> some;
+  api_->RetryDead("d", 3, some.done());
+  EXPECT_EQ(*some.get(), 3u);
+  Answer<uint64_t> rest;
+  api_->RetryDead("d", 0, rest.done());
+  EXPECT_EQ(*rest.get(), n - 3);
+  dispatcher_.WaitStarted(2 * n);  // Every one ran again.
+  Answer<v1::GetStatsResponse> stats;
+  api_->GetStats(stats.done());
+  EXPECT_EQ(stats.get()->total().dead(), 0u);
+}
+
+TEST_F(CoreApiTest, ARateLimitedQueueStartsItsJobsWithoutAnotherRequest) {
+  Answer<v1::QueueStats> pause;
+  api_->PauseQueue("r", true, pause.done());
+  ASSERT_TRUE(pause.get().ok());
+  Answer<v1::QueueStats> limit;
+  api_->SetQueueLimits("r", {.rate = 50.0, .burst = 1}, limit.done());
+  auto limited = limit.get();
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ(limited->rate(), 50.0);
+  EXPECT_EQ(limited->burst(), 1);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Submit(Spec("r")).ok());
+  Answer<v1::QueueStats> resume;
+  api_->PauseQueue("r", false, resume.done());
+  ASSERT_TRUE(resume.get().ok());
+  // One at once, the other three as tokens come: only the core's timer
+  // can start them, as nothing else is asked of it.
+  dispatcher_.WaitStarted(4);
+  Answer<v1::GetStatsResponse> stats;
+  api_->GetStats(stats.done());
+  EXPECT_EQ(stats.get()->total().ready(), 0u);
 }
 
 }  // namespace
