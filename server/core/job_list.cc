@@ -7,23 +7,24 @@
 namespace jobq::core {
 namespace {
 
+using IdSet = absl::btree_set<uint64_t>;
+
 // The union of disjoint id sets, walked in id order: a k-way merge of
 // their heads, from the first id after a given one.
 class MergedIds {
  public:
-  void Add(const IdIndex& ids, uint64_t after) {
-    IdIndex::Cursor c = ids.After(after);
-    if (c.done()) return;
-    heads_.push_back(c);
+  void Add(const IdSet& ids, uint64_t after) {
+    auto it = ids.upper_bound(after);
+    if (it == ids.end()) return;
+    heads_.push_back({it, ids.end()});
     std::push_heap(heads_.begin(), heads_.end(), Later);
   }
   bool done() const { return heads_.empty(); }
-  uint64_t front() const { return heads_.front().id(); }
+  uint64_t front() const { return *heads_.front().it; }
   void Pop() {
     std::pop_heap(heads_.begin(), heads_.end(), Later);
-    IdIndex::Cursor& head = heads_.back();
-    head.Next();
-    if (head.done()) {
+    Head& head = heads_.back();
+    if (++head.it == head.end) {
       heads_.pop_back();
     } else {
       std::push_heap(heads_.begin(), heads_.end(), Later);
@@ -31,11 +32,13 @@ class MergedIds {
   }
 
  private:
+  struct Head {
+    IdSet::const_iterator it;
+    IdSet::const_iterator end;
+  };
   // The heap's top is the smallest head.
-  static bool Later(const IdIndex::Cursor& a, const IdIndex::Cursor& b) {
-    return a.id() > b.id();
-  }
-  std::vector<IdIndex::Cursor> heads_;
+  static bool Later(const Head& a, const Head& b) { return *a.it > *b.it; }
+  std::vector<Head> heads_;
 };
 
 // Finds jobs by increasing id: steps forward from the last one found when
@@ -110,7 +113,7 @@ JobPage Scheduler::ListPage(const JobFilter& filter, uint64_t after,
       ids.Add(q.ids[filter.state], after);
       return;
     }
-    for (const IdIndex& set : q.ids) ids.Add(set, after);
+    for (const IdSet& set : q.ids) ids.Add(set, after);
   };
   if (!filter.queue.empty()) {
     if (const Queue* q = FindQueue(filter.queue); q != nullptr) add(*q);

@@ -10,7 +10,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/clock.h"
 #include "common/histogram.h"
-#include "core/id_index.h"
 #include "jobq/v1/jobq.pb.h"
 
 namespace jobq::core {
@@ -106,13 +105,13 @@ struct Queue {
   absl::btree_set<ReadyKey> ready;
   absl::flat_hash_map<std::string, absl::btree_set<ReadyKey>> remote_ready;
   // Jobs held now, indexed by v1::JobState. Changed only through Hold()
-  // and Release(), which keep it equal to the number of ids[state].
+  // and Release(), which keep it equal to ids[state].size().
   std::array<uint64_t, 8> by_state{};
   // The ids of the jobs held now by v1::JobState, in id order: the
   // (queue, state) index that listing walks. The queue's own index is
   // their union (a merge of at most 8 sets), which costs no memory of its
-  // own. Between a bit and two bytes a job (see IdIndex).
-  std::array<IdIndex, 8> ids;
+  // own. About 9 bytes a job.
+  std::array<absl::btree_set<uint64_t>, 8> ids;
   uint64_t submitted_total = 0;
   uint64_t completed_total = 0;  // Reached a terminal state.
   uint64_t started_total = 0;    // Runs started.
@@ -131,11 +130,11 @@ struct Queue {
   // `seq` is held in `state`; Release() when it leaves that state.
   void Hold(uint64_t seq, v1::JobState state) {
     ++by_state[state];
-    ids[state].Add(seq);
+    ids[state].insert(seq);
   }
   void Release(uint64_t seq, v1::JobState state) {
     --by_state[state];
-    ids[state].Remove(seq);
+    ids[state].erase(seq);
   }
 
   uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }

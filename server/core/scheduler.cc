@@ -95,9 +95,8 @@ void Scheduler::Abandon(const wal::v1::Transition& t) {
 size_t Scheduler::RequeueRunning(TimeUs now) {
   std::vector<uint64_t> running;
   for (const auto& [name, q] : queues_) {
-    for (auto c = q.ids[v1::JOB_STATE_RUNNING].After(0); !c.done(); c.Next()) {
-      running.push_back(c.id());
-    }
+    const auto& ids = q.ids[v1::JOB_STATE_RUNNING];
+    running.insert(running.end(), ids.begin(), ids.end());
   }
   std::sort(running.begin(), running.end());  // Records in id order.
   wal::v1::Transition t;

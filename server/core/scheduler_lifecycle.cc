@@ -163,8 +163,8 @@ size_t Scheduler::RetryDeadStep(const std::string& queue, size_t max,
   const auto& dead = qit->second.ids[v1::JOB_STATE_DEAD];
   // Copied first: each retry takes its id out of the set.
   std::vector<uint64_t> seqs;
-  for (auto c = dead.After(0); !c.done() && seqs.size() < max; c.Next()) {
-    seqs.push_back(c.id());
+  for (auto it = dead.begin(); it != dead.end() && seqs.size() < max; ++it) {
+    seqs.push_back(*it);
   }
   wal::v1::Transition t;
   for (uint64_t seq : seqs) {
@@ -184,9 +184,9 @@ size_t Scheduler::PurgeStep(const std::string& queue, uint32_t states,
   std::vector<uint64_t> seqs;
   for (int state = 0; state < static_cast<int>(q.ids.size()); ++state) {
     if ((states & (1u << state)) == 0) continue;
-    for (auto c = q.ids[state].After(0); !c.done() && seqs.size() < max;
-         c.Next()) {
-      seqs.push_back(c.id());
+    for (auto it = q.ids[state].begin();
+         it != q.ids[state].end() && seqs.size() < max; ++it) {
+      seqs.push_back(*it);
     }
   }
   wal::v1::Transition t;

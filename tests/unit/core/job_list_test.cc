@@ -54,16 +54,15 @@ void ExpectIndexExact(const Scheduler& s) {
   size_t indexed = 0;
   for (const auto& [name, q] : s.queues()) {
     for (size_t state = 0; state < q.ids.size(); ++state) {
-      size_t count = 0;
-      for (auto c = q.ids[state].After(0); !c.done(); c.Next(), ++count) {
-        uint64_t seq = c.id();
+      EXPECT_EQ(q.ids[state].size(), q.by_state[state])
+          << name << " state " << state;
+      for (uint64_t seq : q.ids[state]) {
         const Job* job = s.Find(seq);
         ASSERT_NE(job, nullptr) << seq;
         EXPECT_EQ(job->queue(), name);
         EXPECT_EQ(static_cast<size_t>(v1::JobState(job->state)), state);
       }
-      EXPECT_EQ(count, q.by_state[state]) << name << " state " << state;
-      indexed += count;
+      indexed += q.ids[state].size();
     }
   }
   EXPECT_EQ(indexed, s.jobs().size());
