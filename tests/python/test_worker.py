@@ -94,23 +94,31 @@ async def test_a_handler_exception_fails_the_attempt_with_its_message(
 
 async def test_progress_reaches_watchers(jobqd, client):
     worker = jobq.Worker(jobqd.address)
-    release = asyncio.Event()
+    # A Watch opens with the job's state, not its past progress: the
+    # handler reports progress only once the watch has delivered its
+    # opening event, so that the report cannot pass before it.
+    watching, release = asyncio.Event(), asyncio.Event()
 
     @worker.handler("py.slow")
     async def slow(job):
+        await watching.wait()
         await job.progress(0.5, "half way")
         await release.wait()
         return b"done"
 
-    async with running(worker):
-        job = await client.submit("py.slow")
+    async def watch_until_terminal(job_id):
         progress = None
-        async for e in client.watch(job_ids=[job.id]):
+        async for e in client.watch(job_ids=[job_id]):
+            watching.set()
             if e.progress is not None and progress is None:
                 progress = e.progress
                 release.set()
             if e.state.terminal:
-                break
+                return progress
+
+    async with running(worker):
+        job = await client.submit("py.slow")
+        progress = await within(watch_until_terminal(job.id))
         assert progress.fraction == 0.5
         assert progress.message == "half way"
         assert await within(job.result()) == b"done"
