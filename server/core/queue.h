@@ -73,11 +73,24 @@ struct StartBucket {
   void Take() {
     if (rate > 0) tokens -= 1;
   }
-  // When the next token is there (refilled_at when one is now).
-  TimeUs NextToken() const {
-    if (tokens >= 1) return refilled_at;
-    return refilled_at +
-           static_cast<TimeUs>((1 - tokens) * kSecond / rate + 0.999);
+  // The tokens held at `now`, counting the refill since the last Refill
+  // (which may be long ago: nothing refills a bucket while no start is
+  // tried, e.g. while every local run slot is taken).
+  double TokensAt(TimeUs now) const {
+    if (refilled_at == 0) return Size();
+    if (now <= refilled_at) return tokens;
+    return std::min(Size(), tokens + (now - refilled_at) * rate / kSecond);
+  }
+  // When the next token is there, as seen at `now`: `now` when one is
+  // there already, else a time after `now`. Never a time in the past: a
+  // bucket that was not refilled for a while is not "late".
+  TimeUs NextToken(TimeUs now) const {
+    double held = TokensAt(now);
+    if (held >= 1) return now;
+    TimeUs from = std::max(now, refilled_at);
+    return from + std::max<TimeUs>(
+                      1, static_cast<TimeUs>((1 - held) * kSecond / rate +
+                                             0.999));
   }
   // New settings: the bucket starts full.
   void Set(double new_rate, int32_t new_burst) {

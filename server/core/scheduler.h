@@ -197,9 +197,13 @@ class Scheduler {
   // Changes what `limits` sets, leaves the rest (one QueueSettings record).
   const Queue& SetQueueLimits(const std::string& name,
                               const QueueLimits& limits);
-  // When a rate-limited queue with READY jobs gets its next start token;
-  // 0 when none waits for one.
-  TimeUs RateWake() const;
+  // When a rate-limited queue with READY jobs gets its next start token,
+  // as seen at `now`: always after `now`, or 0 when none waits for one. A
+  // queue that holds a token at `now` (counting the refill since its last
+  // start) waits for something else (a run slot, a worker), whose arrival
+  // wakes the core; it is not counted, so that a caller never re-arms a
+  // wake-up for a time already past.
+  TimeUs RateWake(TimeUs now) const;
   // Idempotency keys remembered for jobs no longer held, for compaction:
   // calls `fn` with up to `max` of them after `after` (expiry, key) in
   // that order, and returns the last one visited.

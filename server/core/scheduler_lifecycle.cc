@@ -228,18 +228,18 @@ const Queue& Scheduler::SetQueueLimits(const std::string& name,
   return q;
 }
 
-TimeUs Scheduler::RateWake() const {
+TimeUs Scheduler::RateWake(TimeUs now) const {
   TimeUs next = 0;
   for (const auto& [name, q] : queues_) {
-    if (!q.starts.limited() || q.starts.HasToken() || q.paused ||
-        !q.HasReady()) {
+    if (!q.starts.limited() || q.paused || !q.HasReady() ||
+        q.starts.TokensAt(now) >= 1) {
       continue;
     }
     if (q.max_concurrency > 0 &&
         q.running() >= static_cast<uint64_t>(q.max_concurrency)) {
       continue;  // A finish wakes the core anyway.
     }
-    TimeUs at = q.starts.NextToken();
+    TimeUs at = q.starts.NextToken(now);
     next = next == 0 ? at : std::min(next, at);
   }
   return next;

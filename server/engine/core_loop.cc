@@ -160,7 +160,7 @@ void CoreLoop::Pump() {
   }
   // A rate-limited queue's READY jobs start when its next token is there,
   // whether or not anything else wakes the core.
-  if (TimeUs token = scheduler_.RateWake(); token > 0 && starting) {
+  if (TimeUs token = scheduler_.RateWake(now); token > 0 && starting) {
     next = next == 0 ? token : std::min(next, token);
   }
   if (scheduler_.dead_cap_crossings() != dead_cap_crossings_) {

@@ -206,7 +206,7 @@ TEST(SchedulerLifecycleTest, ARateLimitedQueueStartsAtItsRateAndSaysWhenNext) {
   EXPECT_EQ(slow, 2u);                   // The burst.
   EXPECT_EQ(first.size() - slow, 100u);  // The other queue is not held back.
   // The next token comes 100 ms later, and the core is told so.
-  EXPECT_EQ(s.RateWake(), kT0 + 100 * kMillisecond);
+  EXPECT_EQ(s.RateWake(kT0), kT0 + 100 * kMillisecond);
   EXPECT_TRUE(s.TakeRunnable(kT0 + 99 * kMillisecond, 1000).empty());
   EXPECT_EQ(s.TakeRunnable(kT0 + 100 * kMillisecond, 1000).size(), 1u);
   // Over ten seconds: 10 a second, whatever the number of calls.
@@ -219,6 +219,27 @@ TEST(SchedulerLifecycleTest, ARateLimitedQueueStartsAtItsRateAndSaysWhenNext) {
   EXPECT_LE(started, 101u);
 }
 
+// While no start is tried (every run slot taken), nothing refills the
+// bucket; the wake-up is still never a time already past, or the core
+// would re-arm it at once, turn after turn.
+TEST(SchedulerLifecycleTest, TheRateWakeUpIsNeverInThePast) {
+  Scheduler s(Options(), nullptr);
+  s.SetQueueLimits("slow", {.rate = 10.0, .burst = 1});
+  for (int i = 0; i < 5; ++i) s.Submit(Spec("slow"), kT0);
+  ASSERT_EQ(s.TakeRunnable(kT0, 1000).size(), 1u);
+  EXPECT_EQ(s.RateWake(kT0 + 30 * kMillisecond), kT0 + 100 * kMillisecond);
+  // The token came at +100 ms and no start took it: nothing waits for
+  // the rate (the queue waits for a slot), so no wake-up at all.
+  EXPECT_EQ(s.RateWake(kT0 + 100 * kMillisecond), 0);
+  EXPECT_EQ(s.RateWake(kT0 + 5 * kSecond), 0);
+  // A start at +5 s takes that token; the next one is 100 ms on.
+  ASSERT_EQ(s.TakeRunnable(kT0 + 5 * kSecond, 1000).size(), 1u);
+  EXPECT_EQ(s.RateWake(kT0 + 5 * kSecond),
+            kT0 + 5 * kSecond + 100 * kMillisecond);
+  // Even a clock that went back is told a time after it.
+  EXPECT_GT(s.RateWake(kT0), kT0);
+}
+
 TEST(SchedulerLifecycleTest, RateLimitsRemoteStartsToo) {
   SchedulerOptions o = Options();
   o.is_local = [](const std::string& kind) { return kind == "noop"; };
@@ -229,7 +250,7 @@ TEST(SchedulerLifecycleTest, RateLimitsRemoteStartsToo) {
   for (int i = 0; i < 5; ++i) s.Submit(spec, kT0);
   EXPECT_EQ(s.TakeRemote({"resize"}, {}, "w", kT0, 10, kSecond).size(), 1u);
   EXPECT_EQ(s.TakeRemote({"resize"}, {}, "w", kT0 + 1, 10, kSecond).size(), 0u);
-  EXPECT_EQ(s.RateWake(), kT0 + kSecond);
+  EXPECT_EQ(s.RateWake(kT0 + 1), kT0 + kSecond);
   EXPECT_EQ(s.TakeRemote({"resize"}, {}, "w", kT0 + kSecond, 10, kSecond).size(),
             1u);
 }

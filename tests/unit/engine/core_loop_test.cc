@@ -457,5 +457,39 @@ TEST_F(CoreLoopWalTest,
   EXPECT_NE(StateOf(seq), v1::JOB_STATE_UNSPECIFIED);
 }
 
+// Every run slot taken and a rate-limited queue out of tokens, with READY
+// jobs: nothing refills its bucket, since no start is tried. Once its next
+// token is due, the core must not arm its timer for that past time turn
+// after turn: a timer re-armed at 0 ms from its own callback runs again in
+// the same pass of the loop, and the core would never read its channels.
+TEST_F(CoreLoopWalTest, AFullPoolBesideARateLimitedQueueDoesNotStallTheCore) {
+  CoreLoop::Options options;
+  options.max_running = 1;
+  StartDaemon(options);
+  ASSERT_TRUE(Change([](CoreContext& c) {
+                c.scheduler.SetQueueLimits("slow", {.rate = 10.0, .burst = 1});
+              }).ok());
+  ASSERT_TRUE(Submit(Spec("slow")).first.ok());
+  ASSERT_EQ(dispatcher_->WaitFor(1).size(), 1u);  // The token and the slot.
+  auto [status, waiting] = Submit(Spec("slow"));
+  ASSERT_TRUE(status.ok()) << status;
+  const TimeUs start = clock_.Now();
+  clock_.Set(start + kSecond);  // Its next token is long due.
+  // Each task is a turn that arms the timer; each must still be read.
+  bool answered = true;
+  for (int i = 0; i < 3 && answered; ++i) {
+    auto p = std::make_shared<std::promise<void>>();
+    auto f = p->get_future();
+    core_->Post([p](CoreContext&) { p->set_value(); });
+    answered = f.wait_for(10s) == std::future_status::ready;
+  }
+  // Were it spinning, the clock going back lets the loop out, so that the
+  // test ends.
+  if (!answered) clock_.Set(start);
+  EXPECT_TRUE(answered) << "the core stopped reading its tasks";
+  EXPECT_EQ(StateOf(waiting), v1::JOB_STATE_READY);  // Waits for a slot.
+  EXPECT_EQ(dispatcher_->count(), 1u);
+}
+
 }  // namespace
 }  // namespace jobq::engine
