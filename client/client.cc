@@ -217,7 +217,8 @@ absl::Status Client::DeleteJob(const std::string& id) {
   req.set_job_id(id);
   return Unary<v1::DeleteJobResponse>([&](auto* ctx, auto* resp) {
            return jobs_->DeleteJob(ctx, req, resp);
-         }).status();
+         })
+      .status();
 }
 
 absl::StatusOr<v1::ListJobsResponse> Client::ListJobs(
@@ -321,9 +322,8 @@ absl::StatusOr<uint64_t> Client::RetryDead(const std::string& queue,
   v1::RetryDeadRequest req;
   req.set_queue(queue);
   req.set_limit(limit);
-  auto r = Unary<v1::RetryDeadResponse>([&](auto* ctx, auto* resp) {
-    return admin_->RetryDead(ctx, req, resp);
-  });
+  auto r = Unary<v1::RetryDeadResponse>(
+      [&](auto* ctx, auto* resp) { return admin_->RetryDead(ctx, req, resp); });
   if (!r.ok()) return r.status();
   return r->count();
 }

@@ -118,8 +118,7 @@ void AddQueueControls(CLI::App& app, VerbTable& verbs) {
     });
   }
   auto* cmd = app.add_subcommand(
-      "limit",
-      "set a queue's limits: what is given changes, the rest stays");
+      "limit", "set a queue's limits: what is given changes, the rest stays");
   auto f = std::make_shared<LimitFlags>();
   cmd->add_option("queue", f->queue, "queue")->required();
   f->max_concurrency_option =
@@ -128,8 +127,8 @@ void AddQueueControls(CLI::App& app, VerbTable& verbs) {
   f->max_queued_option = cmd->add_option(
       "--max-queued", f->max_queued,
       "unfinished jobs the queue accepts; 0: jobqd's --max-queued");
-  f->rate_option = cmd->add_option(
-      "--rate", f->rate, "job starts per second; 0: no limit");
+  f->rate_option =
+      cmd->add_option("--rate", f->rate, "job starts per second; 0: no limit");
   f->burst_option = cmd->add_option(
       "--burst", f->burst, "starts at once after a lull; 0: max(1, rate/10)");
   verbs.Add(cmd, [f](Connection& connection) { return Limit(*f, connection); });

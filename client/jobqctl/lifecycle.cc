@@ -84,7 +84,8 @@ void AddLifecycleVerbs(CLI::App& app, VerbTable& verbs) {
   retry->add_flag("--dead", r->dead, "the DEAD jobs of --queue");
   retry->add_option("--queue,-q", r->queue, "queue (with --dead)");
   retry->add_option("--limit", r->limit, "at most this many (0: all)");
-  verbs.Add(retry, [r](Connection& connection) { return Retry(*r, connection); });
+  verbs.Add(retry,
+            [r](Connection& connection) { return Retry(*r, connection); });
 
   auto* del = app.add_subcommand("delete", "forget a finished job");
   auto id = std::make_shared<std::string>();
@@ -107,10 +108,12 @@ void AddLifecycleVerbs(CLI::App& app, VerbTable& verbs) {
       "cancelled first)");
   auto p = std::make_shared<PurgeFlags>();
   purge->add_option("queue", p->queue, "queue")->required();
-  purge->add_option("--state,-s", p->states,
-                    "a state to remove (repeatable), e.g. dead")
+  purge
+      ->add_option("--state,-s", p->states,
+                   "a state to remove (repeatable), e.g. dead")
       ->required();
-  verbs.Add(purge, [p](Connection& connection) { return Purge(*p, connection); });
+  verbs.Add(purge,
+            [p](Connection& connection) { return Purge(*p, connection); });
 }
 
 }  // namespace jobq::ctl

@@ -135,11 +135,13 @@ void AddScheduleVerbs(CLI::App& app, VerbTable& verbs) {
   create->add_option("--kind,-k", f->kind, "handler kind")->required();
   create->add_option("--payload", f->payload, "TEXT or @FILE");
   create->add_option("--priority,-p", f->priority, "higher runs first");
-  create->add_option("--overlap", f->overlap,
-                     "allow, or skip a slot while the last job is unfinished")
+  create
+      ->add_option("--overlap", f->overlap,
+                   "allow, or skip a slot while the last job is unfinished")
       ->capture_default_str();
-  create->add_option("--catch-up", f->catch_up,
-                     "after downtime: skip missed slots, or run once")
+  create
+      ->add_option("--catch-up", f->catch_up,
+                   "after downtime: skip missed slots, or run once")
       ->capture_default_str();
   create->add_flag("--paused", f->paused, "create it paused");
   verbs.Add(create, [f](Connection& c) { return Create(*f, c); });

@@ -18,9 +18,9 @@ class ScheduleServiceImpl final : public v1::ScheduleService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::CreateScheduleRequest* request,
       v1::Schedule* response) override;
-  grpc::ServerUnaryReactor* GetSchedule(
-      grpc::CallbackServerContext* context,
-      const v1::GetScheduleRequest* request, v1::Schedule* response) override;
+  grpc::ServerUnaryReactor* GetSchedule(grpc::CallbackServerContext* context,
+                                        const v1::GetScheduleRequest* request,
+                                        v1::Schedule* response) override;
   grpc::ServerUnaryReactor* ListSchedules(
       grpc::CallbackServerContext* context,
       const v1::ListSchedulesRequest* request,
@@ -31,8 +31,7 @@ class ScheduleServiceImpl final : public v1::ScheduleService::CallbackService {
       v1::DeleteScheduleResponse* response) override;
   grpc::ServerUnaryReactor* PauseSchedule(
       grpc::CallbackServerContext* context,
-      const v1::PauseScheduleRequest* request,
-      v1::Schedule* response) override;
+      const v1::PauseScheduleRequest* request, v1::Schedule* response) override;
   grpc::ServerUnaryReactor* ResumeSchedule(
       grpc::CallbackServerContext* context,
       const v1::ResumeScheduleRequest* request,

@@ -11,7 +11,8 @@ namespace {
 absl::Status ReadQueue(const std::string& key, const YAML::Node& n,
                        QueueConfig* out) {
   if (!n.IsMap()) {
-    return Bad(key, "must be a map of max_concurrency, max_queued, rate, burst");
+    return Bad(key,
+               "must be a map of max_concurrency, max_queued, rate, burst");
   }
   for (const auto& kv : n) {
     std::string field = kv.first.as<std::string>();

@@ -50,8 +50,9 @@ absl::StatusOr<int> ParseValue(absl::string_view field, const FieldInfo& f,
   int n = 0;
   if (absl::SimpleAtoi(v, &n) && !v.empty() && absl::ascii_isdigit(v[0])) {
     if (n < f.min || n > f.max) {
-      return FieldError(field, f, whole,
-                        absl::StrCat(v, " is out of range ", f.min, "-", f.max));
+      return FieldError(
+          field, f, whole,
+          absl::StrCat(v, " is out of range ", f.min, "-", f.max));
     }
     return n;
   }
@@ -69,8 +70,7 @@ absl::StatusOr<int> ParseValue(absl::string_view field, const FieldInfo& f,
 }
 
 // One field's set of values as bits.
-absl::StatusOr<uint64_t> ParseField(absl::string_view field,
-                                    const FieldInfo& f,
+absl::StatusOr<uint64_t> ParseField(absl::string_view field, const FieldInfo& f,
                                     absl::string_view text) {
   if (text.empty()) return FieldError(field, f, text, "empty");
   uint64_t bits = 0;
@@ -84,9 +84,9 @@ absl::StatusOr<uint64_t> ParseField(absl::string_view field,
       absl::string_view s = item.substr(slash + 1);
       if (!absl::SimpleAtoi(s, &step) || s.empty() ||
           !absl::ascii_isdigit(s[0]) || step <= 0) {
-        return FieldError(field, f, text,
-                          absl::StrCat("step \"", s,
-                                       "\" is not a positive number"));
+        return FieldError(
+            field, f, text,
+            absl::StrCat("step \"", s, "\" is not a positive number"));
       }
       has_step = true;
     }
@@ -126,9 +126,10 @@ absl::StatusOr<CronSpec> CronSpec::Parse(absl::string_view spec,
   absl::string_view text = absl::StripAsciiWhitespace(spec);
   out.text_ = std::string(text);
   if (text.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": empty (five cron fields, a macro such as @daily, or "
-               "@every DURATION)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field,
+                     ": empty (five cron fields, a macro such as @daily, or "
+                     "@every DURATION)"));
   }
   std::string expanded;
   if (text[0] == '@') {
@@ -216,8 +217,7 @@ TimeUs CronSpec::Next(TimeUs after, const absl::TimeZone& tz) const {
     return (k + 1) * every_;
   }
   absl::Time start = absl::FromUnixMicros(after);
-  absl::CivilMinute m =
-      absl::CivilMinute(absl::ToCivilSecond(start, tz)) + 1;
+  absl::CivilMinute m = absl::CivilMinute(absl::ToCivilSecond(start, tz)) + 1;
   const absl::civil_year_t last_year = m.year() + 30;
   while (m.year() <= last_year) {
     if (!Has(months_, m.month())) {
@@ -226,7 +226,7 @@ TimeUs CronSpec::Next(TimeUs after, const absl::TimeZone& tz) const {
     }
     absl::CivilDay day(m);
     int dow = static_cast<int>(absl::GetWeekday(day));  // absl: Monday 0.
-    dow = (dow + 1) % 7;                                 // cron: Sunday 0.
+    dow = (dow + 1) % 7;                                // cron: Sunday 0.
     if (!DayMatches(m.day(), dow)) {
       m = absl::CivilMinute(day + 1);
       continue;
@@ -252,8 +252,7 @@ TimeUs CronSpec::Next(TimeUs after, const absl::TimeZone& tz) const {
 }
 
 TimeUs CronSpec::LastAtOrBefore(TimeUs after, TimeUs at,
-                                const absl::TimeZone& tz,
-                                int max_steps) const {
+                                const absl::TimeZone& tz, int max_steps) const {
   if (every_ > 0) {
     TimeUs k = at >= 0 ? at / every_ : -((-at + every_ - 1) / every_);
     TimeUs slot = k * every_;
@@ -261,9 +260,9 @@ TimeUs CronSpec::LastAtOrBefore(TimeUs after, TimeUs at,
   }
   // Walk from a window before `at` that grows until it holds a slot, so
   // that a minutely spec after a long gap takes a few steps, not millions.
-  for (DurationUs window : {3600 * kSecond, 86400 * kSecond,
-                            32 * 86400 * kSecond, 367 * 86400 * kSecond,
-                            int64_t{31} * 366 * 86400 * kSecond}) {
+  for (DurationUs window :
+       {3600 * kSecond, 86400 * kSecond, 32 * 86400 * kSecond,
+        367 * 86400 * kSecond, int64_t{31} * 366 * 86400 * kSecond}) {
     const TimeUs start = std::max(after, at - window);
     TimeUs t = start;
     TimeUs last = 0;

@@ -67,9 +67,9 @@ class CronSpec {
   DurationUs every_ = 0;
   uint64_t minutes_ = 0;  // Bit i: minute i.
   uint32_t hours_ = 0;
-  uint32_t days_ = 0;     // Bit i: day-of-month i (1-31).
-  uint32_t months_ = 0;   // Bit i: month i (1-12).
-  uint32_t weekdays_ = 0; // Bit i: day-of-week i (0-6, Sunday 0).
+  uint32_t days_ = 0;      // Bit i: day-of-month i (1-31).
+  uint32_t months_ = 0;    // Bit i: month i (1-12).
+  uint32_t weekdays_ = 0;  // Bit i: day-of-week i (0-6, Sunday 0).
   bool days_star_ = false;
   bool weekdays_star_ = false;
 };

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,9 +55,7 @@ struct StartBucket {
   double tokens = 0;
   TimeUs refilled_at = 0;  // 0: not yet; the first Refill fills it.
 
-  double Size() const {
-    return burst > 0 ? burst : std::max(1.0, rate / 10);
-  }
+  double Size() const { return burst > 0 ? burst : std::max(1.0, rate / 10); }
   bool limited() const { return rate > 0; }
   bool HasToken() const { return rate <= 0 || tokens >= 1; }
   void Refill(TimeUs now) {
@@ -88,9 +86,8 @@ struct StartBucket {
     double held = TokensAt(now);
     if (held >= 1) return now;
     TimeUs from = std::max(now, refilled_at);
-    return from + std::max<TimeUs>(
-                      1, static_cast<TimeUs>((1 - held) * kSecond / rate +
-                                             0.999));
+    return from + std::max<TimeUs>(1, static_cast<TimeUs>(
+                                          (1 - held) * kSecond / rate + 0.999));
   }
   // New settings: the bucket starts full.
   void Set(double new_rate, int32_t new_burst) {
@@ -132,7 +129,7 @@ struct Queue {
   uint64_t failed_total = 0;  // Failed runs, retried or not.
   uint64_t dead_total = 0;
   uint64_t cancelled_total = 0;
-  uint64_t refused_total = 0;  // Submits refused: the queue was full.
+  uint64_t refused_total = 0;       // Submits refused: the queue was full.
   uint64_t dead_dropped_total = 0;  // DEAD jobs forgotten at --max-dead.
   RateWindow submit_rate;
   RateWindow complete_rate;

@@ -192,8 +192,7 @@ class Scheduler {
   // one is forgotten. Running ones are appended to `stop` (seq, attempt)
   // for their handlers to be stopped. Returns how many were removed.
   size_t PurgeStep(const std::string& queue, uint32_t states, size_t max,
-                   TimeUs now,
-                   std::vector<std::pair<uint64_t, int32_t>>* stop);
+                   TimeUs now, std::vector<std::pair<uint64_t, int32_t>>* stop);
   // Changes what `limits` sets, leaves the rest (one QueueSettings record).
   const Queue& SetQueueLimits(const std::string& name,
                               const QueueLimits& limits);

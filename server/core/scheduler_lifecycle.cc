@@ -35,9 +35,8 @@ void Scheduler::ForgetRetired(TimeUs now) {
     if (excess > 0) --excess;
   }
   // DEAD jobs wait for someone to act, within their own retention and cap.
-  size_t dead_excess = dead_.size() > options_.max_dead
-                           ? dead_.size() - options_.max_dead
-                           : 0;
+  size_t dead_excess =
+      dead_.size() > options_.max_dead ? dead_.size() - options_.max_dead : 0;
   // A crossing is counted (and logged) when drops begin, and again only
   // after the DEAD jobs fell below the cap in between.
   if (dead_excess > 0 && !at_dead_cap_) {
@@ -73,8 +72,8 @@ void Scheduler::RememberKey(const std::string& key, uint64_t seq,
 TimeUs Scheduler::ExpireKeys(TimeUs now, size_t max) {
   // Derived from time, like promotion: not a transition. A replay that
   // brings back an expired key expires it again at the next turn.
-  for (size_t n = 0; n < max && !key_expiry_.empty() &&
-                     key_expiry_.begin()->first <= now;
+  for (size_t n = 0;
+       n < max && !key_expiry_.empty() && key_expiry_.begin()->first <= now;
        ++n) {
     idempotency_.erase(key_expiry_.begin()->second);
     key_expiry_.erase(key_expiry_.begin());

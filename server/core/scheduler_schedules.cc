@@ -11,14 +11,13 @@ namespace jobq::core {
 namespace {
 
 absl::Status NoSchedule(const std::string& name) {
-  return absl::NotFoundError(
-      absl::StrCat("schedule \"", name, "\" not found"));
+  return absl::NotFoundError(absl::StrCat("schedule \"", name, "\" not found"));
 }
 
 }  // namespace
 
-absl::StatusOr<const ScheduleEntry*> Scheduler::CreateSchedule(
-    v1::Schedule def, TimeUs now) {
+absl::StatusOr<const ScheduleEntry*> Scheduler::CreateSchedule(v1::Schedule def,
+                                                               TimeUs now) {
   if (schedules_.Find(def.name()) != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat("schedule.name: \"", def.name(), "\" already exists"));
@@ -65,15 +64,15 @@ absl::StatusOr<uint64_t> Scheduler::PrepareFire(ScheduleEntry& e, TimeUs slot,
   auto& labels = *spec.mutable_labels();
   labels[std::string(kScheduleLabel)] = e.def.name();
   labels[std::string(kSlotLabel)] =
-      slot == 0 ? "trigger"
-                : absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                   absl::FromUnixMicros(slot),
-                                   absl::UTCTimeZone());
+      slot == 0
+          ? "trigger"
+          : absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(slot),
+                             absl::UTCTimeZone());
   SubmitOutcome out = PrepareEnqueue(std::move(spec), now, &enqueue);
   if (out.refused()) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("queue \"", e.def.job().queue(), "\" holds ",
-                     out.full_at, " unfinished jobs, its max_queued"));
+        absl::StrCat("queue \"", e.def.job().queue(), "\" holds ", out.full_at,
+                     " unfinished jobs, its max_queued"));
   }
   t->Clear();
   auto* f = t->mutable_schedule_fire();

@@ -96,8 +96,7 @@ void ScheduleTable::ApplyPause(const wal::v1::SchedulePause& p) {
   Reschedule(e);
 }
 
-bool ScheduleTable::ApplyFire(const wal::v1::ScheduleFire& f,
-                              bool prepared) {
+bool ScheduleTable::ApplyFire(const wal::v1::ScheduleFire& f, bool prepared) {
   auto it = entries_.find(f.name());
   if (it == entries_.end()) return false;
   ScheduleEntry& e = it->second;

@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "api/admin_service.h"
-#include "api/schedule_service.h"
 #include "api/job_service.h"
 #include "api/rpc_metrics.h"
+#include "api/schedule_service.h"
 #include "api/service_context.h"
 #include "api/worker_service.h"
 #include "common/clock.h"

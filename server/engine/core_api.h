@@ -223,8 +223,7 @@ class CoreApi {
   // spec and time zone are checked here (INVALID_ARGUMENT naming
   // schedule.spec or schedule.time_zone); the template's job by the caller.
   void CreateSchedule(v1::Schedule def, Done<v1::Schedule> done);
-  void GetSchedule(std::string name, QueueCheck check,
-                   Done<v1::Schedule> done);
+  void GetSchedule(std::string name, QueueCheck check, Done<v1::Schedule> done);
   void ListSchedules(QueueCheck check, Done<v1::ListSchedulesResponse> done);
   void DeleteSchedule(std::string name, QueueCheck check,
                       Done<v1::DeleteScheduleResponse> done);

@@ -144,8 +144,8 @@ TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
     auto it = held.find(id);
     ASSERT_NE(it, held.end()) << "lost acknowledged job " << id;
     EXPECT_EQ(it->second.state(), v1::JOB_STATE_SUCCEEDED)
-        << id << " after " << it->second.attempt() << " attempts: "
-        << it->second.error();
+        << id << " after " << it->second.attempt()
+        << " attempts: " << it->second.error();
   }
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
   std::filesystem::remove_all(dir);

@@ -52,16 +52,17 @@ v1::QueueStats QueueOf(client::Client& c, const std::string& name) {
 }
 
 TEST(LifecycleTest, DeadJobsAreRetriedDeletedAndPurgedThroughTheApi) {
-  auto jobqd = JobqdProcess::Start({"--retention", "1s", "--max-finished", "1"});
+  auto jobqd =
+      JobqdProcess::Start({"--retention", "1s", "--max-finished", "1"});
   ASSERT_NE(jobqd, nullptr);
   auto& c = jobqd->client();
   std::vector<std::string> dead;
   for (int i = 0; i < 4; ++i) dead.push_back(SubmitDead(c, "mail"));
   // More successes than --max-finished: the DEAD jobs stay.
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("noop", "mail"),
-                                 [](auto&) { return true; })
-                    .ok());
+    ASSERT_TRUE(c.SubmitAndWatch(MakeSpec("noop", "mail"), [](auto&) {
+                   return true;
+                 }).ok());
   }
   auto stats = c.GetStats();
   ASSERT_TRUE(stats.ok());
@@ -125,7 +126,8 @@ TEST(LifecycleTest, JobqctlRetriesDeletesPurgesAndSetsOnlyTheLimitsGiven) {
   CommandRun dead = jobqd->Ctl("--json retry --dead --queue ctl --limit 1");
   ASSERT_EQ(dead.exit_code, 0) << dead.out;
   EXPECT_THAT(dead.out, HasSubstr("\"count\":1"));
-  CommandRun purge = jobqd->Ctl("purge ctl --state dead --state ready --state running --state scheduled");
+  CommandRun purge = jobqd->Ctl(
+      "purge ctl --state dead --state ready --state running --state scheduled");
   ASSERT_EQ(purge.exit_code, 0) << purge.out;
   EXPECT_THAT(purge.out, HasSubstr("jobs removed"));
   EXPECT_EQ(QueueOf(c, "ctl").dead(), 0u);
@@ -157,7 +159,8 @@ TEST(LifecycleTest, EverythingSurvivesKillNineAndCompaction) {
   const std::string dir = TempPath("data");
   std::string dead, retried, deleted, keyed;
   {
-    auto jobqd = JobqdProcess::Start({"--data-dir", dir, "--compact-min", "4KiB"});
+    auto jobqd =
+        JobqdProcess::Start({"--data-dir", dir, "--compact-min", "4KiB"});
     ASSERT_NE(jobqd, nullptr);
     auto& c = jobqd->client();
     dead = SubmitDead(c, "d");
@@ -229,8 +232,8 @@ TEST(LifecycleTest, TheConfigFilesQueueLimitsApplyAtStart) {
   EXPECT_EQ(q.rate(), 100);
   EXPECT_EQ(q.burst(), 20);
   EXPECT_EQ(q.max_concurrency(), 7);
-  std::string bad = JobqdProcess::StartExpectingFailure(
-      {"--config", "/nonexistent"});
+  std::string bad =
+      JobqdProcess::StartExpectingFailure({"--config", "/nonexistent"});
   EXPECT_THAT(bad, HasSubstr("/nonexistent"));
 }
 
@@ -253,10 +256,14 @@ TEST(LifecycleTest, ARateLimitedQueueStartsAtItsRateBesideAFullSpeedOne) {
   limits.set_burst(20);
   ASSERT_TRUE(c.SetQueueLimits(limits).ok());
   for (int b = 0; b < 2; ++b) {
-    ASSERT_TRUE(c.SubmitBatch(std::vector<v1::JobSpec>(1000, MakeSpec("noop", "slow"))).ok());
+    ASSERT_TRUE(
+        c.SubmitBatch(std::vector<v1::JobSpec>(1000, MakeSpec("noop", "slow")))
+            .ok());
   }
   for (int b = 0; b < kFastJobs / 10'000; ++b) {
-    ASSERT_TRUE(c.SubmitBatch(std::vector<v1::JobSpec>(10'000, MakeSpec("noop", "fast"))).ok());
+    ASSERT_TRUE(c.SubmitBatch(
+                     std::vector<v1::JobSpec>(10'000, MakeSpec("noop", "fast")))
+                    .ok());
   }
   ASSERT_TRUE(c.ResumeQueue("slow").ok());
   ASSERT_TRUE(c.ResumeQueue("fast").ok());
@@ -281,7 +288,8 @@ TEST(LifecycleTest, ARateLimitedQueueStartsAtItsRateBesideAFullSpeedOne) {
       }
     }
     r.at = before + (after - before) / 2;
-    r.call_ms = std::chrono::duration<double, std::milli>(after - before).count();
+    r.call_ms =
+        std::chrono::duration<double, std::milli>(after - before).count();
     return r;
   };
   // The burst goes at the resume; the window starts once it is done, so
@@ -303,7 +311,8 @@ TEST(LifecycleTest, ARateLimitedQueueStartsAtItsRateBesideAFullSpeedOne) {
       "%.2f s; the unlimited queue beside it %.0f jobs/s (%llu of %d done%s); "
       "ListQueues took %.0f and %.0f ms\n",
       slow_rate, secs, fast_rate, static_cast<unsigned long long>(r1.fast),
-      kFastJobs, r1.fast < static_cast<uint64_t>(kFastJobs) ? ", still busy" : "",
+      kFastJobs,
+      r1.fast < static_cast<uint64_t>(kFastJobs) ? ", still busy" : "",
       r0.call_ms, r1.call_ms);
   EXPECT_GE(slow_rate, 95);
   EXPECT_LE(slow_rate, 105);

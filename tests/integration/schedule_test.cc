@@ -100,10 +100,10 @@ TEST_F(ScheduleTest, BadSpecsAndUnknownZonesAreInvalidArgumentsNamingTheField) {
 }
 
 TEST_F(ScheduleTest, JobqctlManagesSchedules) {
-  auto run = Ctl(
-      "schedule create nightly --cron '0 3 * * MON-FRI' --tz Europe/Berlin "
-      "--kind noop --payload hello --queue reports --overlap skip "
-      "--catch-up once");
+  auto run =
+      Ctl("schedule create nightly --cron '0 3 * * MON-FRI' --tz Europe/Berlin "
+          "--kind noop --payload hello --queue reports --overlap skip "
+          "--catch-up once");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_NE(run.out.find("Europe/Berlin"), std::string::npos) << run.out;
   run = Ctl("schedule ls");

@@ -57,78 +57,94 @@ std::string ParseError(const std::string& spec) {
 using Strings = std::vector<std::string>;
 
 TEST(CronSpecTest, EveryFiveMinutesFallsOnMultiplesOfFive) {
-  EXPECT_EQ(Slots("*/5 * * * *", "UTC", absl::CivilSecond(2026, 1, 1, 10, 3, 20), 3),
-            (Strings{"2026-01-01T10:05:00+00:00", "2026-01-01T10:10:00+00:00",
-                     "2026-01-01T10:15:00+00:00"}));
+  EXPECT_EQ(
+      Slots("*/5 * * * *", "UTC", absl::CivilSecond(2026, 1, 1, 10, 3, 20), 3),
+      (Strings{"2026-01-01T10:05:00+00:00", "2026-01-01T10:10:00+00:00",
+               "2026-01-01T10:15:00+00:00"}));
 }
 
 TEST(CronSpecTest, NextIsStrictlyAfterTheGivenTime) {
-  EXPECT_EQ(Slots("30 9 * * *", "UTC", absl::CivilSecond(2026, 1, 1, 9, 30, 0), 1),
-            (Strings{"2026-01-02T09:30:00+00:00"}));
+  EXPECT_EQ(
+      Slots("30 9 * * *", "UTC", absl::CivilSecond(2026, 1, 1, 9, 30, 0), 1),
+      (Strings{"2026-01-02T09:30:00+00:00"}));
 }
 
 TEST(CronSpecTest, ListsRangesAndStepsCombine) {
-  EXPECT_EQ(Slots("0,30 9-17/4 * * *", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 6),
-            (Strings{"2026-01-01T09:00:00+00:00", "2026-01-01T09:30:00+00:00",
-                     "2026-01-01T13:00:00+00:00", "2026-01-01T13:30:00+00:00",
-                     "2026-01-01T17:00:00+00:00", "2026-01-01T17:30:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0,30 9-17/4 * * *", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0),
+            6),
+      (Strings{"2026-01-01T09:00:00+00:00", "2026-01-01T09:30:00+00:00",
+               "2026-01-01T13:00:00+00:00", "2026-01-01T13:30:00+00:00",
+               "2026-01-01T17:00:00+00:00", "2026-01-01T17:30:00+00:00"}));
 }
 
 TEST(CronSpecTest, AValueWithAStepRunsToTheEndOfTheRange) {
-  EXPECT_EQ(Slots("50/5 0 * * *", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 3),
-            (Strings{"2026-01-01T00:50:00+00:00", "2026-01-01T00:55:00+00:00",
-                     "2026-01-02T00:50:00+00:00"}));
+  EXPECT_EQ(
+      Slots("50/5 0 * * *", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 3),
+      (Strings{"2026-01-01T00:50:00+00:00", "2026-01-01T00:55:00+00:00",
+               "2026-01-02T00:50:00+00:00"}));
 }
 
 TEST(CronSpecTest, NamesOfMonthsAndWeekdaysInAnyCase) {
   // 2026-01-01 is a Thursday.
-  EXPECT_EQ(Slots("0 8 * jan,Mar mon-wed", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 4),
-            (Strings{"2026-01-05T08:00:00+00:00", "2026-01-06T08:00:00+00:00",
-                     "2026-01-07T08:00:00+00:00", "2026-01-12T08:00:00+00:00"}));
-  EXPECT_EQ(Slots("0 0 * FEB *", "UTC", absl::CivilSecond(2026, 3, 1, 0, 0, 0), 1),
-            (Strings{"2027-02-01T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 8 * jan,Mar mon-wed", "UTC",
+            absl::CivilSecond(2026, 1, 1, 0, 0, 0), 4),
+      (Strings{"2026-01-05T08:00:00+00:00", "2026-01-06T08:00:00+00:00",
+               "2026-01-07T08:00:00+00:00", "2026-01-12T08:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 * FEB *", "UTC", absl::CivilSecond(2026, 3, 1, 0, 0, 0), 1),
+      (Strings{"2027-02-01T00:00:00+00:00"}));
 }
 
 TEST(CronSpecTest, SundayIsBothZeroAndSeven) {
   // 2026-01-04 is a Sunday.
-  EXPECT_EQ(Slots("0 0 * * 7", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 1),
-            (Strings{"2026-01-04T00:00:00+00:00"}));
-  EXPECT_EQ(Slots("0 0 * * 0", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 1),
-            (Strings{"2026-01-04T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 * * 7", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 1),
+      (Strings{"2026-01-04T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 * * 0", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 1),
+      (Strings{"2026-01-04T00:00:00+00:00"}));
 }
 
 TEST(CronSpecTest, BothDayFieldsRestrictedMatchEitherOne) {
   // The 13th, or any Friday: Fri 2, Fri 9, Tue 13, Fri 16 (January 2026).
-  EXPECT_EQ(Slots("0 0 13 * FRI", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 4),
-            (Strings{"2026-01-02T00:00:00+00:00", "2026-01-09T00:00:00+00:00",
-                     "2026-01-13T00:00:00+00:00", "2026-01-16T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 13 * FRI", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 4),
+      (Strings{"2026-01-02T00:00:00+00:00", "2026-01-09T00:00:00+00:00",
+               "2026-01-13T00:00:00+00:00", "2026-01-16T00:00:00+00:00"}));
 }
 
 TEST(CronSpecTest, AStarredDayFieldLeavesTheOtherAlone) {
   // Day-of-month starred (even with a step): only Fridays count.
-  EXPECT_EQ(Slots("0 0 */1 * FRI", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 2),
-            (Strings{"2026-01-02T00:00:00+00:00", "2026-01-09T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 */1 * FRI", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 2),
+      (Strings{"2026-01-02T00:00:00+00:00", "2026-01-09T00:00:00+00:00"}));
   // Day-of-week starred: only the 13th.
-  EXPECT_EQ(Slots("0 0 13 * *", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 2),
-            (Strings{"2026-01-13T00:00:00+00:00", "2026-02-13T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 13 * *", "UTC", absl::CivilSecond(2026, 1, 1, 0, 0, 0), 2),
+      (Strings{"2026-01-13T00:00:00+00:00", "2026-02-13T00:00:00+00:00"}));
 }
 
 TEST(CronSpecTest, TheThirtyFirstSkipsShortMonths) {
-  EXPECT_EQ(Slots("0 12 31 * *", "UTC", absl::CivilSecond(2026, 1, 31, 13, 0, 0), 3),
-            (Strings{"2026-03-31T12:00:00+00:00", "2026-05-31T12:00:00+00:00",
-                     "2026-07-31T12:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 12 31 * *", "UTC", absl::CivilSecond(2026, 1, 31, 13, 0, 0), 3),
+      (Strings{"2026-03-31T12:00:00+00:00", "2026-05-31T12:00:00+00:00",
+               "2026-07-31T12:00:00+00:00"}));
 }
 
 TEST(CronSpecTest, FebruaryTheTwentyNinthComesInLeapYearsOnly) {
-  EXPECT_EQ(Slots("0 0 29 2 *", "UTC", absl::CivilSecond(2025, 1, 1, 0, 0, 0), 2),
-            (Strings{"2028-02-29T00:00:00+00:00", "2032-02-29T00:00:00+00:00"}));
+  EXPECT_EQ(
+      Slots("0 0 29 2 *", "UTC", absl::CivilSecond(2025, 1, 1, 0, 0, 0), 2),
+      (Strings{"2028-02-29T00:00:00+00:00", "2032-02-29T00:00:00+00:00"}));
 }
 
 TEST(CronSpecTest, ADayThatNeverComesHasNoSlot) {
   auto cron = CronSpec::Parse("0 0 30 2 *");
   ASSERT_TRUE(cron.ok());
-  EXPECT_EQ(cron->Next(At(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
-                       absl::UTCTimeZone()),
+  EXPECT_EQ(cron->Next(
+                At(absl::CivilSecond(2026, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+                absl::UTCTimeZone()),
             0);
 }
 
@@ -163,14 +179,17 @@ TEST(CronSpecTest, LastAtOrBeforeFindsTheLatestMissedSlot) {
   ASSERT_TRUE(cron.ok());
   absl::TimeZone utc = absl::UTCTimeZone();
   TimeUs after = At(absl::CivilSecond(2026, 1, 1, 0, 0, 0), utc);
-  EXPECT_EQ(cron->LastAtOrBefore(after, At(absl::CivilSecond(2026, 3, 1, 7, 13, 0), utc), utc),
+  EXPECT_EQ(cron->LastAtOrBefore(
+                after, At(absl::CivilSecond(2026, 3, 1, 7, 13, 0), utc), utc),
             At(absl::CivilSecond(2026, 3, 1, 7, 10, 0), utc));
-  EXPECT_EQ(cron->LastAtOrBefore(after, At(absl::CivilSecond(2026, 1, 1, 0, 4, 0), utc), utc),
+  EXPECT_EQ(cron->LastAtOrBefore(
+                after, At(absl::CivilSecond(2026, 1, 1, 0, 4, 0), utc), utc),
             0);
   auto yearly = CronSpec::Parse("0 0 29 2 *");
   ASSERT_TRUE(yearly.ok());
-  EXPECT_EQ(yearly->LastAtOrBefore(At(absl::CivilSecond(2025, 1, 1, 0, 0, 0), utc),
-                                   At(absl::CivilSecond(2033, 1, 1, 0, 0, 0), utc), utc),
+  EXPECT_EQ(yearly->LastAtOrBefore(
+                At(absl::CivilSecond(2025, 1, 1, 0, 0, 0), utc),
+                At(absl::CivilSecond(2033, 1, 1, 0, 0, 0), utc), utc),
             At(absl::CivilSecond(2032, 2, 29, 0, 0, 0), utc));
   auto every = CronSpec::Parse("@every 1s");
   ASSERT_TRUE(every.ok());
@@ -183,7 +202,8 @@ TEST(CronSpecTest, LastAtOrBeforeFindsTheLatestMissedSlot) {
 
 TEST(CronSpecTest, BerlinSpringForwardSlotFiresOnceRightAfterTheGap) {
   // 2026-03-29: 02:00 CET becomes 03:00 CEST; 02:30 does not exist.
-  EXPECT_EQ(Slots("30 2 * * *", "Europe/Berlin", absl::CivilSecond(2026, 3, 28, 12, 0, 0), 3),
+  EXPECT_EQ(Slots("30 2 * * *", "Europe/Berlin",
+                  absl::CivilSecond(2026, 3, 28, 12, 0, 0), 3),
             (Strings{"2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00",
                      "2026-03-31T02:30:00+02:00"}));
 }
@@ -191,21 +211,27 @@ TEST(CronSpecTest, BerlinSpringForwardSlotFiresOnceRightAfterTheGap) {
 TEST(CronSpecTest, SlotsInsideTheGapCoalesceIntoOne) {
   // Every 15 minutes: 02:00-02:45 do not exist and fall at 03:00 once,
   // together with 03:00 itself.
-  EXPECT_EQ(Slots("*/15 * * * *", "Europe/Berlin", absl::CivilSecond(2026, 3, 29, 1, 40, 0), 4),
-            (Strings{"2026-03-29T01:45:00+01:00", "2026-03-29T03:00:00+02:00",
-                     "2026-03-29T03:15:00+02:00", "2026-03-29T03:30:00+02:00"}));
+  EXPECT_EQ(
+      Slots("*/15 * * * *", "Europe/Berlin",
+            absl::CivilSecond(2026, 3, 29, 1, 40, 0), 4),
+      (Strings{"2026-03-29T01:45:00+01:00", "2026-03-29T03:00:00+02:00",
+               "2026-03-29T03:15:00+02:00", "2026-03-29T03:30:00+02:00"}));
 }
 
 TEST(CronSpecTest, BerlinRepeatedHourFiresOnce) {
   // 2026-10-25: 03:00 CEST becomes 02:00 CET; 02:30 happens twice.
-  EXPECT_EQ(Slots("30 2 * * *", "Europe/Berlin", absl::CivilSecond(2026, 10, 24, 12, 0, 0), 2),
-            (Strings{"2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"}));
+  EXPECT_EQ(
+      Slots("30 2 * * *", "Europe/Berlin",
+            absl::CivilSecond(2026, 10, 24, 12, 0, 0), 2),
+      (Strings{"2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"}));
 }
 
 TEST(CronSpecTest, RepeatedHourEveryQuarterFiresEachQuarterOnce) {
-  EXPECT_EQ(Slots("*/30 * * * *", "Europe/Berlin", absl::CivilSecond(2026, 10, 25, 1, 50, 0), 4),
-            (Strings{"2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00",
-                     "2026-10-25T03:00:00+01:00", "2026-10-25T03:30:00+01:00"}));
+  EXPECT_EQ(
+      Slots("*/30 * * * *", "Europe/Berlin",
+            absl::CivilSecond(2026, 10, 25, 1, 50, 0), 4),
+      (Strings{"2026-10-25T02:00:00+02:00", "2026-10-25T02:30:00+02:00",
+               "2026-10-25T03:00:00+01:00", "2026-10-25T03:30:00+01:00"}));
 }
 
 TEST(CronSpecTest, NextFromInsideTheSecondPassDoesNotRepeatTheHour) {
@@ -213,23 +239,30 @@ TEST(CronSpecTest, NextFromInsideTheSecondPassDoesNotRepeatTheHour) {
   ASSERT_TRUE(cron.ok());
   absl::TimeZone ny = Zone("America/New_York");
   // 2026-11-01 01:50 EST, the second pass of 01:xx (EDT ended at 02:00).
-  absl::TimeZone::TimeInfo info = ny.At(absl::CivilSecond(2026, 11, 1, 1, 50, 0));
+  absl::TimeZone::TimeInfo info =
+      ny.At(absl::CivilSecond(2026, 11, 1, 1, 50, 0));
   ASSERT_EQ(info.kind, absl::TimeZone::TimeInfo::REPEATED);
   TimeUs second_pass = absl::ToUnixMicros(info.post);
-  EXPECT_EQ(Local(cron->Next(second_pass, ny), ny), "2026-11-02T01:45:00-05:00");
+  EXPECT_EQ(Local(cron->Next(second_pass, ny), ny),
+            "2026-11-02T01:45:00-05:00");
 }
 
 TEST(CronSpecTest, NewYorkSpringForwardAndFallBack) {
   // 2026-03-08 02:00 EST -> 03:00 EDT; 2026-11-01 02:00 EDT -> 01:00 EST.
-  EXPECT_EQ(Slots("15 2 * * *", "America/New_York", absl::CivilSecond(2026, 3, 7, 12, 0, 0), 2),
-            (Strings{"2026-03-08T03:00:00-04:00", "2026-03-09T02:15:00-04:00"}));
-  EXPECT_EQ(Slots("15 1 * * *", "America/New_York", absl::CivilSecond(2026, 10, 31, 12, 0, 0), 2),
-            (Strings{"2026-11-01T01:15:00-04:00", "2026-11-02T01:15:00-05:00"}));
+  EXPECT_EQ(
+      Slots("15 2 * * *", "America/New_York",
+            absl::CivilSecond(2026, 3, 7, 12, 0, 0), 2),
+      (Strings{"2026-03-08T03:00:00-04:00", "2026-03-09T02:15:00-04:00"}));
+  EXPECT_EQ(
+      Slots("15 1 * * *", "America/New_York",
+            absl::CivilSecond(2026, 10, 31, 12, 0, 0), 2),
+      (Strings{"2026-11-01T01:15:00-04:00", "2026-11-02T01:15:00-05:00"}));
 }
 
 TEST(CronSpecTest, HourlyAcrossFallBackFiresEveryRealHourOnce) {
   // 01:00 EDT, (01:00 EST is the repeat: skipped), 02:00 EST.
-  EXPECT_EQ(Slots("0 * * * *", "America/New_York", absl::CivilSecond(2026, 11, 1, 0, 30, 0), 3),
+  EXPECT_EQ(Slots("0 * * * *", "America/New_York",
+                  absl::CivilSecond(2026, 11, 1, 0, 30, 0), 3),
             (Strings{"2026-11-01T01:00:00-04:00", "2026-11-01T02:00:00-05:00",
                      "2026-11-01T03:00:00-05:00"}));
 }
@@ -263,11 +296,14 @@ TEST(CronSpecTest, WrongShapesAreRefused) {
   EXPECT_NE(ParseError("* * * *").find("has 4 fields"), std::string::npos);
   EXPECT_NE(ParseError("* * * * * *").find("has 6 fields"), std::string::npos);
   EXPECT_NE(ParseError("").find("empty"), std::string::npos);
-  EXPECT_NE(ParseError("@fortnightly").find("unknown macro"), std::string::npos);
+  EXPECT_NE(ParseError("@fortnightly").find("unknown macro"),
+            std::string::npos);
   EXPECT_NE(ParseError("@every").find("one duration"), std::string::npos);
-  EXPECT_NE(ParseError("@every soon").find("not a duration"), std::string::npos);
+  EXPECT_NE(ParseError("@every soon").find("not a duration"),
+            std::string::npos);
   EXPECT_NE(ParseError("@every 500ms").find("under 1s"), std::string::npos);
-  EXPECT_NE(ParseError("@daily 3").find("takes no argument"), std::string::npos);
+  EXPECT_NE(ParseError("@daily 3").find("takes no argument"),
+            std::string::npos);
 }
 
 TEST(CronSpecTest, UnknownTimeZonesAreRefusedByName) {

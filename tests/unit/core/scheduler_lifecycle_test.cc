@@ -69,7 +69,8 @@ TEST(SchedulerLifecycleTest, DeadJobsOutliveTheRetentionOfFinishedOnes) {
   EXPECT_EQ(s.dead_dropped(), 0u);  // Retention is no drop.
 }
 
-TEST(SchedulerLifecycleTest, PastMaxDeadTheOldestAreDroppedCountedOncePerCrossing) {
+TEST(SchedulerLifecycleTest,
+     PastMaxDeadTheOldestAreDroppedCountedOncePerCrossing) {
   SchedulerOptions o = Options();
   o.max_dead = 2;
   Scheduler s(o, nullptr);
@@ -251,8 +252,8 @@ TEST(SchedulerLifecycleTest, RateLimitsRemoteStartsToo) {
   EXPECT_EQ(s.TakeRemote({"resize"}, {}, "w", kT0, 10, kSecond).size(), 1u);
   EXPECT_EQ(s.TakeRemote({"resize"}, {}, "w", kT0 + 1, 10, kSecond).size(), 0u);
   EXPECT_EQ(s.RateWake(kT0 + 1), kT0 + kSecond);
-  EXPECT_EQ(s.TakeRemote({"resize"}, {}, "w", kT0 + kSecond, 10, kSecond).size(),
-            1u);
+  EXPECT_EQ(
+      s.TakeRemote({"resize"}, {}, "w", kT0 + kSecond, 10, kSecond).size(), 1u);
 }
 
 TEST(SchedulerLifecycleTest, ReplayRebuildsRetriesDeletesPurgesAndLimits) {

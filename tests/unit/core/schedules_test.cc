@@ -129,7 +129,8 @@ TEST_F(SchedulesTest, OverlapSkipPassesOverSlotsWhileTheLastJobRuns) {
   ASSERT_EQ(run.size(), 1u);
   EXPECT_TRUE(Fire(kT0 + 20 * kSecond).empty());  // Still running.
   EXPECT_EQ(Entry("tick").next_run, kT0 + 30 * kSecond);
-  EXPECT_TRUE(s_.Finish({run[0].seq, run[0].attempt, true}, kT0 + 25 * kSecond));
+  EXPECT_TRUE(
+      s_.Finish({run[0].seq, run[0].attempt, true}, kT0 + 25 * kSecond));
   auto next = Fire(kT0 + 30 * kSecond);
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].slot_us(), kT0 + 30 * kSecond);

@@ -86,8 +86,7 @@ class CoreApiSchedulesTest : public ::testing::Test {
         wal_->Recover([&s](const wal::v1::Transition& t) { s.Apply(t); }).ok());
     s.RequeueRunning(clock_.Now());
     s.CatchUpSchedules(clock_.Now());
-    ASSERT_TRUE(
-        wal_->Start(core_->CommitCallback(), core_->LogEvents()).ok());
+    ASSERT_TRUE(wal_->Start(core_->CommitCallback(), core_->LogEvents()).ok());
     dispatcher_ = std::make_unique<RecordingDispatcher>();
     api_ = std::make_unique<CoreApi>(core_.get(), CoreApi::Options{});
     core_->Start(dispatcher_.get());
@@ -125,7 +124,8 @@ class CoreApiSchedulesTest : public ::testing::Test {
   size_t JobsHeld() {
     auto p = std::make_shared<std::promise<size_t>>();
     auto f = p->get_future();
-    core_->Post([p](CoreContext& c) { p->set_value(c.scheduler.jobs().size()); });
+    core_->Post(
+        [p](CoreContext& c) { p->set_value(c.scheduler.jobs().size()); });
     return f.get();
   }
 

@@ -356,7 +356,6 @@ TEST_F(CoreApiTest, OnceTheCoreHasStoppedEveryCommandIsAnsweredUnavailable) {
   EXPECT_EQ(stream->WaitClosed().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
-
 // ---- The lifecycle of finished jobs, and rate limits. ----
 
 // Ends the runs of `seqs` (attempt 1) on the core, ordered with the
@@ -415,11 +414,11 @@ TEST_F(CoreApiTest, RetryDeadAndPurgeCoverMoreThanOneStep) {
   const size_t n = CoreApi::kLifecycleChunk * 2 + 10;
   std::vector<v1::JobSpec> specs(n, Spec("bulk", "remote-kind"));
   std::promise<void> submitted;
-  api_->Submit(std::move(specs),
-               [&](const absl::Status& s, const std::vector<core::SubmitOutcome>&) {
-                 EXPECT_TRUE(s.ok());
-                 submitted.set_value();
-               });
+  api_->Submit(std::move(specs), [&](const absl::Status& s,
+                                     const std::vector<core::SubmitOutcome>&) {
+    EXPECT_TRUE(s.ok());
+    submitted.set_value();
+  });
   submitted.get_future().get();
   Answer<uint64_t> none;
   api_->RetryDead("bulk", 0, none.done());
@@ -444,12 +443,12 @@ TEST_F(CoreApiTest, RetryDeadRunsTheQueuesDeadJobsUpToItsLimit) {
   std::vector<v1::JobSpec> specs(n, Spec("d"));
   std::vector<uint64_t> seqs;
   std::promise<void> submitted;
-  api_->Submit(std::move(specs),
-               [&](const absl::Status& s,
-                   const std::vector<core::SubmitOutcome>& out) {
-                 for (const auto& o : out) seqs.push_back(o.seq);
-                 submitted.set_value();
-               });
+  api_->Submit(
+      std::move(specs),
+      [&](const absl::Status& s, const std::vector<core::SubmitOutcome>& out) {
+        for (const auto& o : out) seqs.push_back(o.seq);
+        submitted.set_value();
+      });
   submitted.get_future().get();
   dispatcher_.WaitStarted(n);
   EndRuns(loop_.get(), seqs, false);
