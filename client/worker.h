@@ -59,6 +59,11 @@ class WorkerJob {
   const std::string& queue() const { return job_.queue(); }
   const std::string& payload() const { return job_.payload(); }
   int32_t attempt() const { return job_.attempt(); }
+  // The results of the jobs this one depends on (JobSpec.depends_on), in
+  // id order.
+  const google::protobuf::RepeatedPtrField<v1::ParentResult>& parents() const {
+    return job_.parents();
+  }
 
   // Reports how far the job has got (0 to 1); watchers see it.
   void Progress(double fraction, const std::string& message = "");

@@ -19,7 +19,7 @@ namespace {
 struct SubmitFlags {
   std::string queue, kind, delay, timeout, key, payload, backoff;
   int priority = 0, retries = 0;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, after;
   bool wait = false;
 };
 
@@ -81,6 +81,7 @@ int BuildSpec(const SubmitFlags& f, v1::JobSpec* spec) {
     if (l.find('=') == std::string::npos) return Usage("--label: k=v");
     (*spec->mutable_labels())[kv.first] = kv.second;
   }
+  for (const auto& id : f.after) spec->add_depends_on(id);
   if (!f.payload.empty()) {
     if (auto s = ReadPayload(f.payload, spec->mutable_payload()); !s.ok()) {
       return Fail(s);
@@ -142,6 +143,9 @@ void AddSubmit(CLI::App& app, VerbTable& verbs) {
   cmd->add_option("--idempotency-key", f->key, "deduplication key");
   cmd->add_option("--label,-l", f->labels, "k=v, repeatable");
   cmd->add_option("--payload", f->payload, "TEXT, @FILE or - for stdin");
+  cmd->add_option("--after,--depends-on", f->after,
+                  "run once this job has succeeded (its result is handed "
+                  "over); repeatable");
   cmd->add_flag("--wait,-w", f->wait,
                 "stream the job's events; exit 0 only if it succeeds");
   verbs.Add(cmd,
@@ -212,7 +216,7 @@ int List(const ListFlags& f, Connection& connection) {
     v1::JobState st;
     if (!client::ParseState(f.state, &st)) {
       return Usage(
-          "--state: one of scheduled, ready, running, succeeded, "
+          "--state: one of waiting, scheduled, ready, running, succeeded, "
           "dead, cancelled");
     }
     req.set_state(st);

@@ -60,8 +60,8 @@ int Purge(const PurgeFlags& f, Connection& connection) {
     v1::JobState st;
     if (!client::ParseState(name, &st) || st == v1::JOB_STATE_FAILED) {
       return Usage(absl::StrCat(
-          "--state: one of scheduled, ready, running, succeeded, dead, "
-          "cancelled, not \"",
+          "--state: one of waiting, scheduled, ready, running, succeeded, "
+          "dead, cancelled, not \"",
           name, "\""));
     }
     states.push_back(st);

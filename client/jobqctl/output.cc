@@ -90,6 +90,14 @@ void PrintJob(const v1::Job& j) {
   for (const auto& [k, v] : j.spec().labels()) {
     std::printf("label:       %s=%s\n", k.c_str(), v.c_str());
   }
+  if (j.spec().depends_on_size() > 0) {
+    std::printf("depends_on:  %s\n",
+                absl::StrJoin(j.spec().depends_on(), " ").c_str());
+  }
+  if (j.waiting_for_size() > 0) {
+    std::printf("waiting_for: %s\n",
+                absl::StrJoin(j.waiting_for(), " ").c_str());
+  }
   if (!j.worker().empty()) {
     std::printf("worker:      %s (lease until %s)\n", j.worker().c_str(),
                 FormatTime(j.lease_expires_at()).c_str());
@@ -120,10 +128,11 @@ void PrintJobPage(const v1::ListJobsResponse& r) {
 
 void PrintQueueTable(
     const google::protobuf::RepeatedPtrField<v1::QueueStats>& qs) {
-  std::printf("%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %10s %10s %12s %10s\n",
-              "QUEUE", "PAUSED", "LIMIT", "SCHEDULED", "READY", "RUNNING",
-              "SUCCEEDED", "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S",
-              "RATE/BURST", "MAX-QUEUED");
+  std::printf(
+      "%-24s %-6s %5s %9s %9s %9s %9s %9s %9s %9s %10s %10s %12s %10s\n",
+      "QUEUE", "PAUSED", "LIMIT", "WAITING", "SCHEDULED", "READY", "RUNNING",
+      "SUCCEEDED", "DEAD", "CANCELLED", "SUBMIT/S", "DONE/S", "RATE/BURST",
+      "MAX-QUEUED");
   for (const auto& q : qs) {
     // Starts a second and the bucket's size; "-" without a rate limit.
     char rate[32] = "-";
@@ -131,9 +140,10 @@ void PrintQueueTable(
       std::snprintf(rate, sizeof(rate), "%g/%d", q.rate(), q.burst());
     }
     std::printf(
-        "%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %10.1f %10.1f "
-        "%12s %10lld\n",
+        "%-24s %-6s %5d %9llu %9llu %9llu %9llu %9llu %9llu %9llu %10.1f "
+        "%10.1f %12s %10lld\n",
         q.name().c_str(), q.paused() ? "yes" : "no", q.max_concurrency(),
+        static_cast<unsigned long long>(q.waiting()),
         static_cast<unsigned long long>(q.scheduled()),
         static_cast<unsigned long long>(q.ready()),
         static_cast<unsigned long long>(q.running()),

@@ -25,6 +25,11 @@ absl::Status CheckSubmit(
 absl::Status Admit(const ServiceContext& ctx, const auth::Caller& caller,
                    v1::JobSpec& spec,
                    const google::protobuf::RepeatedField<int>* watch_states) {
+  if (spec.depends_on_index_size() > 0) {
+    return absl::InvalidArgumentError(
+        "job.depends_on_index: parents by position are for SubmitBatch; name "
+        "them in depends_on");
+  }
   if (absl::Status s = CheckSubmit(ctx, caller, spec, "job.", watch_states);
       !s.ok()) {
     return s;

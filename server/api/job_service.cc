@@ -46,6 +46,27 @@ absl::Status AdmitSubmit(
   return Admit(*ctx, *caller, spec, watch_states);
 }
 
+// The parents `spec` (jobs[i] of a batch) names by position, renumbered
+// among the specs the batch sends to the core (`position`): each must be
+// an earlier job of the batch that was not refused.
+absl::Status ParentsByPosition(const std::vector<int>& position, int i,
+                               v1::JobSpec& spec) {
+  for (int n = 0; n < spec.depends_on_index_size(); ++n) {
+    int k = spec.depends_on_index(n);
+    std::string field = absl::StrCat("jobs[", i, "].depends_on_index[", n, "]");
+    if (k < 0 || k >= i) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": ", k, " is not the position of an earlier job"));
+    }
+    if (position[k] < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": jobs[", k, "] was refused"));
+    }
+    spec.set_depends_on_index(n, position[k]);
+  }
+  return absl::OkStatus();
+}
+
 // Lets the core check a job's queue against the caller's token.
 engine::QueueCheck JobCheck(ServiceContext* ctx, auth::Caller caller) {
   return api::JobCheck(ctx->auth, std::move(caller));
@@ -75,7 +96,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::Submit(
           return;
         }
         if (out[0].refused()) {
-          reactor->Finish(QueueFull("job.queue", out[0].full_at));
+          reactor->Finish(SubmitRefused(out[0], "job."));
           return;
         }
         response->set_job_id(core::FormatJobId(out[0].seq));
@@ -105,16 +126,20 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
   // durable.
   std::vector<v1::JobSpec> accepted;
   std::vector<int> index;  // Of each accepted spec in the request.
+  // Of each spec of the request among the accepted ones; -1 if refused.
+  std::vector<int> position(request->jobs_size(), -1);
   for (int i = 0; i < request->jobs_size(); ++i) {
     v1::SubmitResult* result = response->add_results();
     v1::JobSpec spec = request->jobs(i);
     absl::Status s =
         CheckSubmit(*ctx_, *caller, spec, absl::StrCat("jobs[", i, "]."));
+    if (s.ok()) s = ParentsByPosition(position, i, spec);
     if (!s.ok()) {
       result->set_code(static_cast<int32_t>(s.code()));
       result->set_message(std::string(s.message()));
       continue;
     }
+    position[i] = static_cast<int>(accepted.size());
     accepted.push_back(std::move(spec));
     index.push_back(i);
   }
@@ -144,8 +169,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitBatch(
         for (size_t k = 0; k < index.size(); ++k) {
           v1::SubmitResult* result = response->mutable_results(index[k]);
           if (out[k].refused()) {
-            grpc::Status full = QueueFull(
-                absl::StrCat("jobs[", index[k], "].queue"), out[k].full_at);
+            grpc::Status full =
+                SubmitRefused(out[k], absl::StrCat("jobs[", index[k], "]."));
             result->set_code(full.error_code());
             result->set_message(full.error_message());
             continue;

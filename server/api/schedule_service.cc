@@ -49,6 +49,11 @@ absl::Status ValidateSchedule(v1::Schedule& def,
         "schedule.job.idempotency_key: cannot be set (every firing is a new "
         "job)");
   }
+  if (job.depends_on_size() > 0 || job.depends_on_index_size() > 0) {
+    return absl::InvalidArgumentError(
+        "schedule.job.depends_on: cannot be set (a firing waits for no "
+        "job)");
+  }
   if (absl::Status s = ValidateSpec(job, limits, "schedule.job."); !s.ok()) {
     return s;
   }

@@ -78,10 +78,11 @@ using engine::ToGrpc;
 
 using engine::Unavailable;
 
-// A submit refused because its queue holds `limit` unfinished jobs, its
-// max_queued. `field` names the queue field ("job.queue", "jobs[3].queue").
-inline grpc::Status QueueFull(absl::string_view field, int64_t limit) {
-  return ToGrpc(engine::QueueFullError(field, limit));
+// A submit the core refused (engine::SubmitRefusal); `prefix` names the
+// spec ("job.", "jobs[3].").
+inline grpc::Status SubmitRefused(const core::SubmitOutcome& out,
+                                  absl::string_view prefix) {
+  return ToGrpc(engine::SubmitRefusal(out, prefix));
 }
 
 // Finishes a unary call with the facade's answer: `fill` puts the value

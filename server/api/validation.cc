@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -10,6 +11,7 @@
 #include "common/time_proto.h"
 #include "core/backoff.h"
 #include "core/builtin_kinds.h"
+#include "core/job.h"
 
 namespace jobq::api {
 namespace {
@@ -231,6 +233,32 @@ absl::Status ValidateSpec(v1::JobSpec& spec, const ValidationLimits& limits,
           ValidateLabels(spec.labels(), absl::StrCat(prefix, "labels"));
       !s.ok()) {
     return s;
+  }
+  return ValidateParents(spec, prefix);
+}
+
+absl::Status ValidateParents(const v1::JobSpec& spec,
+                             absl::string_view prefix) {
+  size_t n = static_cast<size_t>(spec.depends_on_size()) +
+             static_cast<size_t>(spec.depends_on_index_size());
+  if (n > kMaxParents) {
+    return Invalid(
+        prefix, "depends_on",
+        absl::StrCat(n, " parents exceed the limit of ", kMaxParents));
+  }
+  absl::flat_hash_set<uint64_t> seen;
+  for (int i = 0; i < spec.depends_on_size(); ++i) {
+    uint64_t seq;
+    if (!core::ParseJobId(spec.depends_on(i), &seq)) {
+      return Invalid(prefix, absl::StrCat("depends_on[", i, "]"),
+                     absl::StrCat(Quoted(spec.depends_on(i)),
+                                  " is not a job id (16 hex digits)"));
+    }
+    if (!seen.insert(seq).second) {
+      return Invalid(
+          prefix, absl::StrCat("depends_on[", i, "]"),
+          absl::StrCat("job ", spec.depends_on(i), " is named twice"));
+    }
   }
   return absl::OkStatus();
 }

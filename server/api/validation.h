@@ -16,6 +16,8 @@ inline constexpr size_t kMaxLabelKey = 63;
 inline constexpr size_t kMaxLabelValue = 255;
 inline constexpr size_t kMaxIdempotencyKey = 255;
 inline constexpr size_t kMaxBatch = 10'000;
+// Parents one job may name (JobSpec.depends_on).
+inline constexpr size_t kMaxParents = 100'000;
 inline constexpr DurationUs kMaxDelay = 366LL * 24 * 3600 * kSecond;
 
 inline constexpr char kQueuePattern[] = "[a-z0-9][a-z0-9._-]{0,63}";
@@ -50,6 +52,11 @@ bool IsValidKindName(absl::string_view kind);
 [[nodiscard]] absl::Status ValidateLabels(
     const google::protobuf::Map<std::string, std::string>& labels,
     absl::string_view field);
+
+// The parents of a spec: at most kMaxParents, each a job id named once.
+// (Whether they exist is the core's to say.)
+[[nodiscard]] absl::Status ValidateParents(const v1::JobSpec& spec,
+                                           absl::string_view prefix);
 
 // Checks every field of a submitted spec and fills in defaults (an empty
 // queue becomes "default"). Errors are INVALID_ARGUMENT naming the field,

@@ -1,5 +1,6 @@
 #include "core/job.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -41,7 +42,7 @@ void Job::SetSpec(const v1::JobSpec& spec, NameTable& names) {
   }
   extras_.reset();
   if (!spec.idempotency_key().empty() || !spec.labels().empty() ||
-      spec.has_retry() || spec.has_timeout()) {
+      spec.has_retry() || spec.has_timeout() || spec.depends_on_size() > 0) {
     Extras& e = MutableExtras();
     e.idempotency_key = spec.idempotency_key();
     e.labels = spec.labels();
@@ -49,7 +50,45 @@ void Job::SetSpec(const v1::JobSpec& spec, NameTable& names) {
     if (e.has_retry) e.retry = spec.retry();
     e.has_timeout = spec.has_timeout();
     if (e.has_timeout) e.timeout = spec.timeout();
+    if (spec.depends_on_size() > 0) {
+      auto parents = std::make_unique<Parents>();
+      parents->links.reserve(spec.depends_on_size());
+      for (const auto& id : spec.depends_on()) {
+        uint64_t seq;
+        if (ParseJobId(id, &seq)) parents->links.push_back(ParentLink{seq});
+      }
+      std::sort(parents->links.begin(), parents->links.end(),
+                [](const ParentLink& a, const ParentLink& b) {
+                  return a.seq < b.seq;
+                });
+      parents->links.erase(
+          std::unique(parents->links.begin(), parents->links.end(),
+                      [](const ParentLink& a, const ParentLink& b) {
+                        return a.seq == b.seq;
+                      }),
+          parents->links.end());
+      parents->missing = static_cast<uint32_t>(parents->links.size());
+      if (!parents->links.empty()) e.parents = std::move(parents);
+    }
   }
+}
+
+const std::vector<ParentLink>& Job::parents() const {
+  static const auto* none = new std::vector<ParentLink>;
+  return has_parents() ? extras_->parents->links : *none;
+}
+
+bool Job::ParentSucceeded(uint64_t parent, SharedBytes result) {
+  if (!has_parents()) return false;
+  auto& links = extras_->parents->links;
+  auto it = std::lower_bound(
+      links.begin(), links.end(), parent,
+      [](const ParentLink& l, uint64_t seq) { return l.seq < seq; });
+  if (it == links.end() || it->seq != parent || it->succeeded) return false;
+  it->succeeded = true;
+  it->result = std::move(result);
+  --extras_->parents->missing;
+  return true;
 }
 
 std::string_view Job::payload() const {
@@ -94,6 +133,8 @@ void Job::SpecToProto(v1::JobSpec* out) const {
   *out->mutable_labels() = extras_->labels;
   if (extras_->has_retry) *out->mutable_retry() = extras_->retry;
   if (extras_->has_timeout) *out->mutable_timeout() = extras_->timeout;
+  for (const ParentLink& p : parents())
+    *out->add_depends_on() = FormatJobId(p.seq);
 }
 
 size_t Job::SpecByteSize() const {
@@ -102,12 +143,19 @@ size_t Job::SpecByteSize() const {
     n += extras_->idempotency_key.size() + extras_->retry.ByteSizeLong() +
          extras_->timeout.ByteSizeLong();
     for (const auto& [k, v] : extras_->labels) n += k.size() + v.size() + 6;
+    n += parents().size() * 18;
   }
   return n;
 }
 
 const std::string& Job::result() const {
-  return extras_ != nullptr ? extras_->result : Empty();
+  return extras_ != nullptr && extras_->result != nullptr ? *extras_->result
+                                                          : Empty();
+}
+
+const SharedBytes& Job::shared_result() const {
+  static const auto* none = new SharedBytes;
+  return extras_ != nullptr ? extras_->result : *none;
 }
 
 const std::string& Job::error() const {
@@ -124,19 +172,24 @@ void Job::SetOutcome(std::string result, std::string error, int32_t exit_code) {
     return;
   }
   Extras& e = MutableExtras();
-  e.result = std::move(result);
+  e.result = result.empty()
+                 ? nullptr
+                 : std::make_shared<const std::string>(std::move(result));
   e.error = std::move(error);
   e.exit_code = exit_code;
 }
 
 void Job::SetError(std::string error) {
-  SetOutcome(std::string(result()), std::move(error), exit_code());
+  if (error.empty() && result().empty() && exit_code() == 0) {
+    ClearOutcome();
+    return;
+  }
+  MutableExtras().error = std::move(error);
 }
 
 void Job::ClearOutcome() {
   if (extras_ == nullptr) return;
-  extras_->result.clear();
-  extras_->result.shrink_to_fit();
+  extras_->result.reset();
   extras_->error.clear();
   extras_->error.shrink_to_fit();
   extras_->exit_code = 0;
@@ -203,6 +256,9 @@ void ToProto(const Job& job, v1::Job* out) {
   out->set_error(job.error());
   out->set_exit_code(job.exit_code());
   FillTimings(job, out->mutable_timings());
+  for (const ParentLink& p : job.parents()) {
+    if (!p.succeeded) *out->add_waiting_for() = FormatJobId(p.seq);
+  }
 }
 
 void ToEvent(const Job& job, v1::JobState state, v1::JobEvent* out) {

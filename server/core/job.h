@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/node_hash_set.h"
 #include "absl/strings/string_view.h"
@@ -36,6 +37,18 @@ class StateByte {
 
  private:
   uint8_t v_;
+};
+
+// Bytes shared between jobs without a copy: a parent's result, held by the
+// parent and each of its dependents. Immutable once made; null when empty.
+using SharedBytes = std::shared_ptr<const std::string>;
+
+// A parent of a job (JobSpec.depends_on) and, once it has succeeded, its
+// result.
+struct ParentLink {
+  uint64_t seq = 0;
+  bool succeeded = false;
+  SharedBytes result;
 };
 
 // A job as the core holds it: 80 bytes, and its payload in one allocation
@@ -83,6 +96,18 @@ class Job {
     return extras_ != nullptr && extras_->has_timeout;
   }
   const google::protobuf::Duration& timeout() const;
+  // Its parents (JobSpec.depends_on) in id order; empty for most jobs.
+  const std::vector<ParentLink>& parents() const;
+  bool has_parents() const {
+    return extras_ != nullptr && extras_->parents != nullptr;
+  }
+  // Parents that have not succeeded yet.
+  uint32_t parents_missing() const {
+    return has_parents() ? extras_->parents->missing : 0;
+  }
+  // `parent` succeeded with `result`: false when it is not a parent of
+  // this job, or was marked already.
+  bool ParentSucceeded(uint64_t parent, SharedBytes result);
   // The v1 form of the spec (without delay or run_at: the times hold them).
   void SpecToProto(v1::JobSpec* out) const;
   // About the bytes of the serialised v1 spec.
@@ -90,6 +115,8 @@ class Job {
 
   // How its last run ended; empty until one has.
   const std::string& result() const;
+  // The result, shared (null when empty): what its dependents receive.
+  const SharedBytes& shared_result() const;
   const std::string& error() const;
   int32_t exit_code() const;
   void SetOutcome(std::string result, std::string error, int32_t exit_code);
@@ -97,6 +124,10 @@ class Job {
   void ClearOutcome();
 
  private:
+  struct Parents {
+    std::vector<ParentLink> links;  // By seq.
+    uint32_t missing = 0;
+  };
   struct Extras {
     std::string idempotency_key;
     google::protobuf::Map<std::string, std::string> labels;
@@ -104,7 +135,8 @@ class Job {
     google::protobuf::Duration timeout;
     bool has_retry = false;
     bool has_timeout = false;
-    std::string result;
+    std::unique_ptr<Parents> parents;
+    SharedBytes result;
     std::string error;
     int32_t exit_code = 0;
   };

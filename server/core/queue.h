@@ -99,6 +99,9 @@ struct StartBucket {
   }
 };
 
+// The number of v1::JobState values, the size of arrays indexed by state.
+inline constexpr size_t kJobStates = v1::JobState_ARRAYSIZE;
+
 // One named queue: its settings, its READY jobs in run order, the ids of
 // its jobs by state, and its counters. Owned by the Scheduler.
 struct Queue {
@@ -116,12 +119,12 @@ struct Queue {
   absl::flat_hash_map<std::string, absl::btree_set<ReadyKey>> remote_ready;
   // Jobs held now, indexed by v1::JobState. Changed only through Hold()
   // and Release(), which keep it equal to ids[state].size().
-  std::array<uint64_t, 8> by_state{};
+  std::array<uint64_t, kJobStates> by_state{};
   // The ids of the jobs held now by v1::JobState, in id order: the
   // (queue, state) index that listing walks. The queue's own index is
   // their union (a merge of at most 8 sets), which costs no memory of its
   // own. About 9 bytes a job.
-  std::array<absl::btree_set<uint64_t>, 8> ids;
+  std::array<absl::btree_set<uint64_t>, kJobStates> ids;
   uint64_t submitted_total = 0;
   uint64_t completed_total = 0;  // Reached a terminal state.
   uint64_t started_total = 0;    // Runs started.
@@ -150,7 +153,8 @@ struct Queue {
   uint64_t running() const { return by_state[v1::JOB_STATE_RUNNING]; }
   // Jobs not yet finished, counting those being stored.
   int64_t unfinished() const {
-    return static_cast<int64_t>(by_state[v1::JOB_STATE_SCHEDULED] +
+    return static_cast<int64_t>(by_state[v1::JOB_STATE_WAITING] +
+                                by_state[v1::JOB_STATE_SCHEDULED] +
                                 by_state[v1::JOB_STATE_READY] + running()) +
            pending;
   }

@@ -33,7 +33,8 @@ SubmitOutcome Scheduler::Submit(v1::JobSpec spec, TimeUs now) {
 }
 
 SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
-                                        wal::v1::Transition* t) {
+                                        wal::v1::Transition* t,
+                                        absl::Span<const uint64_t> batch) {
   const std::string& key = spec.idempotency_key();
   if (!key.empty()) {
     auto it = idempotency_.find(key);
@@ -43,12 +44,20 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
     auto pending = pending_keys_.find(key);
     if (pending != pending_keys_.end()) return {pending->second, true};
   }
+  if (spec.depends_on_size() > 0) {
+    if (absl::Status s = CheckParents(spec, batch); !s.ok()) {
+      SubmitOutcome refused;
+      refused.error = std::move(s);
+      return refused;
+    }
+  }
   Queue& q = GetQueue(spec.queue());
   if (int64_t limit = MaxQueued(q); limit > 0 && q.unfinished() >= limit) {
     ++q.refused_total;
     return {0, false, limit};
   }
   ++q.pending;
+  if (spec.depends_on_size() > 0) Pin(spec);
   // Ids follow the clock (milliseconds in the high bits) so that they stay
   // unique and ordered across restarts even without a log, and follow each
   // other within a millisecond.
@@ -74,9 +83,11 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
 
 void Scheduler::ApplyPrepared(const wal::v1::Transition& t) {
   if (t.has_schedule_fire()) return ApplyPreparedFire(t.schedule_fire());
-  Queue& q = GetQueue(t.enqueue().spec().queue());
+  const v1::JobSpec& spec = t.enqueue().spec();
+  Queue& q = GetQueue(spec.queue());
   if (q.pending > 0) --q.pending;
   Apply(t);
+  if (spec.depends_on_size() > 0) Unpin(spec);
 }
 
 void Scheduler::Abandon(const wal::v1::Transition& t) {
@@ -85,6 +96,7 @@ void Scheduler::Abandon(const wal::v1::Transition& t) {
       t.has_schedule_fire() ? t.schedule_fire().enqueue() : t.enqueue();
   Queue& q = GetQueue(e.spec().queue());
   if (q.pending > 0) --q.pending;
+  if (e.spec().depends_on_size() > 0) Unpin(e.spec());
   if (e.spec().idempotency_key().empty()) return;
   auto it = pending_keys_.find(e.spec().idempotency_key());
   if (it != pending_keys_.end() && it->second == e.seq()) {
@@ -295,6 +307,7 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
       out.push_back(
           Assignment{seq, job.attempt, job.kind(), std::string(job.payload()),
                      job.has_timeout() ? DurationFromProto(job.timeout()) : 0});
+      if (job.has_parents()) out.back().parents = job.parents();
       it = q->CanStart() ? it + 1 : runnable.erase(it);
     }
   }
@@ -406,6 +419,12 @@ void Scheduler::Snapshot(const Job& job, wal::v1::JobSnapshot* out) const {
   out->set_result(job.result());
   out->set_error(job.error());
   out->set_exit_code(job.exit_code());
+  for (const ParentLink& p : job.parents()) {
+    if (!p.succeeded) continue;
+    auto* r = out->add_parent_results();
+    r->set_seq(p.seq);
+    if (p.result != nullptr) r->set_result(*p.result);
+  }
   if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
     out->set_worker(run->worker);
     out->mutable_lease()->set_until_us(run->until);

@@ -13,6 +13,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/clock.h"
 #include "core/job.h"
 #include "core/job_list.h"
@@ -50,6 +51,8 @@ struct Assignment {
   std::string kind;
   std::string payload;
   DurationUs timeout = 0;  // 0: none.
+  // Its parents and their results (JobSpec.depends_on), in id order.
+  std::vector<ParentLink> parents;
 };
 
 // After a failed run: what becomes of the job.
@@ -97,7 +100,10 @@ struct SubmitOutcome {
   bool duplicate = false;
   // Refused: the queue held `limit` unfinished jobs, its max_queued.
   int64_t full_at = 0;
-  bool refused() const { return full_at > 0; }
+  // Refused for another reason (a parent that does not exist or did not
+  // succeed): the error, its field relative to the spec ("depends_on[2]").
+  absl::Status error;
+  bool refused() const { return full_at > 0 || !error.ok(); }
 };
 
 struct CancelOutcome {
@@ -156,8 +162,15 @@ class Scheduler {
   // the job (id, times; or a duplicate) and fills `enqueue`, without
   // applying it. The caller logs it and later either Apply()s it or, if it
   // could not be stored, Abandon()s it. Its idempotency key counts from now.
+  //
+  // Its parents (spec.depends_on) must be held and not DEAD or CANCELLED,
+  // or be among `batch`: jobs prepared just before it whose enqueues are
+  // applied (or abandoned) before its own. Until then the parents held are
+  // pinned: retention, DeleteJob and PurgeQueue leave them, so that the
+  // job finds them when it is applied, as a replay of the log does.
   SubmitOutcome PrepareEnqueue(v1::JobSpec spec, TimeUs now,
-                               wal::v1::Transition* enqueue);
+                               wal::v1::Transition* enqueue,
+                               absl::Span<const uint64_t> batch = {});
   void Abandon(const wal::v1::Transition& enqueue);
   // Applies a prepared enqueue once it is durable.
   void ApplyPrepared(const wal::v1::Transition& enqueue);
@@ -358,6 +371,29 @@ class Scheduler {
   void ApplyRenew(const wal::v1::Renew& r);
   void ApplyRetry(const wal::v1::Retry& r);
   void ApplyIdempotencyKey(const wal::v1::IdempotencyKey& k);
+
+  // ---- Dependencies (scheduler_deps.cc). ----
+  // Refuses a spec whose parents cannot succeed (see PrepareEnqueue).
+  absl::Status CheckParents(const v1::JobSpec& spec,
+                            absl::Span<const uint64_t> batch) const;
+  void Pin(const v1::JobSpec& spec);
+  void Unpin(const v1::JobSpec& spec);
+  bool Pinned(uint64_t seq) const { return pinned_.contains(seq); }
+  // A job with parents enters (or, retried, re-enters) the graph at `at`:
+  // it takes the results of parents that have succeeded, waits for the
+  // others, or is cancelled when one has ended without success. Returns
+  // false when it was cancelled.
+  bool JoinParents(Job& job, Queue& q, TimeUs at);
+  // `parent` has ended at `at`: its waiting dependents take its result
+  // and run once they have every result, or, when it did not succeed, are
+  // cancelled (and theirs after them).
+  void ReleaseDependents(const Job& parent, TimeUs at);
+  // A WAITING job whose parents have all succeeded, by `at`: READY, or
+  // SCHEDULED when its own ready_at is later.
+  void EndWaiting(Job& job, Queue& q, TimeUs at);
+  // Cancels a job because `parent` ended as it did.
+  void CancelForParent(Job& job, const Job* parent, uint64_t parent_seq,
+                       TimeUs at);
   // The retention set of a terminal job's state: dead_ or finished_.
   absl::btree_set<std::pair<TimeUs, uint64_t>>& RetentionSet(
       v1::JobState state) {
@@ -409,6 +445,12 @@ class Scheduler {
   absl::btree_set<KeyCursor> key_expiry_;
   // Keys of prepared enqueues not yet applied or abandoned.
   absl::flat_hash_map<std::string, uint64_t> pending_keys_;
+  // The WAITING jobs of each parent that has not ended, in the order they
+  // joined (an entry may have stopped waiting since: checked on release).
+  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> dependents_;
+  // Parents named by prepared enqueues not yet applied or abandoned, with
+  // how many name each.
+  absl::flat_hash_map<uint64_t, uint32_t> pinned_;
   uint64_t retained_bytes_ = 0;
   uint64_t next_seq_ = 1;
   size_t running_ = 0;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <memory>
 
 #include "core/scheduler.h"
 
@@ -113,7 +114,9 @@ void Scheduler::ApplyEnqueue(const wal::v1::Enqueue& e) {
   Queue& q = GetQueue(job.queue());
   ++q.submitted_total;
   q.submit_rate.Add(job.created_at, 1);
-  if (job.ready_at > job.created_at) {
+  if (job.has_parents()) {
+    JoinParents(job, q, job.created_at);
+  } else if (job.ready_at > job.created_at) {
     SetState(job, q, v1::JOB_STATE_SCHEDULED);
     scheduled_.insert({job.ready_at, job.seq});
     Emit(job, v1::JOB_STATE_SCHEDULED);
@@ -166,6 +169,7 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
     SetState(job, q, v1::JOB_STATE_SUCCEEDED);
     Retire(job, q, f.at_us());
     Emit(job, v1::JOB_STATE_SUCCEEDED);
+    ReleaseDependents(job, f.at_us());
     return;
   }
   if (f.retry_at_us() > 0 && f.retry_at_us() <= f.at_us()) {
@@ -188,6 +192,7 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
   Retire(job, q, f.at_us());
   Emit(job, v1::JOB_STATE_FAILED);
   Emit(job, v1::JOB_STATE_DEAD);
+  ReleaseDependents(job, f.at_us());
 }
 
 void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
@@ -205,6 +210,7 @@ void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
   SetState(job, q, v1::JOB_STATE_CANCELLED);
   Retire(job, q, c.at_us());
   Emit(job, v1::JOB_STATE_CANCELLED);
+  ReleaseDependents(job, c.at_us());
 }
 
 void Scheduler::ApplyQueueSettings(const wal::v1::QueueSettings& s) {
@@ -283,6 +289,17 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
   job.started_at = s.started_at_us();
   job.finished_at = s.finished_at_us();
   job.SetOutcome(s.result(), s.error(), s.exit_code());
+  for (const auto& r : s.parent_results()) {
+    job.ParentSucceeded(r.seq(),
+                        r.result().empty()
+                            ? nullptr
+                            : std::make_shared<const std::string>(r.result()));
+  }
+  if (job.state == v1::JOB_STATE_WAITING) {
+    for (const ParentLink& p : job.parents()) {
+      if (!p.succeeded) dependents_[p.seq].push_back(job.seq);
+    }
+  }
   next_seq_ = std::max(next_seq_, s.seq() + 1);
   retained_bytes_ += SizeOf(job);
   if (!job.idempotency_key().empty()) {

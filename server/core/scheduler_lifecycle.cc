@@ -31,6 +31,7 @@ void Scheduler::ForgetRetired(TimeUs now) {
                       : 0;
   for (auto it = finished_.begin(); it != finished_.end(); ++it) {
     if (excess == 0 && it->first > now - options_.retention) break;
+    if (Pinned(it->second)) continue;  // Until its dependent is applied.
     forget->add_seqs(it->second);
     if (excess > 0) --excess;
   }
@@ -47,6 +48,7 @@ void Scheduler::ForgetRetired(TimeUs now) {
   }
   for (auto it = dead_.begin(); it != dead_.end(); ++it) {
     if (dead_excess == 0 && it->first > now - options_.dead_retention) break;
+    if (Pinned(it->second)) continue;
     forget->add_seqs(it->second);
     if (dead_excess > 0) {
       --dead_excess;
@@ -116,6 +118,23 @@ absl::StatusOr<const Job*> Scheduler::RetryJob(uint64_t seq, TimeUs now) {
         absl::StrCat("job ", FormatJobId(seq), " is ", StateName(job->state),
                      "; only DEAD and CANCELLED jobs can be retried"));
   }
+  // It waits again for the parents that have not succeeded: they must be
+  // able to.
+  for (const ParentLink& p : job->parents()) {
+    if (p.succeeded) continue;
+    const Job* parent = Find(p.seq);
+    if (parent == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", FormatJobId(seq), " depends on job ",
+                       FormatJobId(p.seq), ", which is gone"));
+    }
+    if (parent->state == v1::JOB_STATE_DEAD ||
+        parent->state == v1::JOB_STATE_CANCELLED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", FormatJobId(seq), " depends on job ", FormatJobId(p.seq),
+          ", which is ", StateName(parent->state), "; retry that one first"));
+    }
+  }
   wal::v1::Transition t;
   t.mutable_retry()->set_seq(seq);
   t.mutable_retry()->set_at_us(now);
@@ -138,7 +157,11 @@ void Scheduler::ApplyRetry(const wal::v1::Retry& r) {
   job.started_at = 0;
   job.finished_at = 0;
   job.ClearOutcome();
-  MakeReady(job, q);
+  if (job.has_parents()) {
+    JoinParents(job, q, r.at_us());
+  } else {
+    MakeReady(job, q);
+  }
 }
 
 absl::Status Scheduler::DeleteJob(uint64_t seq) {
@@ -148,6 +171,11 @@ absl::Status Scheduler::DeleteJob(uint64_t seq) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", FormatJobId(seq), " is ", StateName(job->state),
                      "; only finished jobs can be deleted (cancel it first)"));
+  }
+  if (Pinned(seq)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", FormatJobId(seq),
+                     " is a parent of a job being submitted; try again"));
   }
   wal::v1::Transition t;
   t.mutable_forget()->add_seqs(seq);
@@ -199,6 +227,10 @@ size_t Scheduler::PurgeStep(const std::string& queue, uint32_t states,
     t.mutable_cancel()->set_at_us(now);
     Record(t);
   }
+  // A parent of a job being submitted stays until that job is applied.
+  seqs.erase(std::remove_if(seqs.begin(), seqs.end(),
+                            [this](uint64_t seq) { return Pinned(seq); }),
+             seqs.end());
   if (!seqs.empty()) {
     t.Clear();
     t.mutable_forget()->mutable_seqs()->Add(seqs.begin(), seqs.end());

@@ -16,11 +16,12 @@ namespace {
 using http::Labels;
 using http::PrometheusText;
 
-const char* kStates[] = {"scheduled", "ready", "running",
-                         "succeeded", "dead",  "cancelled"};
+const char* kStates[] = {"waiting",   "scheduled", "ready",    "running",
+                         "succeeded", "dead",      "cancelled"};
 const v1::JobState kStateValues[] = {
-    v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY, v1::JOB_STATE_RUNNING,
-    v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_DEAD,  v1::JOB_STATE_CANCELLED};
+    v1::JOB_STATE_WAITING,  v1::JOB_STATE_SCHEDULED, v1::JOB_STATE_READY,
+    v1::JOB_STATE_RUNNING,  v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_DEAD,
+    v1::JOB_STATE_CANCELLED};
 
 // The core's figures.
 void AddCore(const engine::CoreFigures& core, PrometheusText* p) {
@@ -43,7 +44,7 @@ void AddCore(const engine::CoreFigures& core, PrometheusText* p) {
                  {{"queue", name}, {"outcome", outcome}},
                  static_cast<double>(n));
     }
-    for (size_t i = 0; i < 6; ++i) {
+    for (size_t i = 0; i < std::size(kStates); ++i) {
       p->Gauge("jobq_queue_jobs", "Jobs held, by queue and state.",
                {{"queue", name}, {"state", kStates[i]}},
                static_cast<double>(q.by_state[kStateValues[i]]));

@@ -35,9 +35,14 @@ void ListStep(CoreLoop* loop, core::JobListing listing,
 
 }  // namespace
 
-absl::Status QueueFullError(absl::string_view field, int64_t limit) {
+absl::Status SubmitRefusal(const core::SubmitOutcome& out,
+                           absl::string_view prefix) {
+  if (!out.error.ok()) {
+    return absl::Status(out.error.code(),
+                        absl::StrCat(prefix, out.error.message()));
+  }
   return absl::ResourceExhaustedError(
-      absl::StrCat(field, ": the queue holds ", limit,
+      absl::StrCat(prefix, "queue: the queue holds ", out.full_at,
                    " unfinished jobs, its max_queued; retry later"));
 }
 
@@ -157,8 +162,7 @@ void CoreApi::SubmitAndWatch(std::shared_ptr<Watcher> w, v1::JobSpec spec,
         events::EventStream& stream = *w->stream;
         if (!s.ok()) return stream.Close(ToGrpc(s));
         if (out[0].refused()) {
-          return stream.Close(
-              ToGrpc(QueueFullError("job.queue", out[0].full_at)));
+          return stream.Close(ToGrpc(SubmitRefusal(out[0], "job.")));
         }
         CoreContext core = loop->Context();
         const core::Job* job = core.scheduler.Find(out[0].seq);
@@ -196,7 +200,7 @@ bool CoreApi::SubmitOnStream(
         core::SubmitOutcome outcome = s.ok() ? out[0] : core::SubmitOutcome{};
         absl::Status status = s;
         if (s.ok() && outcome.refused()) {
-          status = QueueFullError("job.queue", outcome.full_at);
+          status = SubmitRefusal(outcome, "job.");
         }
         if (!acked(status, outcome)) return;
         if (status.ok() && watch && w->subscription != 0) {

@@ -38,10 +38,12 @@ using Done = absl::AnyInvocable<void(absl::StatusOr<T>)>;
 using QueueCheck = std::function<absl::Status(const std::string& queue,
                                               absl::string_view what)>;
 
-// RESOURCE_EXHAUSTED for a submit refused because its queue holds `limit`
-// unfinished jobs, its max_queued; `field` names the queue field
-// ("job.queue", "jobs[3].queue").
-absl::Status QueueFullError(absl::string_view field, int64_t limit);
+// Why the core refused a submit (SubmitOutcome::refused()):
+// RESOURCE_EXHAUSTED when its queue held its max_queued unfinished jobs,
+// or the outcome's error (a parent that cannot succeed). `prefix` names the
+// spec in the request ("job.", "jobs[3].").
+absl::Status SubmitRefusal(const core::SubmitOutcome& out,
+                           absl::string_view prefix);
 
 // A status as gRPC carries it (the codes are the same numbers).
 inline grpc::Status ToGrpc(const absl::Status& s) {
@@ -96,7 +98,8 @@ struct WatchSpec {
 struct QueueFigures {
   std::string name;
   bool paused = false;
-  std::array<uint64_t, 8> by_state{};  // Indexed by v1::JobState.
+  std::array<uint64_t, core::kJobStates>
+      by_state{};  // Indexed by v1::JobState.
   uint64_t submitted_total = 0;
   uint64_t started_total = 0;
   uint64_t succeeded_total = 0;

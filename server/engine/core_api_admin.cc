@@ -140,6 +140,7 @@ void FillQueueStats(const core::Queue& q, TimeUs now, v1::QueueStats* out) {
   out->set_rate(q.starts.rate);
   out->set_burst(q.starts.burst);
   out->set_dead_dropped_total(q.dead_dropped_total);
+  out->set_waiting(q.by_state[v1::JOB_STATE_WAITING]);
   out->set_scheduled(q.by_state[v1::JOB_STATE_SCHEDULED]);
   out->set_ready(q.by_state[v1::JOB_STATE_READY]);
   out->set_running(q.by_state[v1::JOB_STATE_RUNNING]);

@@ -1,5 +1,9 @@
 #include "engine/durable_acks.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
 namespace jobq::engine {
 namespace {
 
@@ -22,17 +26,51 @@ void DurableAcks::Submit(std::vector<v1::JobSpec> specs, TimeUs now,
   }
   PendingAck ack{0, {}, std::move(done)};
   ack.outcomes.reserve(specs.size());
+  // A graph (parents named by position) needs the jobs this submit
+  // prepares, in order, so that its later jobs may name them.
+  bool graph = std::any_of(specs.begin(), specs.end(), [](const auto& spec) {
+    return spec.depends_on_index_size() > 0;
+  });
+  std::vector<uint64_t> batch;
   wal::v1::Transition t;
   for (auto& spec : specs) {
+    if (spec.depends_on_index_size() > 0) {
+      if (absl::Status s = ResolveIndexes(ack.outcomes, spec); !s.ok()) {
+        core::SubmitOutcome refused;
+        refused.error = std::move(s);
+        ack.outcomes.push_back(std::move(refused));
+        continue;
+      }
+    }
     core::SubmitOutcome out =
-        scheduler_->PrepareEnqueue(std::move(spec), now, &t);
+        scheduler_->PrepareEnqueue(std::move(spec), now, &t, batch);
     if (!out.duplicate && !out.refused()) {
       if (log_ != nullptr) log_->Append(t, true);
       pending_enqueues_.push_back({0, std::move(t)});
+      if (graph) batch.push_back(out.seq);
     }
     ack.outcomes.push_back(out);
   }
   acks_.push_back(std::move(ack));
+}
+
+absl::Status DurableAcks::ResolveIndexes(
+    const std::vector<core::SubmitOutcome>& earlier, v1::JobSpec& spec) {
+  for (int i = 0; i < spec.depends_on_index_size(); ++i) {
+    int k = spec.depends_on_index(i);
+    if (k < 0 || static_cast<size_t>(k) >= earlier.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "depends_on_index[", i, "]: ", k, " is not an earlier job"));
+    }
+    if (earlier[k].refused()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("depends_on_index[", i, "]: that job was refused"));
+    }
+    // A parent named both ways counts once (the job keeps each once).
+    spec.add_depends_on(core::FormatJobId(earlier[k].seq));
+  }
+  spec.clear_depends_on_index();
+  return absl::OkStatus();
 }
 
 void DurableAcks::AppendPrepared(wal::v1::Transition t) {

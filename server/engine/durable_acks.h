@@ -41,8 +41,10 @@ class DurableAcks {
               std::function<void(const absl::Status&)> on_health);
 
   // Enqueues validated specs; `done` is answered once their records are
-  // durable. Refused at once while the log cannot write (except an empty
-  // submit, a barrier behind the earlier ones, which keeps its place).
+  // durable. A spec may name parents among the specs before it by position
+  // (JobSpec.depends_on_index); it is refused when one of them was. Refused at
+  // once while the log cannot write (except an empty submit, a barrier behind
+  // the earlier ones, which keeps its place).
   void Submit(std::vector<v1::JobSpec> specs, TimeUs now, SubmitDone done);
 
   // A prepared transition that carries a job (a schedule's firing, see
@@ -87,6 +89,10 @@ class DurableAcks {
   void Withdraw(uint64_t batch, const absl::Status& status);
   void AnswerSubmits(uint64_t batch, const absl::Status& status);
   void SetHealth(const absl::Status& status);
+  // Turns `spec`'s depends_on_index (positions among the specs before it,
+  // whose outcomes are `earlier`) into depends_on ids.
+  static absl::Status ResolveIndexes(
+      const std::vector<core::SubmitOutcome>& earlier, v1::JobSpec& spec);
 
   core::Scheduler* const scheduler_;
   store::Log* const log_;

@@ -3,11 +3,13 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/builtin_kinds.h"
+#include "exec/parents_dir.h"
 
 namespace jobq::exec {
 
@@ -44,6 +46,12 @@ struct WorkerLoop::Running {
   bool err_done = false;
   int64_t exit_status = 0;
   int term_signal = 0;
+  // JOBQ_PARENTS_DIR, removed with the run.
+  std::string parents_dir;
+
+  ~Running() {
+    if (!parents_dir.empty()) RemoveParentsDir(parents_dir);
+  }
 };
 
 WorkerLoop::WorkerLoop(int index, const CommandTable* commands, ResultSink sink,
@@ -188,11 +196,26 @@ void WorkerLoop::StartJob(core::Assignment&& job) {
     uv_timer_start(&r->timer, &WorkerLoop::OnTimer,
                    static_cast<uint64_t>((wait + 999) / 1000), 0);
   }
-  if (!is_sleep) StartCommand(r, cmd->second, job.payload);
+  if (!is_sleep) StartCommand(r, cmd->second, job.payload, job.parents);
 }
 
 void WorkerLoop::StartCommand(Running* r, const config::CommandConfig& cmd,
-                              const std::string& payload) {
+                              const std::string& payload,
+                              const std::vector<core::ParentLink>& parents) {
+  if (!parents.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    auto dir = WriteParentsDir(parents, tmp != nullptr && *tmp ? tmp : "/tmp",
+                               spawn_.uid, spawn_.gid);
+    if (!dir.ok()) {
+      Report(r, false,
+             absl::StrCat("cannot hand over the parents' results: ",
+                          dir.status().message()),
+             -1);
+      CloseRunning(r);
+      return;
+    }
+    r->parents_dir = *std::move(dir);
+  }
   r->cmd = &cmd;
   uv_pipe_init(&loop_, &r->in, 0);
   uv_pipe_init(&loop_, &r->out, 0);
@@ -214,6 +237,9 @@ void WorkerLoop::StartCommand(Running* r, const config::CommandConfig& cmd,
       "PATH=/usr/local/bin:/usr/bin:/bin",
       absl::StrCat("JOBQ_JOB_ID=", core::FormatJobId(r->seq)),
       absl::StrCat("JOBQ_ATTEMPT=", r->attempt)};
+  if (!r->parents_dir.empty()) {
+    env_strings.push_back(absl::StrCat("JOBQ_PARENTS_DIR=", r->parents_dir));
+  }
   for (const auto& [k, v] : cmd.env) env_strings.push_back(k + "=" + v);
   std::vector<char*> env;
   for (auto& e : env_strings) env.push_back(e.data());
@@ -362,6 +388,11 @@ void WorkerLoop::KillGroup(Running* r) {
 
 void WorkerLoop::MaybeFinishCommand(Running* r) {
   if (!r->exited || !r->out_done || !r->err_done) return;
+  // Gone before the result is: nothing of the run outlives it.
+  if (!r->parents_dir.empty()) {
+    RemoveParentsDir(r->parents_dir);
+    r->parents_dir.clear();
+  }
   if (!r->reported) {
     if (r->timed_out) {
       Report(r, false,

@@ -65,7 +65,8 @@ class WorkerLoop {
   void OnMessages(std::vector<Message>& batch);
   void StartJob(core::Assignment&& job);
   void StartCommand(Running* r, const config::CommandConfig& cmd,
-                    const std::string& payload);
+                    const std::string& payload,
+                    const std::vector<core::ParentLink>& parents);
   void Report(Running* r, bool success, std::string error, int exit_code);
   void MaybeFinishCommand(Running* r);
   void CloseRunning(Running* r);

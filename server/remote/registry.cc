@@ -261,7 +261,11 @@ void Registry::Send(Session& s, const std::vector<core::Assignment>& jobs) {
     s.held[a.seq] = a.attempt;
     holder_[a.seq] = s.id;
     if (job == nullptr || run == nullptr) continue;
-    s.stream->Add(job->payload().size() + 64, [&](v1::WorkAssignment& m) {
+    size_t bytes = job->payload().size() + 64;
+    for (const core::ParentLink& p : job->parents()) {
+      bytes += 24 + (p.result != nullptr ? p.result->size() : 0);
+    }
+    s.stream->Add(bytes, [&](v1::WorkAssignment& m) {
       auto* j = m.add_jobs();
       j->set_job_id(core::FormatJobId(a.seq));
       j->set_attempt(a.attempt);
@@ -274,6 +278,11 @@ void Registry::Send(Session& s, const std::vector<core::Assignment>& jobs) {
       TimeToProto(run->until, j->mutable_lease_expires_at());
       if (job->has_timeout()) {
         *j->mutable_timeout() = job->timeout();
+      }
+      for (const core::ParentLink& p : job->parents()) {
+        auto* parent = j->add_parents();
+        parent->set_job_id(core::FormatJobId(p.seq));
+        if (p.result != nullptr) parent->set_result(*p.result);
       }
     });
   }

@@ -273,3 +273,25 @@ async def test_the_blocking_worker_keeps_working_across_a_jobqd_restart(
         await asyncio.to_thread(thread.join, DEADLINE)
     assert not thread.is_alive()
     assert worker.sessions == 2
+
+
+async def test_a_job_waits_for_its_parents_and_gets_their_results(
+        jobqd, client):
+    worker = jobq.Worker(jobqd.address, concurrency=4)
+
+    @worker.handler("py.part")
+    async def part(job):
+        return job.text * 2
+
+    @worker.handler("py.join")
+    async def join(job):
+        return {pid: result.decode() for pid, result in job.parents.items()}
+
+    a = await client.submit("py.part", payload="a")
+    b = await client.submit("py.part", payload="b")
+    # Parents by id or by the Job that submit returned.
+    joined = await client.submit("py.join", depends_on=[a, b.id])
+    await within(joined.refresh())
+    assert joined.state == jobq.State.WAITING
+    async with running(worker):
+        assert await within(joined.json()) == {a.id: "aa", b.id: "bb"}

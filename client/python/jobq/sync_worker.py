@@ -51,6 +51,8 @@ class Job:
         self.queue = assigned.queue
         self.payload = assigned.payload
         self.labels = dict(assigned.labels)
+        # The results of the jobs it depends on, by job id.
+        self.parents = {p.job_id: p.result for p in assigned.parents}
 
     def progress(self, fraction, message=""):
         """Reports how far the job has got (0 to 1); watchers see it."""

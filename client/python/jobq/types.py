@@ -28,6 +28,7 @@ class State(enum.IntEnum):
     FAILED = 5
     DEAD = 6
     CANCELLED = 7
+    WAITING = 8  # For its parents (depends_on) to succeed.
 
     @property
     def terminal(self):
@@ -135,6 +136,9 @@ def _set_field(spec, field, value):
             value = Retry(**value)
         spec.retry.CopyFrom(value.to_proto() if isinstance(value, Retry)
                             else value)
+    elif name == "depends_on":
+        # Parents by id, or the Job objects submit returned.
+        spec.depends_on.extend(getattr(v, "id", v) for v in value)
     elif field.message_type is not None and field.message_type.GetOptions().map_entry:
         getattr(spec, name).update({str(k): str(v) for k, v in value.items()})
     elif field.label == field.LABEL_REPEATED:

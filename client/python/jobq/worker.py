@@ -55,7 +55,8 @@ _RECONNECT = errors.RETRYABLE | {grpc.StatusCode.ALREADY_EXISTS,
 
 class AssignedJob:
     """One job handed to a handler: id, attempt, kind, queue, payload
-    (bytes), labels, lease_expires_at and timeout (seconds or None)."""
+    (bytes), labels, lease_expires_at, timeout (seconds or None) and
+    parents (the results of the jobs it depends on, by job id)."""
 
     def __init__(self, worker, a):
         self._worker = worker
@@ -66,6 +67,7 @@ class AssignedJob:
         self.queue = a.queue
         self.payload = a.payload
         self.labels = dict(a.labels)
+        self.parents = {p.job_id: p.result for p in a.parents}
         self.lease_expires_at = _time(a.lease_expires_at)
         self.timeout = (a.timeout.seconds + a.timeout.nanos / 1e9
                         if a.HasField("timeout") else None)

@@ -142,7 +142,7 @@ class CoreApiTest : public ::testing::Test {
                                const std::vector<core::SubmitOutcome>& out) {
           if (!s.ok()) return p.set_value(s);
           if (out[0].refused()) {
-            return p.set_value(QueueFullError("job.queue", out[0].full_at));
+            return p.set_value(SubmitRefusal(out[0], "job."));
           }
           p.set_value(out[0].seq);
         });
