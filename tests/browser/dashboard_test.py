@@ -17,10 +17,12 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -35,6 +37,10 @@ LISTENING = re.compile(
     r"listening on [0-9.]+:([0-9]+) \(http [0-9.]+:([0-9]+)\)")
 WAIT = 20  # Seconds for the page to show what it must.
 STATES = ["SCHEDULED", "READY", "RUNNING", "SUCCEEDED", "DEAD", "CANCELLED"]
+FLAKY_CONFIG = """commands:
+  flaky-once:
+    argv: ["/bin/sh", "-c", "if [ \\"$JOBQ_ATTEMPT\\" = 1 ]; then echo 'first try fails' >&2; exit 3; fi; sleep 0.05; echo ok"]
+"""
 
 
 class Jobqd:
@@ -60,9 +66,14 @@ class Jobqd:
         self.admin_token_file = os.path.join(self.dir.name, "admin.token")
         with open(self.admin_token_file, "w") as f:
             f.write(self.tokens["admin"] + "\n")
+        # A command that fails its first attempt and succeeds after.
+        self.config = os.path.join(self.dir.name, "jobqd.yaml")
+        with open(self.config, "w") as f:
+            f.write(FLAKY_CONFIG)
         self.proc = subprocess.Popen(
             [JOBQD, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-             "--workers", "2", "--auth-tokens", self.token_file],
+             "--workers", "2", "--auth-tokens", self.token_file,
+             "--config", self.config],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.log = []
         ports = threading.Event()
@@ -120,16 +131,44 @@ def count(value):
     return int(value or 0)
 
 
+def poll(condition, timeout=WAIT):
+    """Checks `condition` (of jobqd, through its API) until it holds, and
+    returns its value; fails past the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for jobqd")
+        time.sleep(0.1)  # Between checks of the API, as WebDriverWait does.
+
+
 class DashboardTest(unittest.TestCase):
     def setUp(self):
         self.driver = browser()
-        self.wait = WebDriverWait(self.driver, WAIT)
+        # The pages redraw themselves as they poll: an element found just
+        # before a redraw is looked up again.
+        self.wait = WebDriverWait(
+            self.driver, WAIT,
+            ignored_exceptions=[StaleElementReferenceException])
 
     def tearDown(self):
         errors = [e for e in self.driver.get_log("browser")
                   if e["level"] == "SEVERE"]
         self.driver.quit()
         self.assertEqual(errors, [], "the browser console shows errors")
+
+    def click(self, css):
+        """Clicks the element `css` selects once it is there (again, if
+        the page redrew it in between)."""
+        def clicked(d):
+            found = d.find_elements(By.CSS_SELECTOR, css)
+            if not found:
+                return False
+            found[0].click()
+            return True
+        self.wait.until(clicked)
 
     def shot(self, name):
         self.driver.save_screenshot(os.path.join(ARTIFACTS, name + ".png"))
@@ -245,13 +284,40 @@ class DashboardTest(unittest.TestCase):
             for q in jobqd.ctl("queues").get("queues", [])))
 
     def test_a_job_page_shows_its_attempts_and_timings(self):
-        job = self.submit("timed", "sleep", "50ms", "team=ops")
+        # Fails its first attempt (exit 3), succeeds at the second.
+        job = jobqd.ctl("submit", "-q", "timed", "-k", "flaky-once", "-l",
+                        "team=ops", "--retries", "2", "--backoff",
+                        "50ms")["job_id"]
         self.wait.until(lambda _: jobqd.ctl("get", job)["state"]
                         == "JOB_STATE_SUCCEEDED")
+        runs = json.loads(self.fetch("jobs/" + job))["attempts"]
+        self.assertEqual([(a["number"], a["outcome"]) for a in runs],
+                         [(1, "ATTEMPT_OUTCOME_FAILED"),
+                          (2, "ATTEMPT_OUTCOME_SUCCEEDED")])
         self.sign_in("admin")
         self.driver.get(jobqd.url + f"#/job/{job}")
         self.wait.until(lambda d: d.find_elements(
-            By.CSS_SELECTOR, '#attempts tr[data-attempt="1"]'))
+            By.CSS_SELECTOR, '#attempts tr[data-attempt="2"]'))
+        rows = self.driver.find_elements(By.CSS_SELECTOR,
+                                         "#attempts tbody tr")
+        self.assertEqual([(r.get_attribute("data-attempt"),
+                           r.get_attribute("data-outcome")) for r in rows],
+                         [("1", "FAILED"), ("2", "SUCCEEDED")])
+        first = rows[0].text
+        self.assertIn("first try fails", first)
+        self.assertIn("exit status 3", first)
+        self.assertIn("jobqd", first)  # The built-in pool, no remote worker.
+        for r in rows:
+            cells = r.find_elements(By.TAG_NAME, "td")
+            self.assertEqual(len(cells), 7)
+            self.assertNotEqual(cells[1].text, "–")  # started
+            self.assertNotEqual(cells[2].text, "–")  # finished
+            self.assertRegex(cells[3].text, r"^\d+(\.\d+)? (µs|ms|s)$")
+        # The second run slept 50 ms.
+        run_time = rows[1].find_element(
+            By.CSS_SELECTOR, 'td[data-col="run-time"]').text
+        self.assertRegex(run_time, r" ms$")
+        self.assertGreaterEqual(float(run_time.split()[0]), 50)
         steps = [e.get_attribute("data-step") for e in
                  self.driver.find_elements(By.CSS_SELECTOR,
                                            "#timeline li[data-step]")]

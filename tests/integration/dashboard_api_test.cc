@@ -167,6 +167,21 @@ TEST_F(DashboardApiTest, PauseResumeAndLimitsChangeTheQueueAsGrpcSees) {
   EXPECT_EQ(queues->queues(0).max_queued(), 10);
 }
 
+TEST_F(DashboardApiTest, AJobsAttemptsAreInItsJson) {
+  // Watched until it ends.
+  std::string id;
+  ASSERT_TRUE(ops_->SubmitAndWatch(MakeSpec("noop", "emails"),
+                                   [&](const v1::JobEvent& e) {
+                                     id = e.job_id();
+                                     return true;
+                                   })
+                  .ok());
+  Answer job = Get("/api/v1/jobs/" + id);
+  ASSERT_EQ(job.status, 200);
+  EXPECT_THAT(job.body, HasSubstr("\"attempts\":[{\"number\":1,"));
+  EXPECT_THAT(job.body, HasSubstr("\"outcome\":\"ATTEMPT_OUTCOME_SUCCEEDED\""));
+}
+
 TEST_F(DashboardApiTest, BadInputIs400NamingTheField) {
   auto field_of = [](const Answer& a) {
     size_t at = a.body.find("\"field\":\"");
