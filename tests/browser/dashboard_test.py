@@ -395,6 +395,31 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.driver.find_elements(
             By.CSS_SELECTOR, "button[data-action]"), [])
 
+    def test_the_limits_form_sets_rate_and_burst(self):
+        self.submit("limited")
+        jobqd.ctl("limit", "limited", "4")
+        self.sign_in("admin")
+        self.driver.get(jobqd.url + "#/queue/limited")
+        form = self.wait.until(lambda d: d.find_element(By.ID, "limits-form"))
+        # The current limit is the placeholder; a field left empty is not sent.
+        self.wait.until(lambda _: form.find_element(
+            By.NAME, "max_concurrency").get_attribute("placeholder") == "4")
+        form.find_element(By.NAME, "rate").send_keys("50")
+        form.find_element(By.NAME, "burst").send_keys("5")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+        def limits(_):
+            for q in jobqd.ctl("stats").get("queues", []):
+                if q["name"] == "limited" and q.get("rate") == 50:
+                    return q
+            return None
+        q = self.wait.until(limits)
+        self.assertEqual(q.get("burst"), 5)
+        self.assertEqual(q.get("max_concurrency"), 4)  # Left as it was.
+        self.wait.until(lambda d: "50.0/s, burst 5" in d.find_element(
+            By.ID, "queue-limits").text)
+        self.shot("queue-limits")
+
     def test_the_workers_page_lists_no_worker_when_none_is_connected(self):
         self.sign_in("admin")
         self.driver.get(jobqd.url + "#/workers")

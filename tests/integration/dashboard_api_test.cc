@@ -167,6 +167,23 @@ TEST_F(DashboardApiTest, PauseResumeAndLimitsChangeTheQueueAsGrpcSees) {
   EXPECT_EQ(queues->queues(0).max_queued(), 10);
 }
 
+TEST_F(DashboardApiTest, RateAndBurstAreSetAndAnAbsentLimitChangesNothing) {
+  Submit("emails");
+  ASSERT_EQ(Post("/api/v1/queues/emails/limits", "ops-secret",
+                 R"({"max_concurrency": 3})")
+                .status,
+            200);
+  Answer limits = Post("/api/v1/queues/emails/limits", "ops-secret",
+                       R"({"rate": 50, "burst": 5})");
+  ASSERT_EQ(limits.status, 200) << limits.body;
+  auto stats = ops_->GetStats();
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->queues_size(), 1);
+  EXPECT_EQ(stats->queues(0).rate(), 50);
+  EXPECT_EQ(stats->queues(0).burst(), 5);
+  EXPECT_EQ(stats->queues(0).max_concurrency(), 3);  // Left alone.
+}
+
 TEST_F(DashboardApiTest, AJobsAttemptsAreInItsJson) {
   // Watched until it ends.
   std::string id;
