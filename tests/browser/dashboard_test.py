@@ -388,6 +388,14 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.driver.find_elements(By.ID, "limits-form"), [])
         self.assertEqual(self.driver.find_elements(By.ID, "purge-states"), [])
         self.shot("read-only")
+        # Nor on the schedules page.
+        jobqd.ctl("schedule", "create", "viewed-schedule", "--cron",
+                  "@daily", "-q", "viewed", "-k", "noop")
+        self.driver.get(jobqd.url + "#/schedules")
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-schedule="viewed-schedule"]'))
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, "button[data-action]"), [])
         # A DEAD job's page offers a read token no Retry or Delete.
         self.driver.get(jobqd.url + f"#/job/{dead}")
         self.wait.until(lambda d: "DEAD" in d.find_element(
@@ -419,6 +427,42 @@ class DashboardTest(unittest.TestCase):
         self.wait.until(lambda d: "50.0/s, burst 5" in d.find_element(
             By.ID, "queue-limits").text)
         self.shot("queue-limits")
+
+    def test_the_schedules_page_lists_a_schedule_and_trigger_submits(self):
+        jobqd.ctl("schedule", "create", "nightly-report", "--cron",
+                  "0 3 * * *", "--tz", "Europe/Berlin", "-q", "reports-sched",
+                  "-k", "noop")
+        self.sign_in("admin")
+        self.driver.find_element(By.CSS_SELECTOR,
+                                 'a[data-nav="schedules"]').click()
+        row = self.wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"]').text)
+        self.assertIn("0 3 * * *", row)
+        self.assertIn("Europe/Berlin", row)
+        self.assertIn("none yet", row)
+        self.shot("schedules")
+        self.click('tr[data-schedule="nightly-report"] '
+                   'button[data-action="trigger"]')
+
+        def triggered(_):
+            return jobqd.ctl("schedule", "get", "nightly-report").get(
+                "last_job_id")
+        job = self.wait.until(triggered)
+        got = jobqd.ctl("get", job)
+        self.assertEqual(got["spec"]["queue"], "reports-sched")
+        # The page links the last job.
+        self.click(f'tr[data-schedule="nightly-report"] '
+                   f'a[href="#/job/{job}"]')
+        self.wait.until(lambda d: d.find_elements(By.ID, "job-state"))
+        # Pause from the page, seen through the API.
+        self.driver.get(jobqd.url + "#/schedules")
+        self.click('tr[data-schedule="nightly-report"] '
+                   'button[data-action="pause"]')
+        self.wait.until(lambda _: jobqd.ctl(
+            "schedule", "get", "nightly-report").get("paused"))
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"] '
+            'button[data-action="resume"]'))
 
     def test_the_workers_page_lists_no_worker_when_none_is_connected(self):
         self.sign_in("admin")
