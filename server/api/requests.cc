@@ -26,6 +26,22 @@ engine::QueueCheck JobCheck(auth::Authorizer* auth, auth::Caller caller) {
   };
 }
 
+absl::Status CheckScheduleName(const std::string& name,
+                               absl::string_view field) {
+  if (IsValidQueueName(name)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": ", Quoted(name), " must match [a-z0-9][a-z0-9._-]{0,63}"));
+}
+
+engine::QueueCheck ScheduleListCheck(const auth::Caller& caller) {
+  if (caller.AllQueues()) return nullptr;
+  return [caller](const std::string& queue, absl::string_view) {
+    return caller.MayUseQueue(queue)
+               ? absl::OkStatus()
+               : absl::PermissionDeniedError("not this token's queue");
+  };
+}
+
 absl::Status CheckQueueCommand(auth::Authorizer& auth,
                                const auth::Caller& caller,
                                absl::string_view queue,
@@ -75,8 +91,8 @@ absl::StatusOr<uint32_t> MakePurgeStates(
         state == v1::JOB_STATE_FAILED) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": ", state,
-                       " is not a state a job rests in (SCHEDULED, READY, "
-                       "RUNNING, SUCCEEDED, DEAD, CANCELLED)"));
+                       " is not a state a job rests in (WAITING, SCHEDULED, "
+                       "READY, RUNNING, SUCCEEDED, DEAD, CANCELLED)"));
     }
     bits |= 1u << state;
   }

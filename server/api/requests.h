@@ -42,6 +42,15 @@ engine::QueueCheck JobCheck(auth::Authorizer* auth, auth::Caller caller);
 [[nodiscard]] absl::StatusOr<core::QueueLimits> MakeQueueLimits(
     const v1::SetQueueLimitsRequest& request);
 
+// A schedule's name ([a-z0-9][a-z0-9._-]{0,63}), or INVALID_ARGUMENT
+// naming `field`.
+[[nodiscard]] absl::Status CheckScheduleName(const std::string& name,
+                                             absl::string_view field);
+
+// The check ListSchedules passes the core: the caller's queues only, the
+// others left out without an error (null for a token of every queue).
+engine::QueueCheck ScheduleListCheck(const auth::Caller& caller);
+
 // RetryDead's limit (0: every DEAD job), or INVALID_ARGUMENT naming it.
 [[nodiscard]] absl::StatusOr<uint64_t> CheckRetryDeadLimit(int64_t limit);
 

@@ -22,17 +22,12 @@ engine::QueueCheck ScheduleCheck(ServiceContext* ctx, auth::Caller caller) {
   return JobCheck(ctx->auth, std::move(caller));
 }
 
-absl::Status ValidateName(const std::string& name, absl::string_view field) {
-  if (IsValidQueueName(name)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, ": ", Quoted(name), " must match [a-z0-9][a-z0-9._-]{0,63}"));
-}
-
 // The definition's own fields; its spec and time zone are parsed by the
 // core's command.
 absl::Status ValidateSchedule(v1::Schedule& def,
                               const ValidationLimits& limits) {
-  if (absl::Status s = ValidateName(def.name(), "schedule.name"); !s.ok()) {
+  if (absl::Status s = CheckScheduleName(def.name(), "schedule.name");
+      !s.ok()) {
     return s;
   }
   if (!def.has_job()) {
@@ -88,7 +83,7 @@ grpc::ServerUnaryReactor* ByName(ServiceContext* ctx,
   auto* reactor = context->DefaultReactor();
   auto caller = Admit(ctx, *context, roles);
   absl::Status s = caller.status();
-  if (s.ok()) s = ValidateName(name, "name");
+  if (s.ok()) s = CheckScheduleName(name, "name");
   if (!s.ok()) {
     reactor->Finish(ToGrpc(s));
     return reactor;
@@ -140,15 +135,8 @@ grpc::ServerUnaryReactor* ScheduleServiceImpl::ListSchedules(
     return reactor;
   }
   // Filtered by the caller's queues: no error for the others.
-  engine::QueueCheck check;
-  if (!caller->AllQueues()) {
-    check = [caller = *caller](const std::string& queue, absl::string_view) {
-      return caller.MayUseQueue(queue)
-                 ? absl::OkStatus()
-                 : absl::PermissionDeniedError("not this token's queue");
-    };
-  }
-  ctx_->core->ListSchedules(std::move(check), FinishInto(reactor, response));
+  ctx_->core->ListSchedules(ScheduleListCheck(*caller),
+                            FinishInto(reactor, response));
   return reactor;
 }
 

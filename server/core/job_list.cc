@@ -151,7 +151,7 @@ bool JobListing::Step(const Scheduler& scheduler, v1::ListJobsResponse* out,
   size_t want = std::min(left_, kJobsPerStep);
   JobPage page = scheduler.ListPage(filter_, after_, want, max_visits);
   for (const Job* job : page.jobs) {
-    scheduler.ToProto(*job, out->add_jobs());
+    scheduler.ToProto(*job, out->add_jobs(), /*with_attempts=*/false);
     last_ = job->seq;
   }
   left_ -= page.jobs.size();

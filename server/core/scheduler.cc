@@ -119,7 +119,7 @@ size_t Scheduler::RequeueRunning(TimeUs now) {
       RunResult lost;
       lost.seq = seq;
       lost.attempt = job.attempt;
-      lost.error = "interrupted: jobqd restarted while it ran";
+      lost.error = kRestartedError;
       lost.retry = Retry::kNow;
       Finish(lost, now);
       continue;
@@ -379,13 +379,33 @@ const Job* Scheduler::Find(uint64_t seq) const {
   return it == jobs_.end() ? nullptr : &*it;
 }
 
-void Scheduler::ToProto(const Job& job, v1::Job* out) const {
+void Scheduler::ToProto(const Job& job, v1::Job* out,
+                        bool with_attempts) const {
   core::ToProto(job, out);
   if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
     out->set_worker(run->worker);
     TimeToProto(run->until, out->mutable_lease_expires_at());
     if (run->progress.ByteSizeLong() > 0)
       *out->mutable_progress() = run->progress;
+  }
+  if (with_attempts) AttemptsToProto(job, out->mutable_attempts());
+}
+
+void Scheduler::AttemptsToProto(
+    const Job& job,
+    google::protobuf::RepeatedPtrField<v1::Attempt>* out) const {
+  attempts_.ToProto(job.seq, out);
+  if (AttemptRecord run; ImplicitAttempt(job, &run)) {
+    AttemptHistory::RecordToProto(run, out->Add());
+  }
+  if (job.state == v1::JOB_STATE_RUNNING) {
+    v1::Attempt* a = out->Add();
+    a->set_number(job.attempt);
+    TimeToProto(job.started_at, a->mutable_started_at());
+    if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
+      a->set_worker(run->worker);
+    }
+    a->set_outcome(v1::ATTEMPT_OUTCOME_RUNNING);
   }
 }
 const Queue* Scheduler::FindQueue(const std::string& name) const {
@@ -425,6 +445,8 @@ void Scheduler::Snapshot(const Job& job, wal::v1::JobSnapshot* out) const {
     r->set_seq(p.seq);
     if (p.result != nullptr) r->set_result(*p.result);
   }
+  out->clear_attempts();
+  attempts_.ToProto(job.seq, out->mutable_attempts());
   if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
     out->set_worker(run->worker);
     out->mutable_lease()->set_until_us(run->until);

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/clock.h"
+#include "core/attempts.h"
 #include "core/job.h"
 #include "core/job_list.h"
 #include "core/leases.h"
@@ -70,6 +71,9 @@ enum class Retry {
   kNever,   // DEAD now (a failure retrying will not cure).
 };
 inline constexpr int kLostRunAttempts = 3;
+// The error of a run lost because jobqd stopped while it ran.
+inline constexpr char kRestartedError[] =
+    "interrupted: jobqd restarted while it ran";
 
 // A run of `job` that ended as `retry` says is followed by another only
 // while job.attempt is below this: max_attempts after a failure (kPolicy),
@@ -326,8 +330,15 @@ class Scheduler {
   bool IsLocal(const std::string& kind) const {
     return !options_.is_local || options_.is_local(kind);
   }
-  // The API view of a job, its remote run included.
-  void ToProto(const Job& job, v1::Job* out) const;
+  // The API view of a job, its remote run included, and its attempts
+  // unless `with_attempts` is false (listings).
+  void ToProto(const Job& job, v1::Job* out, bool with_attempts = true) const;
+  // The runs of `job`, oldest first: those that ended, then the running one.
+  void AttemptsToProto(
+      const Job& job,
+      google::protobuf::RepeatedPtrField<v1::Attempt>* out) const;
+  // Jobs whose runs are kept in the AttemptHistory (see there).
+  size_t jobs_with_history() const { return attempts_.size(); }
   // The full state of `job`, as compaction writes it.
   void Snapshot(const Job& job, wal::v1::JobSnapshot* out) const;
   const Queue* FindQueue(const std::string& name) const;
@@ -394,6 +405,14 @@ class Scheduler {
   // Cancels a job because `parent` ended as it did.
   void CancelForParent(Job& job, const Job* parent, uint64_t parent_seq,
                        TimeUs at);
+  // The running attempt of `job` ended at `at` as `outcome`; `terminal`:
+  // the job ends with it. Recorded in attempts_ unless the job's own fields
+  // keep describing it (ImplicitAttempt).
+  void EndAttempt(const Job& job, TimeUs at, v1::AttemptOutcome outcome,
+                  const std::string& error, int32_t exit_code, bool terminal);
+  // Whether `job`'s only run is described by its own fields (a finished
+  // job whose one local run ended it), and that run.
+  bool ImplicitAttempt(const Job& job, AttemptRecord* run) const;
   // The retention set of a terminal job's state: dead_ or finished_.
   absl::btree_set<std::pair<TimeUs, uint64_t>>& RetentionSet(
       v1::JobState state) {
@@ -434,6 +453,8 @@ class Scheduler {
   bool at_dead_cap_ = false;
   // Jobs running on remote workers, and their leases.
   LeaseTable leases_;
+  // The runs of jobs that ran more than once, remotely, or were lost.
+  AttemptHistory attempts_;
   ScheduleTable schedules_;
   // Idempotency keys by key: the job and when the key expires (its job's
   // submission + idempotency_window), held or not; and by expiry.

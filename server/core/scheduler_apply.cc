@@ -160,6 +160,15 @@ void Scheduler::ApplyFinish(const wal::v1::Finish& f) {
   }
   Job& job = *found;
   Queue& q = GetQueue(job.queue());
+  // A failure put back at once is a lost run (Scheduler::Finish, kNow).
+  const bool lost =
+      !f.success() && f.retry_at_us() > 0 && f.retry_at_us() <= f.at_us();
+  EndAttempt(job, f.at_us(),
+             f.success() ? v1::ATTEMPT_OUTCOME_SUCCEEDED
+             : lost      ? v1::ATTEMPT_OUTCOME_LOST
+                         : v1::ATTEMPT_OUTCOME_FAILED,
+             f.error(), f.exit_code(),
+             /*terminal=*/f.success() || f.retry_at_us() == 0);
   leases_.End(job.seq);
   job.finished_at = f.at_us();
   job.SetOutcome(f.result(), f.error(), f.exit_code());
@@ -204,6 +213,9 @@ void Scheduler::ApplyCancel(const wal::v1::Cancel& c) {
     ReadySet(q, job).erase(ReadyKey{job.priority(), job.seq});
   } else if (job.state == v1::JOB_STATE_SCHEDULED) {
     scheduled_.erase({job.ready_at, job.seq});
+  } else if (job.state == v1::JOB_STATE_RUNNING) {
+    EndAttempt(job, c.at_us(), v1::ATTEMPT_OUTCOME_CANCELLED, "cancelled", 0,
+               /*terminal=*/true);
   }
   leases_.End(job.seq);
   job.SetError("cancelled");
@@ -230,6 +242,7 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
     q.Release(seq, job.state);
     retained_bytes_ -= SizeOf(job);
     RetentionSet(job.state).erase({job.finished_at, seq});
+    attempts_.Forget(seq);
     // Its idempotency key stays remembered for its window.
     jobs_.erase(it);
   }
@@ -239,9 +252,11 @@ void Scheduler::ApplyRequeue(const wal::v1::Requeue& r) {
   Job* found = Mutable(r.seq());
   if (found == nullptr || found->state != v1::JOB_STATE_RUNNING) return;
   Job& job = *found;
+  EndAttempt(job, r.at_us(), v1::ATTEMPT_OUTCOME_LOST, kRestartedError, 0,
+             /*terminal=*/false);
   leases_.End(job.seq);
   job.ready_at = r.at_us();
-  job.SetError("interrupted: jobqd restarted while it ran");
+  job.SetError(kRestartedError);
   MakeReady(job, GetQueue(job.queue()));
 }
 
@@ -300,6 +315,7 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
       if (!p.succeeded) dependents_[p.seq].push_back(job.seq);
     }
   }
+  attempts_.Restore(job.seq, s.attempts());
   next_seq_ = std::max(next_seq_, s.seq() + 1);
   retained_bytes_ += SizeOf(job);
   if (!job.idempotency_key().empty()) {
@@ -330,6 +346,43 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
       }
       break;
   }
+}
+
+void Scheduler::EndAttempt(const Job& job, TimeUs at,
+                           v1::AttemptOutcome outcome, const std::string& error,
+                           int32_t exit_code, bool terminal) {
+  const RemoteRun* remote = leases_.Find(job.seq);
+  if (terminal && remote == nullptr && job.attempt == 1 &&
+      !attempts_.Has(job.seq)) {
+    return;  // Its only run: the job's fields describe it (ImplicitAttempt).
+  }
+  AttemptRecord run;
+  run.number = job.attempt;
+  run.started_at = job.started_at;
+  run.finished_at = at;
+  if (remote != nullptr) run.worker = remote->worker;
+  run.error = error;
+  run.exit_code = exit_code;
+  run.outcome = outcome;
+  attempts_.Add(job.seq, std::move(run));
+}
+
+bool Scheduler::ImplicitAttempt(const Job& job, AttemptRecord* run) const {
+  if (job.attempt != 1 || job.started_at == 0 || !IsTerminal(job.state) ||
+      attempts_.Has(job.seq)) {
+    return false;
+  }
+  run->number = 1;
+  run->started_at = job.started_at;
+  run->finished_at = job.finished_at;
+  run->worker.clear();
+  run->error = job.error();
+  run->exit_code = job.exit_code();
+  run->outcome =
+      job.state == v1::JOB_STATE_SUCCEEDED   ? v1::ATTEMPT_OUTCOME_SUCCEEDED
+      : job.state == v1::JOB_STATE_CANCELLED ? v1::ATTEMPT_OUTCOME_CANCELLED
+                                             : v1::ATTEMPT_OUTCOME_FAILED;
+  return true;
 }
 
 void Scheduler::ApplyRenew(const wal::v1::Renew& r) {

@@ -150,6 +150,10 @@ void Scheduler::ApplyRetry(const wal::v1::Retry& r) {
   }
   Job& job = *found;
   Queue& q = GetQueue(job.queue());
+  // Its run, described by the fields reset below, is kept.
+  if (AttemptRecord run; ImplicitAttempt(job, &run)) {
+    attempts_.Add(job.seq, std::move(run));
+  }
   RetentionSet(job.state).erase({job.finished_at, job.seq});
   ++live_;  // SetState counts the other way only.
   job.attempt = 0;

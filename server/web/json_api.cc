@@ -233,6 +233,7 @@ void Stats(const Route& r) {
     v1::QueueStats* t = s.mutable_total();
     t->Clear();
     for (const v1::QueueStats& q : s.queues()) {
+      t->set_waiting(t->waiting() + q.waiting());
       t->set_scheduled(t->scheduled() + q.scheduled());
       t->set_ready(t->ready() + q.ready());
       t->set_running(t->running() + q.running());
@@ -418,6 +419,39 @@ void QueueCommand(const Route& r) {
   NotFound(r.req, r.res);
 }
 
+// GET schedules: ListSchedules. POST schedules/{name}/pause, /resume,
+// /trigger: as ScheduleService checks and runs them.
+void Schedules(const Route& r, bool get) {
+  engine::CoreApi* core = r.deps.core;
+  if (get) {
+    return Reply(Await<v1::ListSchedulesResponse>(
+                     [core, check = api::ScheduleListCheck(r.caller)](
+                         auto done) mutable {
+                       core->ListSchedules(std::move(check), std::move(done));
+                     }),
+                 r.res);
+  }
+  const std::string& name = r.parts[1];
+  if (absl::Status s = api::CheckScheduleName(name, "name"); !s.ok()) {
+    return Reply(s, r.res);
+  }
+  engine::QueueCheck check = api::JobCheck(r.deps.auth, r.caller);
+  if (r.is(2, "pause") || r.is(2, "resume")) {
+    bool paused = r.is(2, "pause");
+    return Reply(Await<v1::Schedule>([&](auto done) {
+                   core->PauseSchedule(name, paused, check, std::move(done));
+                 }),
+                 r.res);
+  }
+  if (r.is(2, "trigger")) {
+    return Reply(Await<v1::TriggerScheduleResponse>([&](auto done) {
+                   core->TriggerSchedule(name, check, std::move(done));
+                 }),
+                 r.res);
+  }
+  NotFound(r.req, r.res);
+}
+
 }  // namespace
 
 void JsonApi::Serve(const Request& req, Response* res) const {
@@ -468,6 +502,9 @@ void JsonApi::Serve(const Request& req, Response* res) const {
     return ListJobs(r);
   }
   if (r.is(0, "jobs") && (get ? n == 2 : n == 3)) return Job(r, get);
+  if (r.is(0, "schedules") && (get ? n == 1 : n == 3)) {
+    return Schedules(r, get);
+  }
   if (!get && n == 3 && r.is(0, "queues")) return QueueCommand(r);
   NotFound(req, res);
 }

@@ -37,6 +37,12 @@ namespace jobq::web {
 //   POST /api/v1/jobs/{id}/cancel        CancelJob (submit or admin)
 //   POST /api/v1/jobs/{id}/retry         RetryJob (submit or admin)
 //   POST /api/v1/jobs/{id}/delete        DeleteJob (submit or admin)
+//   GET  /api/v1/schedules               ListSchedules (read; the token's
+//                                        queues only)
+//   POST /api/v1/schedules/{n}/pause     PauseSchedule (admin)
+//   POST /api/v1/schedules/{n}/resume    ResumeSchedule (admin)
+//   POST /api/v1/schedules/{n}/trigger   TriggerSchedule (admin); answers
+//                                        {"job_id":...}
 //
 // Reading takes the read or the admin role; a token limited to some queues
 // sees only those. Errors are {"error":{"code","message","field"}} with the

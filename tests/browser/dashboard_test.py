@@ -17,10 +17,12 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -34,7 +36,11 @@ ARTIFACTS = os.environ.get("JOBQ_ARTIFACTS") or os.path.join(
 LISTENING = re.compile(
     r"listening on [0-9.]+:([0-9]+) \(http [0-9.]+:([0-9]+)\)")
 WAIT = 20  # Seconds for the page to show what it must.
-STATES = ["SCHEDULED", "READY", "RUNNING", "SUCCEEDED", "DEAD", "CANCELLED"]
+STATES = ["WAITING", "SCHEDULED", "READY", "RUNNING", "SUCCEEDED", "DEAD", "CANCELLED"]
+FLAKY_CONFIG = """commands:
+  flaky-once:
+    argv: ["/bin/sh", "-c", "if [ \\"$JOBQ_ATTEMPT\\" = 1 ]; then echo 'first try fails' >&2; exit 3; fi; sleep 0.05; echo ok"]
+"""
 
 
 class Jobqd:
@@ -60,9 +66,14 @@ class Jobqd:
         self.admin_token_file = os.path.join(self.dir.name, "admin.token")
         with open(self.admin_token_file, "w") as f:
             f.write(self.tokens["admin"] + "\n")
+        # A command that fails its first attempt and succeeds after.
+        self.config = os.path.join(self.dir.name, "jobqd.yaml")
+        with open(self.config, "w") as f:
+            f.write(FLAKY_CONFIG)
         self.proc = subprocess.Popen(
             [JOBQD, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-             "--workers", "2", "--auth-tokens", self.token_file],
+             "--workers", "2", "--auth-tokens", self.token_file,
+             "--config", self.config],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.log = []
         ports = threading.Event()
@@ -120,16 +131,44 @@ def count(value):
     return int(value or 0)
 
 
+def poll(condition, timeout=WAIT):
+    """Checks `condition` (of jobqd, through its API) until it holds, and
+    returns its value; fails past the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for jobqd")
+        time.sleep(0.1)  # Between checks of the API, as WebDriverWait does.
+
+
 class DashboardTest(unittest.TestCase):
     def setUp(self):
         self.driver = browser()
-        self.wait = WebDriverWait(self.driver, WAIT)
+        # The pages redraw themselves as they poll: an element found just
+        # before a redraw is looked up again.
+        self.wait = WebDriverWait(
+            self.driver, WAIT,
+            ignored_exceptions=[StaleElementReferenceException])
 
     def tearDown(self):
         errors = [e for e in self.driver.get_log("browser")
                   if e["level"] == "SEVERE"]
         self.driver.quit()
         self.assertEqual(errors, [], "the browser console shows errors")
+
+    def click(self, css):
+        """Clicks the element `css` selects once it is there (again, if
+        the page redrew it in between)."""
+        def clicked(d):
+            found = d.find_elements(By.CSS_SELECTOR, css)
+            if not found:
+                return False
+            found[0].click()
+            return True
+        self.wait.until(clicked)
 
     def shot(self, name):
         self.driver.save_screenshot(os.path.join(ARTIFACTS, name + ".png"))
@@ -245,13 +284,40 @@ class DashboardTest(unittest.TestCase):
             for q in jobqd.ctl("queues").get("queues", [])))
 
     def test_a_job_page_shows_its_attempts_and_timings(self):
-        job = self.submit("timed", "sleep", "50ms", "team=ops")
+        # Fails its first attempt (exit 3), succeeds at the second.
+        job = jobqd.ctl("submit", "-q", "timed", "-k", "flaky-once", "-l",
+                        "team=ops", "--retries", "2", "--backoff",
+                        "50ms")["job_id"]
         self.wait.until(lambda _: jobqd.ctl("get", job)["state"]
                         == "JOB_STATE_SUCCEEDED")
+        runs = json.loads(self.fetch("jobs/" + job))["attempts"]
+        self.assertEqual([(a["number"], a["outcome"]) for a in runs],
+                         [(1, "ATTEMPT_OUTCOME_FAILED"),
+                          (2, "ATTEMPT_OUTCOME_SUCCEEDED")])
         self.sign_in("admin")
         self.driver.get(jobqd.url + f"#/job/{job}")
         self.wait.until(lambda d: d.find_elements(
-            By.CSS_SELECTOR, '#attempts tr[data-attempt="1"]'))
+            By.CSS_SELECTOR, '#attempts tr[data-attempt="2"]'))
+        rows = self.driver.find_elements(By.CSS_SELECTOR,
+                                         "#attempts tbody tr")
+        self.assertEqual([(r.get_attribute("data-attempt"),
+                           r.get_attribute("data-outcome")) for r in rows],
+                         [("1", "FAILED"), ("2", "SUCCEEDED")])
+        first = rows[0].text
+        self.assertIn("first try fails", first)
+        self.assertIn("exit status 3", first)
+        self.assertIn("jobqd", first)  # The built-in pool, no remote worker.
+        for r in rows:
+            cells = r.find_elements(By.TAG_NAME, "td")
+            self.assertEqual(len(cells), 7)
+            self.assertNotEqual(cells[1].text, "–")  # started
+            self.assertNotEqual(cells[2].text, "–")  # finished
+            self.assertRegex(cells[3].text, r"^\d+(\.\d+)? (µs|ms|s)$")
+        # The second run slept 50 ms.
+        run_time = rows[1].find_element(
+            By.CSS_SELECTOR, 'td[data-col="run-time"]').text
+        self.assertRegex(run_time, r" ms$")
+        self.assertGreaterEqual(float(run_time.split()[0]), 50)
         steps = [e.get_attribute("data-step") for e in
                  self.driver.find_elements(By.CSS_SELECTOR,
                                            "#timeline li[data-step]")]
@@ -322,12 +388,81 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.driver.find_elements(By.ID, "limits-form"), [])
         self.assertEqual(self.driver.find_elements(By.ID, "purge-states"), [])
         self.shot("read-only")
+        # Nor on the schedules page.
+        jobqd.ctl("schedule", "create", "viewed-schedule", "--cron",
+                  "@daily", "-q", "viewed", "-k", "noop")
+        self.driver.get(jobqd.url + "#/schedules")
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-schedule="viewed-schedule"]'))
+        self.assertEqual(self.driver.find_elements(
+            By.CSS_SELECTOR, "button[data-action]"), [])
         # A DEAD job's page offers a read token no Retry or Delete.
         self.driver.get(jobqd.url + f"#/job/{dead}")
         self.wait.until(lambda d: "DEAD" in d.find_element(
             By.ID, "job-state").text)
         self.assertEqual(self.driver.find_elements(
             By.CSS_SELECTOR, "button[data-action]"), [])
+
+    def test_the_limits_form_sets_rate_and_burst(self):
+        self.submit("limited")
+        jobqd.ctl("limit", "limited", "4")
+        self.sign_in("admin")
+        self.driver.get(jobqd.url + "#/queue/limited")
+        form = self.wait.until(lambda d: d.find_element(By.ID, "limits-form"))
+        # The current limit is the placeholder; a field left empty is not sent.
+        self.wait.until(lambda _: form.find_element(
+            By.NAME, "max_concurrency").get_attribute("placeholder") == "4")
+        form.find_element(By.NAME, "rate").send_keys("50")
+        form.find_element(By.NAME, "burst").send_keys("5")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+        def limits(_):
+            for q in jobqd.ctl("stats").get("queues", []):
+                if q["name"] == "limited" and q.get("rate") == 50:
+                    return q
+            return None
+        q = self.wait.until(limits)
+        self.assertEqual(q.get("burst"), 5)
+        self.assertEqual(q.get("max_concurrency"), 4)  # Left as it was.
+        self.wait.until(lambda d: "50.0/s, burst 5" in d.find_element(
+            By.ID, "queue-limits").text)
+        self.shot("queue-limits")
+
+    def test_the_schedules_page_lists_a_schedule_and_trigger_submits(self):
+        jobqd.ctl("schedule", "create", "nightly-report", "--cron",
+                  "0 3 * * *", "--tz", "Europe/Berlin", "-q", "reports-sched",
+                  "-k", "noop")
+        self.sign_in("admin")
+        self.driver.find_element(By.CSS_SELECTOR,
+                                 'a[data-nav="schedules"]').click()
+        row = self.wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"]').text)
+        self.assertIn("0 3 * * *", row)
+        self.assertIn("Europe/Berlin", row)
+        self.assertIn("none yet", row)
+        self.shot("schedules")
+        self.click('tr[data-schedule="nightly-report"] '
+                   'button[data-action="trigger"]')
+
+        def triggered(_):
+            return jobqd.ctl("schedule", "get", "nightly-report").get(
+                "last_job_id")
+        job = self.wait.until(triggered)
+        got = jobqd.ctl("get", job)
+        self.assertEqual(got["spec"]["queue"], "reports-sched")
+        # The page links the last job.
+        self.click(f'tr[data-schedule="nightly-report"] '
+                   f'a[href="#/job/{job}"]')
+        self.wait.until(lambda d: d.find_elements(By.ID, "job-state"))
+        # Pause from the page, seen through the API.
+        self.driver.get(jobqd.url + "#/schedules")
+        self.click('tr[data-schedule="nightly-report"] '
+                   'button[data-action="pause"]')
+        self.wait.until(lambda _: jobqd.ctl(
+            "schedule", "get", "nightly-report").get("paused"))
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, 'tr[data-schedule="nightly-report"] '
+            'button[data-action="resume"]'))
 
     def test_the_workers_page_lists_no_worker_when_none_is_connected(self):
         self.sign_in("admin")

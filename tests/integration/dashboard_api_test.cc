@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "client/schedules.h"
 #include "tests/integration/jobqd_process.h"
 
 namespace jobq::testing {
@@ -165,6 +166,95 @@ TEST_F(DashboardApiTest, PauseResumeAndLimitsChangeTheQueueAsGrpcSees) {
   EXPECT_FALSE(queues->queues(0).paused());
   EXPECT_EQ(queues->queues(0).max_concurrency(), 3);
   EXPECT_EQ(queues->queues(0).max_queued(), 10);
+}
+
+TEST_F(DashboardApiTest, RateAndBurstAreSetAndAnAbsentLimitChangesNothing) {
+  Submit("emails");
+  ASSERT_EQ(Post("/api/v1/queues/emails/limits", "ops-secret",
+                 R"({"max_concurrency": 3})")
+                .status,
+            200);
+  Answer limits = Post("/api/v1/queues/emails/limits", "ops-secret",
+                       R"({"rate": 50, "burst": 5})");
+  ASSERT_EQ(limits.status, 200) << limits.body;
+  auto stats = ops_->GetStats();
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->queues_size(), 1);
+  EXPECT_EQ(stats->queues(0).rate(), 50);
+  EXPECT_EQ(stats->queues(0).burst(), 5);
+  EXPECT_EQ(stats->queues(0).max_concurrency(), 3);  // Left alone.
+}
+
+TEST_F(DashboardApiTest, SchedulesAreListedPausedResumedAndTriggered) {
+  client::ScheduleClient schedules(ops_.get());
+  v1::Schedule def;
+  def.set_name("nightly");
+  def.set_spec("0 3 * * *");
+  def.set_time_zone("Europe/Berlin");
+  *def.mutable_job() = MakeSpec("noop", "reports");
+  ASSERT_TRUE(schedules.Create(def).ok());
+  def.set_name("billing-run");
+  *def.mutable_job() = MakeSpec("noop", "billing");
+  ASSERT_TRUE(schedules.Create(def).ok());
+
+  Answer list = Get("/api/v1/schedules", "reader-secret");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_THAT(list.body, HasSubstr("\"name\":\"nightly\""));
+  EXPECT_THAT(list.body, HasSubstr("\"time_zone\":\"Europe/Berlin\""));
+  EXPECT_THAT(list.body, HasSubstr("\"next_run\""));
+  // A token of some queues sees the schedules of those only.
+  Answer billing = Get("/api/v1/schedules", "billing-reader-secret");
+  ASSERT_EQ(billing.status, 200);
+  EXPECT_THAT(billing.body, HasSubstr("billing-run"));
+  EXPECT_EQ(billing.body.find("nightly"), std::string::npos);
+
+  // Acting takes the admin role, of the schedule's queue.
+  EXPECT_EQ(Post("/api/v1/schedules/nightly/pause", "reader-secret").status,
+            403);
+  EXPECT_EQ(
+      Post("/api/v1/schedules/nightly/pause", "billing-admin-secret").status,
+      403);
+  Answer pause = Post("/api/v1/schedules/nightly/pause");
+  ASSERT_EQ(pause.status, 200) << pause.body;
+  EXPECT_THAT(pause.body, HasSubstr("\"paused\":true"));
+  auto got = schedules.Get("nightly");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->paused());
+  ASSERT_EQ(Post("/api/v1/schedules/nightly/resume").status, 200);
+  got = schedules.Get("nightly");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->paused());
+
+  Answer trigger = Post("/api/v1/schedules/nightly/trigger");
+  ASSERT_EQ(trigger.status, 200) << trigger.body;
+  got = schedules.Get("nightly");
+  ASSERT_TRUE(got.ok());
+  ASSERT_FALSE(got->last_job_id().empty());
+  EXPECT_THAT(trigger.body, HasSubstr(got->last_job_id()));
+  auto job = ops_->GetJob(got->last_job_id());
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->spec().queue(), "reports");
+
+  EXPECT_EQ(Post("/api/v1/schedules/nobody/trigger").status, 404);
+  Answer bad = Post("/api/v1/schedules/Bad%20Name/trigger");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, HasSubstr("\"field\":\"name\""));
+  EXPECT_EQ(Post("/api/v1/schedules/nightly/explode").status, 404);
+}
+
+TEST_F(DashboardApiTest, AJobsAttemptsAreInItsJson) {
+  // Watched until it ends.
+  std::string id;
+  ASSERT_TRUE(ops_->SubmitAndWatch(MakeSpec("noop", "emails"),
+                                   [&](const v1::JobEvent& e) {
+                                     id = e.job_id();
+                                     return true;
+                                   })
+                  .ok());
+  Answer job = Get("/api/v1/jobs/" + id);
+  ASSERT_EQ(job.status, 200);
+  EXPECT_THAT(job.body, HasSubstr("\"attempts\":[{\"number\":1,"));
+  EXPECT_THAT(job.body, HasSubstr("\"outcome\":\"ATTEMPT_OUTCOME_SUCCEEDED\""));
 }
 
 TEST_F(DashboardApiTest, BadInputIs400NamingTheField) {

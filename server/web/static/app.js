@@ -1,5 +1,5 @@
 // The dashboard's shell: the token form, the routes (#/, #/queue/NAME,
-// #/job/ID, #/workers) and the polling that keeps the open page live.
+// #/job/ID, #/workers, #/schedules) and the polling that keeps the open page live.
 import * as api from './api.js';
 import { replace } from './util.js';
 import { setHooks } from './actions.js';
@@ -7,6 +7,7 @@ import { overviewPage } from './overview.js';
 import { queuePage } from './queue.js';
 import { jobPage } from './job.js';
 import { workersPage } from './workers.js';
+import { schedulesPage } from './schedules.js';
 
 const POLL_MS = 1500;
 const main = document.getElementById('main');
@@ -31,6 +32,7 @@ function route() {
   if (parts[0] === 'queue' && parts[1]) return { name: 'queue', make: () => queuePage(parts[1], who) };
   if (parts[0] === 'job' && parts[1]) return { name: 'job', make: () => jobPage(parts[1], who) };
   if (parts[0] === 'workers') return { name: 'workers', make: () => workersPage(who) };
+  if (parts[0] === 'schedules') return { name: 'schedules', make: () => schedulesPage(who) };
   return { name: 'overview', make: () => overviewPage(who) };
 }
 

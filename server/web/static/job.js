@@ -1,12 +1,37 @@
 // A job: its spec and labels, its timeline (created, ready, started,
-// finished, with the timings between), its attempts, result or error, and
-// cancel, retry and delete. jobqd keeps each job's latest run; the state changes seen while
-// the page is open are listed too, as they happen.
+// finished, with the timings between), its attempts (the last 20 runs:
+// when, how long, where and how each ended), result or error, and cancel,
+// retry and delete. The state changes seen while the page is open are
+// listed too, as they happen.
 import * as api from './api.js';
 import { el, replace, st, duration, time } from './util.js';
 import { act } from './actions.js';
 
 const FINISHED = ['SUCCEEDED', 'DEAD', 'CANCELLED'];
+
+// "SUCCEEDED" from the proto's JSON name "ATTEMPT_OUTCOME_SUCCEEDED".
+const outcomeName = (o) => String(o || '').replace(/^ATTEMPT_OUTCOME_/, '');
+// An attempt's outcome, styled like the job state it led to.
+const OUTCOME_CLASS = { SUCCEEDED: 'SUCCEEDED', FAILED: 'FAILED', LOST: 'SCHEDULED', CANCELLED: 'CANCELLED', RUNNING: 'RUNNING' };
+
+// Seconds between two Timestamps' JSON, or null.
+function between(from, to) {
+  if (!from || !to) return null;
+  return (Date.parse(to) - Date.parse(from)) / 1000;
+}
+
+function attemptRow(a) {
+  const outcome = outcomeName(a.outcome);
+  return el('tr', { dataset: { attempt: a.number, outcome } },
+    el('td', { class: 'n' }, a.number),
+    el('td', {}, time(a.started_at)),
+    el('td', {}, time(a.finished_at)),
+    el('td', { class: 'n', dataset: { col: 'run-time' } }, duration(between(a.started_at, a.finished_at))),
+    el('td', { class: a.worker ? 'mono' : 'muted' }, a.worker || 'jobqd'),
+    el('td', {}, el('span', { class: `state ${OUTCOME_CLASS[outcome] || ''}` }, outcome.toLowerCase())),
+    el('td', { class: 'error' }, a.error || '',
+      a.exit_code && !String(a.error || '').includes(`exit status ${a.exit_code}`) ? ` (exit ${a.exit_code})` : ''));
+}
 
 // The job's actions, in the order of their buttons: each posts to
 // jobs/{id}/{id of the action}. `show` decides from the job and the
@@ -46,10 +71,10 @@ export function jobPage(id, who) {
     el('h1', { class: 'mono' }, id), head, actions,
     el('div', { class: 'columns' },
       el('div', {}, el('h2', {}, 'Timeline'), timeline,
-        el('h2', {}, 'Attempts'), attempts,
         el('h2', {}, 'Outcome'), outcome),
       el('div', {}, el('h2', {}, 'Spec'), spec,
-        el('h2', {}, 'Seen while this page is open'), seen)));
+        el('h2', {}, 'Seen while this page is open'), seen)),
+    el('h2', {}, 'Attempts'), el('div', { class: 'scroll' }, attempts));
   let last = null;
   let deleted = false;
 
@@ -89,15 +114,14 @@ export function jobPage(id, who) {
         gap ? el('span', { class: 'gap' }, `${gap[0]} ${duration(gap[1])}`) : null,
         el('span', { class: 'what' }, what), el('time', {}, time(at)))),
     t.total ? el('li', { class: 'total' }, `total ${duration(t.total)}`) : null);
+    const runs = j.attempts || [];
+    const dropped = runs.length ? Number(runs[0].dropped_before || 0) : 0;
     replace(attempts,
-      el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'Started'), el('th', {}, 'Finished'),
-        el('th', { class: 'n' }, 'Queue wait'), el('th', { class: 'n' }, 'Run time'), el('th', {}, 'Outcome'))),
-      el('tbody', {}, j.attempt > 0 ? el('tr', { dataset: { attempt: j.attempt } },
-        el('td', {}, j.attempt), el('td', {}, time(j.started_at)), el('td', {}, time(j.finished_at)),
-        el('td', { class: 'n' }, duration(t.queue_wait)), el('td', { class: 'n' }, duration(t.run_time)),
-        el('td', {}, j.error ? el('span', { class: 'error' }, j.error) : j.state))
-        : el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'Not run yet.'))),
-      j.attempt > 1 ? el('caption', {}, `jobqd keeps the latest of ${j.attempt} attempts.`) : null);
+      el('thead', {}, el('tr', {}, el('th', { class: 'n' }, 'Attempt'), el('th', {}, 'Started'), el('th', {}, 'Finished'),
+        el('th', { class: 'n' }, 'Run time'), el('th', {}, 'Where'), el('th', {}, 'Outcome'), el('th', {}, 'Error'))),
+      el('tbody', {}, runs.length ? runs.map(attemptRow)
+        : el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'Not run yet.'))),
+      dropped ? el('caption', { id: 'attempts-dropped' }, `${dropped} earlier attempts are not kept (jobqd keeps the last 20).`) : null);
     replace(outcome,
       j.error ? el('p', { class: 'error', id: 'job-error' }, j.error) : null,
       j.exit_code ? el('p', {}, `exit code ${j.exit_code}`) : null,

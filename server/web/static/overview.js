@@ -112,7 +112,7 @@ export function overviewPage(who) {
     const [stats, samples] = await Promise.all([api.get('stats'), api.get('samples')]);
     const t = stats.total || {};
     replace(summary,
-      card('queued', n(t.scheduled) + n(t.ready)), card('running', n(t.running)),
+      card('queued', n(t.waiting) + n(t.scheduled) + n(t.ready)), card('running', n(t.running)),
       card('in/s', rate(t.submit_rate)), card('out/s', rate(t.complete_rate)),
       card('dead', n(t.dead)), card('workers', `${stats.remote_workers || 0} remote`),
       card('uptime', duration(stats.uptime)), card('version', stats.version));

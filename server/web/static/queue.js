@@ -24,13 +24,22 @@ const QUEUE_ACTIONS = [
   },
 ];
 
+// The limits form's fields: SetQueueLimits' names, and how each reads
+// from the queue's stats (0: none).
+const LIMIT_FIELDS = [
+  { name: 'max_concurrency', label: 'max concurrency' },
+  { name: 'max_queued', label: 'max queued' },
+  { name: 'rate', label: 'starts/s', step: 'any' },
+  { name: 'burst', label: 'burst' },
+];
+
 // What Purge removes, chosen beside its button.
 const PURGE_CHOICES = [
   { value: 'DEAD', label: 'dead', states: ['DEAD'] },
   { value: 'CANCELLED', label: 'cancelled', states: ['CANCELLED'] },
   { value: 'SUCCEEDED', label: 'succeeded', states: ['SUCCEEDED'] },
   { value: 'FINISHED', label: 'finished', states: FINISHED },
-  { value: 'WAITING', label: 'waiting (scheduled and ready)', states: ['SCHEDULED', 'READY'] },
+  { value: 'QUEUED', label: 'queued (waiting, scheduled and ready)', states: ['WAITING', 'SCHEDULED', 'READY'] },
   { value: 'ALL', label: 'all', states: STATES },
 ];
 
@@ -85,21 +94,27 @@ export function queuePage(name, who) {
       tbody)),
     pager);
 
+  // SetQueueLimits: a field left empty leaves its limit as it is (its
+  // placeholder shows the current one); 0 removes a limit.
   function limitsForm() {
-    const form = el('form', { class: 'limits', id: 'limits-form', onsubmit: (ev) => {
+    const form = el('form', { class: 'limits', id: 'limits-form', onsubmit: async (ev) => {
       ev.preventDefault();
-      const body = { max_concurrency: Number(form.elements.max_concurrency.value || 0) };
-      const mq = form.elements.max_queued.value;
-      if (mq !== '') body.max_queued = Number(mq);
-      act(() => api.post(`queues/${q}/limits`, body));
+      const body = {};
+      for (const f of LIMIT_FIELDS) {
+        const v = form.elements[f.name].value.trim();
+        if (v !== '') body[f.name] = Number(v);
+      }
+      if (Object.keys(body).length === 0) return;
+      if (await act(() => api.post(`queues/${q}/limits`, body))) {
+        for (const f of LIMIT_FIELDS) form.elements[f.name].value = '';
+      }
     } },
-    el('label', {}, 'max concurrency ', el('input', { type: 'number', min: 0, name: 'max_concurrency' })),
-    el('label', {}, 'max queued ', el('input', { type: 'number', min: 0, name: 'max_queued' })),
+    LIMIT_FIELDS.map((f) => el('label', {}, `${f.label} `,
+      el('input', { type: 'number', min: 0, step: f.step || 1, name: f.name }))),
     el('button', { type: 'submit' }, 'Set limits'));
     return form;
   }
 
-  let filled = false;
   async function update() {
     const params = new URLSearchParams();
     if (state) params.set('state', state);
@@ -116,7 +131,8 @@ export function queuePage(name, who) {
     el('div', { class: 'card' }, el('span', { class: 'label' }, 'in/s · out/s'),
       el('span', { class: 'value' }, `${rate(stats.submit_rate)} · ${rate(stats.complete_rate)}`)),
     el('div', { class: 'card' }, el('span', { class: 'label' }, 'limits'),
-      el('span', { class: 'value' }, `${stats.max_concurrency || '∞'} running · ${n(stats.max_queued) || '∞'} queued`)));
+      el('span', { class: 'value', id: 'queue-limits' }, `${stats.max_concurrency || '∞'} running · ${n(stats.max_queued) || '∞'} queued` +
+        (stats.rate ? ` · ${rate(stats.rate)}/s, burst ${stats.burst || Math.max(1, Math.floor(stats.rate / 10))}` : ''))));
     replace(actions, who.admin ? QUEUE_ACTIONS.filter((a) => a.show(stats)).map((a) => [
       a.id === 'purge' ? purgeChoice : null,
       el('button', {
@@ -127,10 +143,8 @@ export function queuePage(name, who) {
           act(() => api.post(`queues/${q}/${a.id}`, a.body ? a.body(purge) : undefined));
         },
       }, a.label)]).flat() : []);
-    if (limits && !filled) {
-      limits.elements.max_concurrency.value = stats.max_concurrency || 0;
-      limits.elements.max_queued.value = n(stats.max_queued) || '';
-      filled = true;
+    if (limits) {
+      for (const f of LIMIT_FIELDS) limits.elements[f.name].placeholder = String(n(stats[f.name]));
     }
     next = list.next_page_token || '';
     replace(tbody, (list.jobs || []).map(jobRow));

@@ -50,7 +50,7 @@ export function rate(x) {
   return x >= 100 ? x.toFixed(0) : x.toFixed(1);
 }
 
-export const STATES = ['SCHEDULED', 'READY', 'RUNNING', 'SUCCEEDED', 'DEAD', 'CANCELLED'];
+export const STATES = ['WAITING', 'SCHEDULED', 'READY', 'RUNNING', 'SUCCEEDED', 'DEAD', 'CANCELLED'];
 
 // "READY" from the proto's JSON name "JOB_STATE_READY".
 export function st(state) { return String(state || '').replace(/^JOB_STATE_/, ''); }

@@ -331,6 +331,63 @@ TEST_F(CoreLoopWalTest, CompactionKeepsEveryLiveJobAndDropsTheRest) {
   for (uint64_t seq : live) EXPECT_EQ(StateOf(seq), v1::JOB_STATE_READY);
 }
 
+TEST_F(CoreLoopWalTest, AJobsAttemptsSurviveRecoveryAndCompaction) {
+  CoreLoop::Options options;
+  options.scheduler.max_finished = 0;  // Finished jobs are forgotten at once.
+  options.compaction.min_bytes = 2048;
+  StartDaemon(options);
+  auto [status, seq] = Submit(Spec());
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(dispatcher_->WaitFor(1).back().attempt, 1);
+  // 1: lost, READY again at once; 2: fails for good (DEAD, kept).
+  ASSERT_TRUE(OnCore<bool>([seq = seq](CoreContext& c) {
+    return c.scheduler.Finish(
+        {seq, 1, false, "", "worker gone", 0, core::Retry::kNow}, c.now);
+  }));
+  ASSERT_EQ(dispatcher_->WaitFor(2).back().attempt, 2);
+  ASSERT_TRUE(OnCore<bool>([seq = seq](CoreContext& c) {
+    return c.scheduler.Finish(
+        {seq, 2, false, "", "boom", 3, core::Retry::kNever}, c.now);
+  }));
+  auto attempts = [this, seq = seq] {
+    return OnCore<std::string>([seq](CoreContext& c) {
+      v1::Job job;
+      c.scheduler.ToProto(*c.scheduler.Find(seq), &job);
+      EXPECT_EQ(job.attempts_size(), 2);
+      std::string out;
+      for (const auto& a : job.attempts()) out += a.ShortDebugString() + "\n";
+      return out;
+    });
+  };
+  const std::string want = attempts();
+  EXPECT_NE(want.find("ATTEMPT_OUTCOME_LOST"), std::string::npos) << want;
+  EXPECT_NE(want.find("ATTEMPT_OUTCOME_FAILED"), std::string::npos) << want;
+  ASSERT_TRUE(Submit(Spec("held")).first.ok());  // After the finishes.
+
+  // Replayed from the log's records.
+  StopDaemon();
+  StartDaemon(options);
+  EXPECT_EQ(attempts(), want);
+
+  // Compacted: enough cancelled jobs that the log outgrows its snapshot.
+  OnCore<bool>([](CoreContext& c) {
+    c.scheduler.PauseQueue("held", true);
+    return true;
+  });
+  for (int i = 0; i < 200; ++i) {
+    auto [s, held] = Submit(Spec("held"));
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(Cancel(held).ok());
+  }
+  ASSERT_TRUE(Submit(Spec("held")).first.ok());
+  EXPECT_EQ(wal_->Stats().segments, 1u);
+  EXPECT_LT(wal_->Stats().log_bytes, 8192u);
+  StopDaemon();
+  StartDaemon(options);
+  EXPECT_EQ(StateOf(seq), v1::JOB_STATE_DEAD);
+  EXPECT_EQ(attempts(), want);
+}
+
 TEST_F(CoreLoopWalTest, AChangeIsAnsweredOnlyOnceItIsDurable) {
   StartDaemon();
   uint64_t seq = SubmitHeld();
