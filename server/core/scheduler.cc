@@ -39,10 +39,12 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
   if (!key.empty()) {
     auto it = idempotency_.find(key);
     if (it != idempotency_.end() && it->second.expires > now) {
-      return {it->second.seq, true};
+      return SubmitOutcome{it->second.seq, true, 0, {}};
     }
     auto pending = pending_keys_.find(key);
-    if (pending != pending_keys_.end()) return {pending->second, true};
+    if (pending != pending_keys_.end()) {
+      return SubmitOutcome{pending->second, true, 0, {}};
+    }
   }
   if (spec.depends_on_size() > 0) {
     if (absl::Status s = CheckParents(spec, batch); !s.ok()) {
@@ -54,7 +56,7 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
   Queue& q = GetQueue(spec.queue());
   if (int64_t limit = MaxQueued(q); limit > 0 && q.unfinished() >= limit) {
     ++q.refused_total;
-    return {0, false, limit};
+    return SubmitOutcome{0, false, limit, {}};
   }
   ++q.pending;
   if (spec.depends_on_size() > 0) Pin(spec);
@@ -78,7 +80,7 @@ SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
   *e->mutable_spec() = std::move(spec);
   e->set_created_at_us(now);
   e->set_ready_at_us(ready_at);
-  return {seq, false};
+  return SubmitOutcome{seq, false, 0, {}};
 }
 
 void Scheduler::ApplyPrepared(const wal::v1::Transition& t) {
@@ -305,8 +307,12 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
       Record(t);
       q->starts.Take();
       out.push_back(
-          Assignment{seq, job.attempt, job.kind(), std::string(job.payload()),
-                     job.has_timeout() ? DurationFromProto(job.timeout()) : 0});
+          Assignment{seq,
+                     job.attempt,
+                     job.kind(),
+                     std::string(job.payload()),
+                     job.has_timeout() ? DurationFromProto(job.timeout()) : 0,
+                     {}});
       if (job.has_parents()) out.back().parents = job.parents();
       it = q->CanStart() ? it + 1 : runnable.erase(it);
     }
@@ -368,7 +374,8 @@ std::vector<Assignment> Scheduler::TakeRemote(
     terms->set_deadline_us(timeout > 0 ? now + timeout : 0);
     Record(t);
     best->queue->starts.Take();
-    out.push_back(Assignment{job.seq, job.attempt, job.kind(), "", timeout});
+    out.push_back(
+        Assignment{job.seq, job.attempt, job.kind(), "", timeout, {}});
   }
   return out;
 }
@@ -447,6 +454,12 @@ void Scheduler::Snapshot(const Job& job, wal::v1::JobSnapshot* out) const {
   }
   out->clear_attempts();
   attempts_.ToProto(job.seq, out->mutable_attempts());
+  // An implicit run is written out only for the worker it ran on.
+  if (ran_on_.contains(job.seq)) {
+    if (AttemptRecord run; ImplicitAttempt(job, &run)) {
+      AttemptHistory::RecordToProto(run, out->add_attempts());
+    }
+  }
   if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
     out->set_worker(run->worker);
     out->mutable_lease()->set_until_us(run->until);

@@ -413,6 +413,11 @@ class Scheduler {
   // Whether `job`'s only run is described by its own fields (a finished
   // job whose one local run ended it), and that run.
   bool ImplicitAttempt(const Job& job, AttemptRecord* run) const;
+  // A snapshot's runs of `job` (whose fields are restored): its history,
+  // or its implicit run's worker.
+  void RestoreAttempts(
+      const Job& job,
+      const google::protobuf::RepeatedPtrField<v1::Attempt>& runs);
   // The retention set of a terminal job's state: dead_ or finished_.
   absl::btree_set<std::pair<TimeUs, uint64_t>>& RetentionSet(
       v1::JobState state) {
@@ -455,6 +460,11 @@ class Scheduler {
   LeaseTable leases_;
   // The runs of jobs that ran more than once, remotely, or were lost.
   AttemptHistory attempts_;
+  // The worker that ran a job whose only run was remote: what its implicit
+  // attempt (ImplicitAttempt) cannot read from the job's fields. A name
+  // interned in names_, so that a remote job costs a map slot, not a
+  // history entry.
+  absl::flat_hash_map<uint64_t, const std::string*> ran_on_;
   ScheduleTable schedules_;
   // Idempotency keys by key: the job and when the key expires (its job's
   // submission + idempotency_window), held or not; and by expiry.

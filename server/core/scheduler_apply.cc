@@ -243,6 +243,7 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
     retained_bytes_ -= SizeOf(job);
     RetentionSet(job.state).erase({job.finished_at, seq});
     attempts_.Forget(seq);
+    ran_on_.erase(seq);
     // Its idempotency key stays remembered for its window.
     jobs_.erase(it);
   }
@@ -315,7 +316,7 @@ void Scheduler::ApplySnapshot(const wal::v1::JobSnapshot& s) {
       if (!p.succeeded) dependents_[p.seq].push_back(job.seq);
     }
   }
-  attempts_.Restore(job.seq, s.attempts());
+  RestoreAttempts(job, s.attempts());
   next_seq_ = std::max(next_seq_, s.seq() + 1);
   retained_bytes_ += SizeOf(job);
   if (!job.idempotency_key().empty()) {
@@ -352,9 +353,11 @@ void Scheduler::EndAttempt(const Job& job, TimeUs at,
                            v1::AttemptOutcome outcome, const std::string& error,
                            int32_t exit_code, bool terminal) {
   const RemoteRun* remote = leases_.Find(job.seq);
-  if (terminal && remote == nullptr && job.attempt == 1 &&
-      !attempts_.Has(job.seq)) {
-    return;  // Its only run: the job's fields describe it (ImplicitAttempt).
+  if (terminal && job.attempt == 1 && !attempts_.Has(job.seq)) {
+    // Its only run: the job's fields describe it (ImplicitAttempt), and
+    // ran_on_ where it ran.
+    if (remote != nullptr) ran_on_[job.seq] = names_.Intern(remote->worker);
+    return;
   }
   AttemptRecord run;
   run.number = job.attempt;
@@ -375,7 +378,12 @@ bool Scheduler::ImplicitAttempt(const Job& job, AttemptRecord* run) const {
   run->number = 1;
   run->started_at = job.started_at;
   run->finished_at = job.finished_at;
-  run->worker.clear();
+  auto remote = ran_on_.find(job.seq);
+  if (remote != ran_on_.end()) {
+    run->worker = *remote->second;
+  } else {
+    run->worker.clear();
+  }
   run->error = job.error();
   run->exit_code = job.exit_code();
   run->outcome =
@@ -383,6 +391,23 @@ bool Scheduler::ImplicitAttempt(const Job& job, AttemptRecord* run) const {
       : job.state == v1::JOB_STATE_CANCELLED ? v1::ATTEMPT_OUTCOME_CANCELLED
                                              : v1::ATTEMPT_OUTCOME_FAILED;
   return true;
+}
+
+void Scheduler::RestoreAttempts(
+    const Job& job,
+    const google::protobuf::RepeatedPtrField<v1::Attempt>& runs) {
+  ran_on_.erase(job.seq);
+  // A snapshot writes an implicit remote run out (for its worker); it is
+  // implicit again here.
+  if (runs.size() == 1 && runs[0].number() == 1 && job.attempt == 1 &&
+      IsTerminal(job.state) && job.started_at != 0) {
+    attempts_.Forget(job.seq);
+    if (!runs[0].worker().empty()) {
+      ran_on_[job.seq] = names_.Intern(runs[0].worker());
+    }
+    return;
+  }
+  attempts_.Restore(job.seq, runs);
 }
 
 void Scheduler::ApplyRenew(const wal::v1::Renew& r) {

@@ -153,6 +153,7 @@ void Scheduler::ApplyRetry(const wal::v1::Retry& r) {
   // Its run, described by the fields reset below, is kept.
   if (AttemptRecord run; ImplicitAttempt(job, &run)) {
     attempts_.Add(job.seq, std::move(run));
+    ran_on_.erase(job.seq);
   }
   RetentionSet(job.state).erase({job.finished_at, job.seq});
   ++live_;  // SetState counts the other way only.

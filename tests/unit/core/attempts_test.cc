@@ -180,6 +180,35 @@ TEST_F(AttemptsOfOneJob, ReplayAndASnapshotRebuildTheSameHistory) {
   EXPECT_EQ(s_.jobs_with_history(), 0u);
 }
 
+TEST(AttemptHistoryTest, AOneRunRemoteJobNamesItsWorkerWithoutAnEntry) {
+  Log log;
+  Scheduler s(Options(), nullptr, &log);
+  uint64_t seq = s.Submit(Spec("remote"), kT0).seq;
+  ASSERT_EQ(
+      s.TakeRemote({"remote"}, {}, "worker-7", kT0 + 10, 1, kSecond).size(),
+      1u);
+  ASSERT_TRUE(s.Finish({seq, 1, true, "", "", 0}, kT0 + 20));
+  EXPECT_EQ(s.jobs_with_history(), 0u);
+  auto a = Attempts(s, seq);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].worker(), "worker-7");
+  EXPECT_EQ(a[0].outcome(), v1::ATTEMPT_OUTCOME_SUCCEEDED);
+
+  // Replay, and a snapshot (which writes the run out for its worker), give
+  // the same, again without an entry.
+  Scheduler replayed(Options(), nullptr);
+  for (const auto& t : log.records) replayed.Apply(t);
+  EXPECT_EQ(Bytes(Attempts(replayed, seq)), Bytes(a));
+  EXPECT_EQ(replayed.jobs_with_history(), 0u);
+  wal::v1::Transition t;
+  s.Snapshot(*s.Find(seq), t.mutable_snapshot());
+  ASSERT_EQ(t.snapshot().attempts_size(), 1);
+  Scheduler restored(Options(), nullptr);
+  restored.Apply(t);
+  EXPECT_EQ(Bytes(Attempts(restored, seq)), Bytes(a));
+  EXPECT_EQ(restored.jobs_with_history(), 0u);
+}
+
 TEST(AttemptHistoryTest, OnlyTheLastTwentyAreKeptAndTheRestCounted) {
   Log log;
   Scheduler s(Options(), nullptr, &log);
