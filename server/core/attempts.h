@@ -43,8 +43,11 @@ class AttemptHistory {
   // Appends the run that ended to `seq`'s history, dropping its oldest one
   // past kKept. The error is cut to kMaxError bytes (at a UTF-8 boundary).
   void Add(uint64_t seq, AttemptRecord run);
-  bool Has(uint64_t seq) const { return jobs_.contains(seq); }
-  void Forget(uint64_t seq) { jobs_.erase(seq); }
+  // Most jobs have no history: the checks below cost no hashing then.
+  bool Has(uint64_t seq) const { return !jobs_.empty() && jobs_.contains(seq); }
+  void Forget(uint64_t seq) {
+    if (!jobs_.empty()) jobs_.erase(seq);
+  }
   // Replaces `seq`'s history with a snapshot's; an empty one forgets it.
   void Restore(uint64_t seq,
                const google::protobuf::RepeatedPtrField<v1::Attempt>& runs);

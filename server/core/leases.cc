@@ -46,6 +46,7 @@ bool LeaseTable::Renew(uint64_t seq, int32_t attempt, TimeUs until) {
 }
 
 void LeaseTable::End(uint64_t seq) {
+  if (runs_.empty()) return;
   auto it = runs_.find(seq);
   if (it == runs_.end()) return;
   order_.erase({it->second.until, seq});
@@ -89,6 +90,7 @@ std::optional<DueLease> LeaseTable::Check(
 }
 
 const RemoteRun* LeaseTable::Find(uint64_t seq) const {
+  if (runs_.empty()) return nullptr;  // No hashing when nothing runs remotely.
   auto it = runs_.find(seq);
   return it == runs_.end() ? nullptr : &it->second;
 }

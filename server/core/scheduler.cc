@@ -287,6 +287,9 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
     if (q.CanStart()) runnable.push_back(&q);
   }
   if (runnable.empty() || max == 0) return out;
+  size_t ready = 0;
+  for (const Queue* q : runnable) ready += q->ready.size();
+  out.reserve(std::min(max, ready));
   // Sort for a stable rotation regardless of hash order.
   std::sort(runnable.begin(), runnable.end(),
             [](const Queue* a, const Queue* b) { return a->name < b->name; });
@@ -313,7 +316,10 @@ std::vector<Assignment> Scheduler::TakeRunnable(TimeUs now, size_t max) {
                      std::string(job.payload()),
                      job.has_timeout() ? DurationFromProto(job.timeout()) : 0,
                      {}});
-      if (job.has_parents()) out.back().parents = job.parents();
+      if (job.has_parents()) {
+        out.back().parents =
+            std::make_shared<const std::vector<ParentLink>>(job.parents());
+      }
       it = q->CanStart() ? it + 1 : runnable.erase(it);
     }
   }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,8 +53,10 @@ struct Assignment {
   std::string kind;
   std::string payload;
   DurationUs timeout = 0;  // 0: none.
-  // Its parents and their results (JobSpec.depends_on), in id order.
-  std::vector<ParentLink> parents;
+  // Its parents and their results (JobSpec.depends_on), in id order; null
+  // for most jobs (which keeps an assignment small: turns hand over
+  // thousands).
+  std::shared_ptr<const std::vector<ParentLink>> parents;
 };
 
 // After a failed run: what becomes of the job.
@@ -389,7 +392,9 @@ class Scheduler {
                             absl::Span<const uint64_t> batch) const;
   void Pin(const v1::JobSpec& spec);
   void Unpin(const v1::JobSpec& spec);
-  bool Pinned(uint64_t seq) const { return pinned_.contains(seq); }
+  bool Pinned(uint64_t seq) const {
+    return !pinned_.empty() && pinned_.contains(seq);
+  }
   // A job with parents enters (or, retried, re-enters) the graph at `at`:
   // it takes the results of parents that have succeeded, waits for the
   // others, or is cancelled when one has ended without success. Returns

@@ -243,7 +243,7 @@ void Scheduler::ApplyForget(const wal::v1::Forget& f) {
     retained_bytes_ -= SizeOf(job);
     RetentionSet(job.state).erase({job.finished_at, seq});
     attempts_.Forget(seq);
-    ran_on_.erase(seq);
+    if (!ran_on_.empty()) ran_on_.erase(seq);
     // Its idempotency key stays remembered for its window.
     jobs_.erase(it);
   }

@@ -196,7 +196,11 @@ void WorkerLoop::StartJob(core::Assignment&& job) {
     uv_timer_start(&r->timer, &WorkerLoop::OnTimer,
                    static_cast<uint64_t>((wait + 999) / 1000), 0);
   }
-  if (!is_sleep) StartCommand(r, cmd->second, job.payload, job.parents);
+  if (!is_sleep) {
+    static const std::vector<core::ParentLink> kNone;
+    StartCommand(r, cmd->second, job.payload,
+                 job.parents != nullptr ? *job.parents : kNone);
+  }
 }
 
 void WorkerLoop::StartCommand(Running* r, const config::CommandConfig& cmd,

@@ -42,8 +42,10 @@ TEST(LimitsTest, AFullQueueRefusesEverySubmitPathAndTheRestIsServed) {
   EXPECT_THAT(refused.out, HasSubstr("RESOURCE_EXHAUSTED: job.queue:"));
   // The server-wide limit holds for queues without their own.
   ASSERT_TRUE(c.PauseQueue("big").ok());
-  for (int i = 0; i < 5; ++i)
-    ASSERT_TRUE(c.Submit(MakeSpec("noop", "big")).ok());
+  for (int i = 0; i < 5; ++i) {
+    auto accepted = c.Submit(MakeSpec("noop", "big"));
+    ASSERT_TRUE(accepted.ok()) << "submit " << i << ": " << accepted.status();
+  }
   EXPECT_EQ(c.Submit(MakeSpec("noop", "big")).status().code(),
             absl::StatusCode::kResourceExhausted);
   auto stats = c.ListQueues();

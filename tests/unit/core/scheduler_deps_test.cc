@@ -85,7 +85,8 @@ TEST(SchedulerDepsTest, AJobWaitsForEveryParentThenGetsTheirResults) {
 
   auto child = RunAll(s, kT0 + 4);
   ASSERT_EQ(child.count(c), 1u);
-  const auto& parents = child[c].parents;
+  ASSERT_NE(child[c].parents, nullptr);
+  const auto& parents = *child[c].parents;
   ASSERT_EQ(parents.size(), 2u);
   EXPECT_EQ(parents[0].seq, a);
   EXPECT_EQ(*parents[0].result, "from a");
@@ -102,8 +103,9 @@ TEST(SchedulerDepsTest, AParentThatSucceededBeforeTheSubmitIsReadyAtOnce) {
   uint64_t c = s.Submit(Spec({a}), kT0 + 5).seq;
   EXPECT_EQ(s.Find(c)->state, v1::JOB_STATE_READY);
   auto run = RunAll(s, kT0 + 6);
-  ASSERT_EQ(run[c].parents.size(), 1u);
-  EXPECT_EQ(*run[c].parents[0].result, "done");
+  ASSERT_NE(run[c].parents, nullptr);
+  ASSERT_EQ(run[c].parents->size(), 1u);
+  EXPECT_EQ(*(*run[c].parents)[0].result, "done");
 }
 
 TEST(SchedulerDepsTest, ADelayedChildWaitsForItsTimeToo) {
@@ -210,7 +212,8 @@ TEST(SchedulerDepsTest, AParentIsKeptUntilTheJobNamingItIsApplied) {
   EXPECT_EQ(s.Find(a), nullptr);
   // The result lives on in the job that needs it.
   auto run = RunAll(s, kT0 + 3);
-  EXPECT_EQ(*run[c.seq].parents[0].result, "kept");
+  ASSERT_NE(run[c.seq].parents, nullptr);
+  EXPECT_EQ(*(*run[c.seq].parents)[0].result, "kept");
 }
 
 TEST(SchedulerDepsTest, RetryingAChildWaitsAgainForItsRetriedParent) {
@@ -275,9 +278,10 @@ TEST(SchedulerDepsTest, ReplayAndSnapshotsRebuildTheGraph) {
     EXPECT_EQ(x->Find(c)->state, v1::JOB_STATE_READY);
     EXPECT_EQ(x->Find(d)->state, v1::JOB_STATE_WAITING);
     auto next = RunAll(*x, kT0 + 3);
-    ASSERT_EQ(next[c].parents.size(), 2u);
-    EXPECT_EQ(*next[c].parents[0].result, "ra");
-    EXPECT_EQ(*next[c].parents[1].result, "rb");
+    ASSERT_NE(next[c].parents, nullptr);
+    ASSERT_EQ(next[c].parents->size(), 2u);
+    EXPECT_EQ(*(*next[c].parents)[0].result, "ra");
+    EXPECT_EQ(*(*next[c].parents)[1].result, "rb");
   }
 }
 
