@@ -32,7 +32,7 @@ SubmitOutcome Scheduler::Submit(v1::JobSpec spec, TimeUs now) {
   return out;
 }
 
-SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec spec, TimeUs now,
+SubmitOutcome Scheduler::PrepareEnqueue(v1::JobSpec&& spec, TimeUs now,
                                         wal::v1::Transition* t,
                                         absl::Span<const uint64_t> batch) {
   const std::string& key = spec.idempotency_key();

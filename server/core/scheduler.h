@@ -175,7 +175,7 @@ class Scheduler {
   // applied (or abandoned) before its own. Until then the parents held are
   // pinned: retention, DeleteJob and PurgeQueue leave them, so that the
   // job finds them when it is applied, as a replay of the log does.
-  SubmitOutcome PrepareEnqueue(v1::JobSpec spec, TimeUs now,
+  SubmitOutcome PrepareEnqueue(v1::JobSpec&& spec, TimeUs now,
                                wal::v1::Transition* enqueue,
                                absl::Span<const uint64_t> batch = {});
   void Abandon(const wal::v1::Transition& enqueue);
