@@ -29,22 +29,6 @@ using client::WorkerOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Waits for the end of job `id`: its last event.
-v1::JobEvent WaitEnd(client::Client& c, const std::string& id) {
-  v1::WatchRequest req;
-  req.add_job_ids(id);
-  for (auto s :
-       {v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_DEAD, v1::JOB_STATE_CANCELLED}) {
-    req.add_states(s);
-  }
-  v1::JobEvent last;
-  EXPECT_TRUE(c.Watch(req, [&](const v1::JobEvent& e) {
-                 last = e;
-                 return true;
-               }).ok());
-  return last;
-}
-
 // A remote worker on its own thread, stopped and joined at the end.
 class WorkerThread {
  public:
@@ -124,7 +108,7 @@ TEST(DependenciesTest, AGraphOfElevenThousandJobsCompletes) {
   }
   auto last = c.Submit(final_spec);
   ASSERT_TRUE(last.ok()) << last.status();
-  v1::JobEvent end = WaitEnd(c, last->job_id());
+  v1::JobEvent end = WaitForEnd(c, last->job_id());
   EXPECT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED) << end.error();
   EXPECT_EQ(end.result(), "10000 parents, 10000 good");
   auto stats = c.GetStats();
@@ -178,7 +162,7 @@ TEST(DependenciesTest, ABatchNamesItsParentsByPosition) {
         }
         return Outcome::Success(job.kind() == "final" ? out : job.payload());
       });
-  v1::JobEvent end = WaitEnd(c, r->results(3).job_id());
+  v1::JobEvent end = WaitForEnd(c, r->results(3).job_id());
   EXPECT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(end.result(), "abc");
 }
@@ -256,7 +240,7 @@ commands:
   spec.add_depends_on(one->job_id());
   auto child = c.Submit(spec);
   ASSERT_TRUE(child.ok()) << child.status();
-  v1::JobEvent end = WaitEnd(c, child->job_id());
+  v1::JobEvent end = WaitForEnd(c, child->job_id());
   ASSERT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED) << end.error();
   std::vector<std::string> lines =
       absl::StrSplit(end.result(), '\n', absl::SkipEmpty());
@@ -281,7 +265,8 @@ TEST(DependenciesTest, WaitingJobsAndTheirParentsResultsSurviveARestart) {
     auto a = jobqd->client().Submit(Step("first"));
     ASSERT_TRUE(a.ok());
     first = a->job_id();
-    ASSERT_EQ(WaitEnd(jobqd->client(), first).state(), v1::JOB_STATE_SUCCEEDED);
+    ASSERT_EQ(WaitForEnd(jobqd->client(), first).state(),
+              v1::JOB_STATE_SUCCEEDED);
   }
   auto b = jobqd->client().Submit(MakeSpec("later", "graph", "second"));
   ASSERT_TRUE(b.ok());
@@ -311,7 +296,7 @@ TEST(DependenciesTest, WaitingJobsAndTheirParentsResultsSurviveARestart) {
     }
     return Outcome::Success(out);
   });
-  v1::JobEvent end = WaitEnd(jobqd->client(), child);
+  v1::JobEvent end = WaitForEnd(jobqd->client(), child);
   EXPECT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(end.result(), "result of first;result of second;");
 }

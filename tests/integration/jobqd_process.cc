@@ -190,6 +190,22 @@ v1::JobEvent RunToEnd(client::Client& c, const v1::JobSpec& spec) {
   return last;
 }
 
+v1::JobEvent WaitForEnd(client::Client& c, const std::string& id) {
+  v1::WatchRequest req;
+  req.add_job_ids(id);
+  for (auto state :
+       {v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_DEAD, v1::JOB_STATE_CANCELLED}) {
+    req.add_states(state);
+  }
+  v1::JobEvent last;
+  absl::Status s = c.Watch(req, [&](const v1::JobEvent& e) {
+    last = e;
+    return true;
+  });
+  if (!s.ok()) ADD_FAILURE() << "Watch: " << s;
+  return last;
+}
+
 std::string HttpGet(int port, const std::string& path, int* status) {
   httplib::Client http("127.0.0.1", port);
   auto res = http.Get(path.c_str());

@@ -117,6 +117,10 @@ v1::JobSpec MakeSpec(const std::string& kind, const std::string& queue = "",
 // test failure, and an empty event, if the call fails).
 v1::JobEvent RunToEnd(client::Client& c, const v1::JobSpec& spec);
 
+// Watches job `id` until it ends: its last event (SUCCEEDED, DEAD or
+// CANCELLED; a test failure, and an empty event, if the call fails).
+v1::JobEvent WaitForEnd(client::Client& c, const std::string& id);
+
 // GET `path` from jobqd's HTTP listener on 127.0.0.1:`port`: the body, and
 // the status in `status` when given; "" when there is no answer.
 std::string HttpGet(int port, const std::string& path, int* status = nullptr);

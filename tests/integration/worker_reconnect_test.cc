@@ -64,21 +64,6 @@ class Signal {
   bool set_ = false;
 };
 
-// Waits for the end of job `id`: its last event.
-v1::JobEvent WaitEnd(client::Client& c, const std::string& id) {
-  v1::WatchRequest req;
-  req.add_job_ids(id);
-  req.add_states(v1::JOB_STATE_SUCCEEDED);
-  req.add_states(v1::JOB_STATE_DEAD);
-  req.add_states(v1::JOB_STATE_CANCELLED);
-  v1::JobEvent last;
-  EXPECT_TRUE(c.Watch(req, [&](const v1::JobEvent& e) {
-                 last = e;
-                 return true;
-               }).ok());
-  return last;
-}
-
 TEST(WorkerReconnectTest, AWorkerKeepsWorkingAcrossAJobqdRestart) {
   const std::string dir = TempPath("data");
   auto jobqd = JobqdProcess::Start({"--data-dir", dir});
@@ -140,7 +125,7 @@ TEST(WorkerReconnectTest, AWorkerKeepsWorkingAcrossAJobqdRestart) {
                                        held->job_id(), " attempt 1")));
   EXPECT_EQ(worker.refused(), 1u);
   // The job runs again, on the same worker, and new jobs run too.
-  v1::JobEvent end = WaitEnd(c, held->job_id());
+  v1::JobEvent end = WaitForEnd(c, held->job_id());
   EXPECT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(end.result(), "hold/2");
   EXPECT_EQ(RunToEnd(c, MakeSpec("resize", "", "after")).result(), "after/1");
