@@ -30,6 +30,33 @@ void Histogram::Record(int64_t value) {
   max_ = std::max(max_, value);
 }
 
+void Histogram::Record(int64_t value, uint64_t times) {
+  if (times == 0) return;
+  value = std::max<int64_t>(0, value);
+  counts_[BucketOf(static_cast<uint64_t>(value))] += times;
+  count_ += times;
+  sum_ += value * static_cast<int64_t>(times);
+  max_ = std::max(max_, value);
+}
+
+Histogram Histogram::Since(const Histogram& earlier) const {
+  Histogram d;
+  for (int b = 0; b < kBuckets; ++b) {
+    d.counts_[b] = counts_[b] - std::min(counts_[b], earlier.counts_[b]);
+  }
+  d.count_ = count_ - std::min(count_, earlier.count_);
+  d.sum_ = sum_ - earlier.sum_;
+  // The highest bucket recorded in between; the exact max is known only
+  // when it lies in that bucket.
+  for (int b = kBuckets - 1; b >= 0; --b) {
+    if (d.counts_[b] != 0) {
+      d.max_ = std::min(UpperBound(b), max_);
+      break;
+    }
+  }
+  return d;
+}
+
 uint64_t Histogram::CountAtOrBelow(int64_t bound) const {
   if (bound < 0) return 0;
   uint64_t n = 0;

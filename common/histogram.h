@@ -13,6 +13,8 @@ namespace jobq {
 class Histogram {
  public:
   void Record(int64_t value);
+  // Records `value` `times` times (a bucket read from another histogram).
+  void Record(int64_t value, uint64_t times);
   // The smallest recorded bucket bound b such that at least q of the values
   // are <= b; 0 when empty. q in [0, 1].
   int64_t Quantile(double q) const;
@@ -25,8 +27,20 @@ class Histogram {
   // one bucket off).
   uint64_t CountAtOrBelow(int64_t bound) const;
   void Merge(const Histogram& other);
+  // Calls fn(upper_bound, count) for each bucket that holds values, in
+  // increasing order: enough to rebuild the histogram with Record(v, n).
+  template <typename Fn>
+  void ForEachBucket(Fn&& fn) const {
+    for (int b = 0; b < kBuckets; ++b) {
+      if (counts_[b] != 0) fn(UpperBound(b), counts_[b]);
+    }
+  }
+  // The difference of two snapshots of one histogram (this one later):
+  // what was recorded in between. Max is this one's.
+  Histogram Since(const Histogram& earlier) const;
 
  private:
+  friend class ConcurrentHistogram;
   static constexpr int kSubBits = 4;
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kBuckets = (64 - kSubBits + 1) * kSub;

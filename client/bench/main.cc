@@ -6,7 +6,7 @@
 //              [--payload BYTES] [--queues Q] [--priorities P]
 //   jobq-bench e2e [--count N] [--streams M] [--remote [--workers W]
 //                  [--worker-concurrency C]]
-//   jobq-bench latency [--rate R] [--duration S]
+//   jobq-bench latency [--rate R] [--duration S] [--breakdown]
 //   jobq-bench fanout [--count N] [--sleep D]
 //   jobq-bench memory [--count N] [--payload BYTES]
 //   jobq-bench watchers [--watchers W] [--reading] [--duration S]

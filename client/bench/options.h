@@ -28,6 +28,7 @@ struct Options {
   bool watch = false;        // Stream paths: also wait for each SUCCEEDED.
   double rate = 5000;        // latency, list-load: jobs per second.
   double duration = 5;       // latency, watchers: seconds.
+  bool breakdown = false;    // latency: also jobqd's hops.
   std::string sleep = "1s";  // fanout: each job's sleep.
   int watchers = 2000;       // watchers: Watch streams on the loaded queue.
   bool reading = false;      // watchers: they read (or stall after opening).

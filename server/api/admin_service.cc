@@ -36,6 +36,23 @@ bool Admitted(ServiceContext* ctx, grpc::CallbackServerContext* context,
   return true;
 }
 
+void AddHops(const LatencyHops& hops, v1::GetStatsResponse* response) {
+  for (int i = 0; i < static_cast<int>(Hop::kCount); ++i) {
+    Hop hop = static_cast<Hop>(i);
+    Histogram h = hops.Snapshot(hop);
+    v1::LatencyHop* out = response->add_hops();
+    out->set_name(std::string(InfoOf(hop).name));
+    out->set_help(std::string(InfoOf(hop).help));
+    engine::FillQuantiles(h, out->mutable_latency());
+    out->set_sum_us(h.Sum());
+    h.ForEachBucket([out](int64_t bound, uint64_t count) {
+      v1::HistogramBucket* b = out->add_buckets();
+      b->set_upper_bound_us(bound);
+      b->set_count(count);
+    });
+  }
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
@@ -51,6 +68,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetStats(
         response->set_workers(ctx->workers);
         for (const std::string& w : ctx->warnings) response->add_warnings(w);
         response->set_auth_required(ctx->auth->enabled());
+        AddHops(ctx->hops, response);
       }));
   return reactor;
 }

@@ -63,6 +63,9 @@ struct ServiceContext {
   // All event streams' buffers together (--max-stream-memory);
   // outbound.budget points here.
   events::StreamBudget stream_budget;
+  // Where a job's time goes, hop by hop (GetStats, /metrics); every
+  // component that times a hop records here. outbound.hops points here.
+  LatencyHops hops;
   std::atomic<bool> shutting_down{false};
   // Until the log has been replayed, RPCs are refused.
   std::atomic<bool> recovering{true};

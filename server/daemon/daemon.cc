@@ -50,6 +50,7 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
   ctx_.outbound.max_items = config_.stream_buffer;
   ctx_.stream_budget.set_max_bytes(config_.max_stream_memory);
   ctx_.outbound.budget = &ctx_.stream_budget;
+  ctx_.outbound.hops = &ctx_.hops;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
 }
@@ -242,6 +243,7 @@ absl::Status Daemon::Start() {
                                                         NotReady().empty());
     }
   };
+  core_options.hops = &ctx_.hops;
   core_ = std::make_unique<CoreLoop>(std::move(core_options), clock_);
   started_at_ = clock_->Now();
   core_api_ = std::make_unique<engine::CoreApi>(
@@ -250,8 +252,9 @@ absl::Status Daemon::Start() {
                        .started_at = started_at_});
   ctx_.core = core_api_.get();
   // Runs first, before any stream can subscribe.
-  core_->Post([budget = &ctx_.stream_budget](CoreContext& core) {
-    core.hub.Configure({.budget = budget, .flush_thread = true});
+  core_->Post([budget = &ctx_.stream_budget,
+               hops = &ctx_.hops](CoreContext& core) {
+    core.hub.Configure({.budget = budget, .flush_thread = true, .hops = hops});
   });
   CoreLoop* core = core_.get();
   exec::SpawnOptions spawn;
@@ -271,7 +274,7 @@ absl::Status Daemon::Start() {
       [core](std::vector<core::RunResult>&& results) {
         core->PostResults(std::move(results));
       },
-      spawn);
+      spawn, &ctx_.hops);
   started_ = true;
   // Up first, refusing work and NOT_SERVING while the log is replayed.
   if (absl::Status s = StartServers(); !s.ok()) return s;

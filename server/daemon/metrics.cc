@@ -207,6 +207,22 @@ void AddRefusals(const api::ServiceContext& ctx, uint64_t watchers_refused,
            {}, ctx.warnings.empty() ? 0 : 1);
 }
 
+// Hops take microseconds: finer buckets than the jobs' times.
+void AddHops(const LatencyHops& hops, PrometheusText* p) {
+  static const std::vector<double> kBounds = {
+      0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+      0.001,    0.0025,  0.005,    0.01,    0.025,  0.1,     1};
+  for (int i = 0; i < static_cast<int>(Hop::kCount); ++i) {
+    Hop hop = static_cast<Hop>(i);
+    p->HistogramSeconds(
+        "jobq_hop_seconds",
+        "Where a job's time goes inside jobqd, by hop (see "
+        "docs/performance.md): a hand-off between threads or a stretch of "
+        "work.",
+        {{"hop", std::string(InfoOf(hop).name)}}, hops.Snapshot(hop), &kBounds);
+  }
+}
+
 void AddProcess(TimeUs started_at, PrometheusText* p) {
   p->Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
            {}, static_cast<double>(ResidentMemoryBytes()));
@@ -254,6 +270,7 @@ std::string RenderMetrics(const MetricsSources& s) {
   if (s.ctx != nullptr && s.ctx->auth != nullptr) {
     AddRefusals(*s.ctx, s.core != nullptr ? s.core->watchers_refused() : 0, &p);
   }
+  if (s.ctx != nullptr) AddHops(s.ctx->hops, &p);
   if (s.listener != nullptr) {
     p.Gauge("jobq_connections", "Client connections open.", {},
             static_cast<double>(s.listener->open_connections()));

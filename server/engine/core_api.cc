@@ -203,13 +203,19 @@ bool CoreApi::SubmitOnStream(
           status = SubmitRefusal(outcome, "job.");
         }
         if (!acked(status, outcome)) return;
+        CoreContext core = loop->Context();
         if (status.ok() && watch && w->subscription != 0) {
-          CoreContext core = loop->Context();
           if (const core::Job* job = core.scheduler.Find(outcome.seq)) {
             core.hub.WatchJob(w->subscription, *job, states);
           }
         }
-        w->stream->Flush();
+        // Written at the end of the turn, with the events of the jobs it
+        // started (a noop's RUNNING and SUCCEEDED): one write, not three.
+        if (w->subscription != 0) {
+          core.hub.MarkDirty(w->subscription);
+        } else {
+          w->stream->Flush();
+        }
       });
 }
 

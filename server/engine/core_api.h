@@ -114,6 +114,9 @@ struct QueueFigures {
   Histogram total_time;
 };
 
+// p50, p90, p99, max and count of a histogram of microseconds.
+void FillQuantiles(const Histogram& h, v1::Quantiles* out);
+
 struct CoreFigures {
   std::vector<QueueFigures> queues;  // Sorted by name.
   size_t open_streams = 0;

@@ -10,7 +10,6 @@
 #include "engine/core_loop.h"
 
 namespace jobq::engine {
-namespace {
 
 void FillQuantiles(const Histogram& h, v1::Quantiles* out) {
   DurationToProto(h.Quantile(0.50), out->mutable_p50());
@@ -19,6 +18,8 @@ void FillQuantiles(const Histogram& h, v1::Quantiles* out) {
   DurationToProto(h.Max(), out->mutable_max());
   out->set_count(h.Count());
 }
+
+namespace {
 
 void FillStorageStats(const store::LogStats& w, uint64_t live_bytes,
                       v1::StorageStats* out) {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 
 #include "common/process.h"
@@ -24,10 +25,11 @@ CoreLoop::CoreLoop(Options options, const Clock* clock)
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
   tasks_ = std::make_unique<Channel<CoreTask>>(
-      &loop_, [this](std::vector<CoreTask>& batch) { OnTasks(batch); });
+      &loop_, [this](std::vector<CoreTask>& batch) { OnTasks(batch); },
+      options_.hops, Hop::kReceive);
   results_ = std::make_unique<Channel<core::RunResult>>(
-      &loop_,
-      [this](std::vector<core::RunResult>& batch) { OnResults(batch); });
+      &loop_, [this](std::vector<core::RunResult>& batch) { OnResults(batch); },
+      options_.hops, Hop::kResult);
   log_reports_ = std::make_unique<Channel<LogReport>>(
       &loop_, [this](std::vector<LogReport>& batch) { OnLogReports(batch); });
 }
@@ -84,9 +86,11 @@ store::LogEvents CoreLoop::LogEvents() {
 }
 
 void CoreLoop::OnLogReports(std::vector<LogReport>& batch) {
+  if (options_.hops != nullptr) turn_started_us_ = HopNowUs();
   for (auto& r : batch) {
     switch (r.kind) {
       case LogReport::kCommitted:
+        TimeDurable(r.batch);
         acks_.Committed(r.batch, r.status);
         break;
       case LogReport::kWithdrawn:
@@ -116,20 +120,76 @@ CoreContext CoreLoop::Context() {
   return CoreContext{scheduler_, hub_, router_, workers_, clock_->Now(), *this};
 }
 
+void CoreLoop::NoteCommit() {
+  uint64_t id = options_.log->last_commit();
+  if (id != 0 && (committed_at_.empty() || committed_at_.back().first < id)) {
+    committed_at_.emplace_back(id, HopNowUs());
+  }
+}
+
+void CoreLoop::TimeDurable(uint64_t durable) {
+  if (options_.hops == nullptr) return;
+  int64_t now = HopNowUs();
+  while (!committed_at_.empty() && committed_at_.front().first <= durable) {
+    options_.hops->Record(Hop::kLog, now - committed_at_.front().second);
+    committed_at_.pop_front();
+  }
+}
+
 void CoreLoop::OnTasks(std::vector<CoreTask>& batch) {
+  if (options_.hops != nullptr) turn_started_us_ = HopNowUs();
   CoreContext ctx = Context();
   for (auto& task : batch) task(ctx);
   Pump();
 }
 
 void CoreLoop::OnResults(std::vector<core::RunResult>& batch) {
+  if (options_.hops != nullptr) turn_started_us_ = HopNowUs();
   TimeUs now = clock_->Now();
   for (const auto& r : batch) scheduler_.Finish(r, now);
   Pump();
 }
 
+// `noop` has nothing to run: handing it to a worker loop and its result
+// back would cost two thread switches (about 100 µs together on 2 cores) of
+// every such job's latency. Up to kNoopsPerTurn are finished here, in the
+// turn that starts them, and their RUNNING and SUCCEEDED leave with their
+// ack; more go to the worker loops, so that a turn stays short.
+bool CoreLoop::StartLocal(TimeUs now) {
+  constexpr size_t kNoopsPerTurn = 256;
+  size_t noops = 0;
+  while (true) {
+    size_t local = scheduler_.running() - scheduler_.remote_runs().size();
+    if (local >= options_.max_running) return false;
+    auto jobs = scheduler_.TakeRunnable(now, options_.max_running - local);
+    size_t finished = 0;
+    auto dispatched = std::remove_if(jobs.begin(), jobs.end(), [&](auto& job) {
+      if (noops == kNoopsPerTurn || job.kind != "noop") return false;
+      ++noops;
+      ++finished;
+      if (options_.hops != nullptr) options_.hops->Record(Hop::kRun, 0);
+      core::RunResult done;
+      done.seq = job.seq;
+      done.attempt = job.attempt;
+      done.success = true;
+      scheduler_.Finish(done, now);
+      return true;
+    });
+    jobs.erase(dispatched, jobs.end());
+    if (!jobs.empty()) router_.pool->Dispatch(std::move(jobs));
+    // What the noops released (their slots, their dependents) starts now,
+    // or, past the turn's share, in a turn of its own.
+    if (finished == 0) return false;
+    if (noops == kNoopsPerTurn) return true;
+  }
+}
+
 void CoreLoop::Pump() {
   if (closing_) return;
+  // A timer's turn begins here; a channel's, in its handler.
+  if (options_.hops != nullptr && turn_started_us_ == 0) {
+    turn_started_us_ = HopNowUs();
+  }
   TimeUs now = clock_->Now();
   workers_.ExpireLeases(now);
   TimeUs next = scheduler_.Tick(now);
@@ -149,11 +209,7 @@ void CoreLoop::Pump() {
   // stored would run the job again after a restart, and it only grows
   // what waits for the disk.
   bool starting = !draining_ && !acks_.degraded();
-  size_t local = scheduler_.running() - scheduler_.remote_runs().size();
-  if (starting && local < options_.max_running) {
-    auto jobs = scheduler_.TakeRunnable(now, options_.max_running - local);
-    if (!jobs.empty()) router_.pool->Dispatch(std::move(jobs));
-  }
+  if (starting && StartLocal(now)) next = now;
   if (starting) workers_.Dispatch(now);
   if (TimeUs lease = scheduler_.next_lease(); lease > 0) {
     next = next == 0 ? lease : std::min(next, lease);  // New leases too.
@@ -173,6 +229,7 @@ void CoreLoop::Pump() {
   if (options_.log != nullptr) {
     if (!acks_.degraded()) compactor_.Step();
     acks_.Commit();
+    if (options_.hops != nullptr) NoteCommit();
   }
   hub_.FlushAll();
   workers_.FlushAll();
@@ -184,6 +241,10 @@ void CoreLoop::Pump() {
         ms, 0);
   } else {
     uv_timer_stop(&timer_);
+  }
+  if (options_.hops != nullptr) {
+    options_.hops->Since(Hop::kTurn, turn_started_us_);
+    turn_started_us_ = 0;
   }
   if (on_idle_ && scheduler_.running() == 0) {
     auto done = std::move(on_idle_);

@@ -58,6 +58,9 @@ class CoreLoop {
     // Called on the core thread when the log stops taking writes (its
     // error) and when it takes them again (OK).
     std::function<void(const absl::Status&)> on_log_health;
+    // Times the core's hops (tasks and results handed to it, the log's
+    // commits, its turns); null: not timed. Must outlive the loop.
+    LatencyHops* hops = nullptr;
   };
 
   CoreLoop(Options options, const Clock* clock);
@@ -125,8 +128,15 @@ class CoreLoop {
   };
   void OnLogReports(std::vector<LogReport>& batch);
   void ReturnFreedMemory();
+  // With options_.hops: notes the batch this turn committed, and times the
+  // batches up to `durable` that the log reported.
+  void NoteCommit();
+  void TimeDurable(uint64_t durable);
   // After every batch: promote, dispatch, flush, re-arm the timer.
   void Pump();
+  // Starts what may run on the worker pool, finishing noops here. True
+  // when more may be startable at once (a turn of its own should follow).
+  bool StartLocal(TimeUs now);
 
   Options options_;
   const Clock* clock_;
@@ -157,6 +167,10 @@ class CoreLoop {
   DurableAcks acks_;
   Compactor compactor_;
   uint64_t dead_cap_crossings_ = 0;  // Logged so far.
+  // With options_.hops: when each batch not yet reported was committed,
+  // and when this turn began.
+  std::deque<std::pair<uint64_t, int64_t>> committed_at_;
+  int64_t turn_started_us_ = 0;
   size_t peak_jobs_ = 0;  // Jobs held at most since memory was last trimmed.
   uv_loop_t loop_;
   uv_timer_t timer_;

@@ -17,7 +17,7 @@ void EraseId(std::vector<EventHub::SubscriptionId>& v,
 void EventHub::Configure(Options options) {
   options_ = options;
   if (options_.flush_thread && flusher_ == nullptr) {
-    flusher_ = std::make_unique<StreamFlusher>();
+    flusher_ = std::make_unique<StreamFlusher>(options_.hops);
   }
 }
 
@@ -205,6 +205,10 @@ void EventHub::EnforceBudget() {
     doomed_.push_back(id);
   }
   DropDoomed();
+}
+
+void EventHub::MarkDirty(SubscriptionId id) {
+  if (subs_.contains(id)) dirty_.insert(id);
 }
 
 void EventHub::FlushAll() {

@@ -51,6 +51,8 @@ class EventHub final : public core::JobObserver {
     // starts the writes of fewer itself: latency).
     bool flush_thread = false;
     size_t inline_flush_max = 8;
+    // Times the flush thread's hand-overs; null: not timed.
+    LatencyHops* hops = nullptr;
   };
 
   EventHub() = default;
@@ -84,6 +86,10 @@ class EventHub final : public core::JobObserver {
   // the slowest streams if the budget is exceeded, and starts the writes
   // of every stream that received something.
   void FlushAll();
+  // Something was added to the stream of `id` directly (an ack): it is
+  // written with this turn's events, at FlushAll, in one message with
+  // them when they fit.
+  void MarkDirty(SubscriptionId id);
   // Ends every stream with `status` (shutdown).
   void CloseAll(const grpc::Status& status);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/latency_hops.h"
 #include "events/event_stream.h"
 #include "events/stream_budget.h"
 #include "jobq/v1/jobq.pb.h"
@@ -44,6 +45,9 @@ struct OutboundLimits {
   size_t message_bytes = 256 << 10;
   // All streams' buffers together; null: not counted.
   StreamBudget* budget = nullptr;
+  // Times each message's wait for its write and the write (Hop::kQueued,
+  // Hop::kWrite); null: not timed.
+  LatencyHops* hops = nullptr;
 };
 
 // The bounded outbound buffer of one stream: the core thread adds events
@@ -157,6 +161,9 @@ class Outbound final : public EventStream {
     {
       std::lock_guard lock(mu_);
       in_flight_ = false;
+      if (limits_.hops != nullptr) {
+        limits_.hops->Since(Hop::kWrite, write_started_us_);
+      }
       ReleaseBorrowed();
       if constexpr (requires(Response r) { r.acks_size(); }) {
         acks = static_cast<size_t>(writing_.acks_size());
@@ -194,6 +201,7 @@ class Outbound final : public EventStream {
     std::vector<EventSlice> events;  // Added to the message when written.
     size_t items = 0;
     size_t bytes = 0;
+    int64_t queued_us = 0;  // HopNowUs() when created, if timed.
   };
 
   // Called with mu_ held. Accounts for `items` items of `bytes`.
@@ -229,6 +237,7 @@ class Outbound final : public EventStream {
          (pending_.back().items + items > limits_.message_items ||
           pending_.back().bytes + bytes > limits_.message_bytes))) {
       pending_.emplace_back();
+      if (limits_.hops != nullptr) pending_.back().queued_us = HopNowUs();
     }
     Pending& tail = pending_.back();
     tail.items += items;
@@ -283,6 +292,13 @@ class Outbound final : public EventStream {
             }
           }
         }
+        if (limits_.hops != nullptr) {
+          write_started_us_ = HopNowUs();
+          if (next.queued_us != 0) {
+            limits_.hops->Record(Hop::kQueued,
+                                 write_started_us_ - next.queued_us);
+          }
+        }
         pending_.pop_front();
         in_flight_ = true;
       } else if (finishing_) {
@@ -311,6 +327,7 @@ class Outbound final : public EventStream {
   // Queued in pending_ or being written; and of these, being written.
   size_t items_ = 0, bytes_ = 0;
   size_t writing_items_ = 0, writing_bytes_ = 0;
+  int64_t write_started_us_ = 0;  // Guarded by mu_; with limits_.hops.
   bool in_flight_ = false;
   bool finishing_ = false;  // Close requested (or overflow, or broken).
   bool finished_ = false;   // FinishStream called.

@@ -6,7 +6,8 @@
 
 namespace jobq::events {
 
-StreamFlusher::StreamFlusher() : thread_([this] { Run(); }) {}
+StreamFlusher::StreamFlusher(LatencyHops* hops)
+    : hops_(hops), thread_([this] { Run(); }) {}
 
 StreamFlusher::~StreamFlusher() {
   {
@@ -23,6 +24,7 @@ void StreamFlusher::Post(std::vector<std::shared_ptr<EventStream>>&& streams,
   {
     std::lock_guard lock(mu_);
     wake = queued_.empty() && !release_;
+    if (hops_ != nullptr && queued_.empty()) posted_us_ = HopNowUs();
     if (queued_.empty()) {
       queued_ = std::move(streams);
     } else {
@@ -42,6 +44,9 @@ void StreamFlusher::Run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || !queued_.empty() || release_; });
       if (queued_.empty() && !release_ && stop_) return;
+      if (hops_ != nullptr && !queued_.empty()) {
+        hops_->Since(Hop::kFlush, posted_us_);
+      }
       batch.swap(queued_);
       release = release_;
       release_ = false;

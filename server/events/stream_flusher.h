@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/latency_hops.h"
 #include "events/event_stream.h"
 
 namespace jobq::events {
@@ -17,10 +18,11 @@ namespace jobq::events {
 // twice, which costs nothing (Flush is a no-op while a write is in flight).
 // It also hands freed memory back to the system when told to, since that
 // can take milliseconds.
+// Given `hops`, times each hand-over (Hop::kFlush).
 // Thread: Post from the core; the streams' Flush on its own thread.
 class StreamFlusher {
  public:
-  StreamFlusher();
+  explicit StreamFlusher(LatencyHops* hops = nullptr);
   ~StreamFlusher();  // Flushes what was posted, then joins.
   StreamFlusher(const StreamFlusher&) = delete;
   StreamFlusher& operator=(const StreamFlusher&) = delete;
@@ -36,6 +38,8 @@ class StreamFlusher {
   std::vector<std::shared_ptr<EventStream>> queued_;  // Guarded by mu_.
   bool release_ = false;                              // Guarded by mu_.
   bool stop_ = false;                                 // Guarded by mu_.
+  int64_t posted_us_ = 0;  // Guarded by mu_: the oldest post queued.
+  LatencyHops* const hops_;
   std::thread thread_;
 };
 

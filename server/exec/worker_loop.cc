@@ -27,6 +27,7 @@ struct WorkerLoop::Running {
   bool timed_out = false;
   DurationUs timeout = 0;
   int open_handles = 0;
+  int64_t started_us = 0;  // HopNowUs(), when timed.
 
   uv_timer_t timer;  // The sleep, or the timeout of a command.
   bool has_timer = false;
@@ -55,14 +56,16 @@ struct WorkerLoop::Running {
 };
 
 WorkerLoop::WorkerLoop(int index, const CommandTable* commands, ResultSink sink,
-                       SpawnOptions spawn)
+                       SpawnOptions spawn, LatencyHops* hops)
     : index_(index),
       commands_(commands),
       sink_(std::move(sink)),
-      spawn_(std::move(spawn)) {
+      spawn_(std::move(spawn)),
+      hops_(hops) {
   uv_loop_init(&loop_);
   inbox_ = std::make_unique<Channel<Message>>(
-      &loop_, [this](std::vector<Message>& batch) { OnMessages(batch); });
+      &loop_, [this](std::vector<Message>& batch) { OnMessages(batch); }, hops_,
+      Hop::kDispatch);
   // Results of one iteration are handed over together: prepare runs after
   // timers fire, check after I/O callbacks.
   uv_prepare_init(&loop_, &prepare_);
@@ -154,6 +157,7 @@ void WorkerLoop::StartJob(core::Assignment&& job) {
   r->seq = job.seq;
   r->attempt = job.attempt;
   r->timeout = job.timeout;
+  if (hops_ != nullptr) r->started_us = HopNowUs();
   auto [it, inserted] = running_.emplace(job.seq, r);
   if (!inserted) {
     // The core never runs a job twice at once; a stale run is replaced.
@@ -429,6 +433,7 @@ void WorkerLoop::Report(Running* r, bool success, std::string error,
                         int exit_code) {
   if (r->reported) return;
   r->reported = true;
+  if (hops_ != nullptr) hops_->Since(Hop::kRun, r->started_us);
   core::RunResult res;
   res.seq = r->seq;
   res.attempt = r->attempt;

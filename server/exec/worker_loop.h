@@ -40,8 +40,10 @@ using CommandTable = std::map<std::string, config::CommandConfig>;
 // else runs on the loop's own thread.
 class WorkerLoop {
  public:
+  // `hops`, when given, times the hand-over of jobs to this loop and each
+  // run (Hop::kDispatch, Hop::kRun).
   WorkerLoop(int index, const CommandTable* commands, ResultSink sink,
-             SpawnOptions spawn = {});
+             SpawnOptions spawn = {}, LatencyHops* hops = nullptr);
   ~WorkerLoop();
   WorkerLoop(const WorkerLoop&) = delete;
   WorkerLoop& operator=(const WorkerLoop&) = delete;
@@ -85,6 +87,7 @@ class WorkerLoop {
   const CommandTable* const commands_;
   ResultSink sink_;
   const SpawnOptions spawn_;
+  LatencyHops* const hops_;
   uv_loop_t loop_;
   std::unique_ptr<Channel<Message>> inbox_;
   uv_prepare_t prepare_;

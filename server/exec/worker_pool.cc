@@ -3,9 +3,10 @@
 namespace jobq::exec {
 
 WorkerPool::WorkerPool(int loops, const CommandTable* commands, ResultSink sink,
-                       const SpawnOptions& spawn) {
+                       const SpawnOptions& spawn, LatencyHops* hops) {
   for (int i = 0; i < std::max(1, loops); ++i) {
-    loops_.push_back(std::make_unique<WorkerLoop>(i, commands, sink, spawn));
+    loops_.push_back(
+        std::make_unique<WorkerLoop>(i, commands, sink, spawn, hops));
   }
   split_.resize(loops_.size());
 }

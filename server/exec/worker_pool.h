@@ -14,7 +14,7 @@ namespace jobq::exec {
 class WorkerPool final : public core::Dispatcher {
  public:
   WorkerPool(int loops, const CommandTable* commands, ResultSink sink,
-             const SpawnOptions& spawn = {});
+             const SpawnOptions& spawn = {}, LatencyHops* hops = nullptr);
   ~WorkerPool() override;
 
   void Start();

@@ -81,10 +81,10 @@ void PrometheusText::Gauge(const std::string& name, const std::string& help,
 
 void PrometheusText::HistogramSeconds(const std::string& name,
                                       const std::string& help,
-                                      const Labels& labels,
-                                      const Histogram& h) {
+                                      const Labels& labels, const Histogram& h,
+                                      const std::vector<double>* bounds) {
   Family& f = Get(name, "histogram", help);
-  for (double le : SecondsBounds()) {
+  for (double le : bounds != nullptr ? *bounds : SecondsBounds()) {
     Labels l = labels;
     l.emplace_back("le", Number(le));
     f.lines.push_back(Format(

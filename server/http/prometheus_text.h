@@ -25,8 +25,10 @@ class PrometheusText {
              const Labels& labels, double value);
   // `h` holds microseconds (`scale` 1e-6, exported as seconds) or plain
   // counts (`scale` 1, with `count_bounds`).
+  // Buckets from 100 µs to 300 s, or `bounds` (seconds) when given.
   void HistogramSeconds(const std::string& name, const std::string& help,
-                        const Labels& labels, const Histogram& h);
+                        const Labels& labels, const Histogram& h,
+                        const std::vector<double>* bounds = nullptr);
   void HistogramCounts(const std::string& name, const std::string& help,
                        const Labels& labels, const Histogram& h,
                        const std::vector<int64_t>& bounds);

@@ -55,6 +55,53 @@ TEST(BenchTest, E2eLatencyAndFanoutSeeEveryJobFinish) {
   }
 }
 
+// jobqd times each hop of a job; --breakdown reads the hops of its own run
+// and leaves what it cannot see to the rest.
+TEST(BenchTest, LatencyBreakdownReportsEveryHopAJobPasses) {
+  auto jobqd = JobqdProcess::Start();
+  ASSERT_NE(jobqd, nullptr);
+  // Jobs from before the run are not counted in it.
+  ASSERT_TRUE(RunBench("--addr " + jobqd->address() +
+                       " latency --rate 300 --duration 1")
+                  .exit_code == 0);
+  CommandRun run = RunBench("--addr " + jobqd->address() +
+                            " --json latency --rate 400 --duration 1 "
+                            "--breakdown");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const std::string& out = run.out;
+  auto count = [&out](const std::string& hop) -> long {
+    std::smatch m;
+    if (!std::regex_search(
+            out, m, std::regex("\"" + hop + "\":\\{\"count\":([0-9]+),"))) {
+      return -1;
+    }
+    return std::stol(m[1]);
+  };
+  // Each job is sent and run once: exactly 400 of each in this run.
+  EXPECT_EQ(count("send"), 400) << out;
+  EXPECT_EQ(count("run"), 400) << out;
+  // Each submit is one post to the core (GetStats adds its own).
+  EXPECT_GE(count("receive"), 400) << out;
+  for (const char* hop : {"queued", "write", "turn"}) {
+    EXPECT_GE(count(hop), 1) << hop << "\n" << out;
+  }
+  // noops are run by the core itself: no hand-off to a worker loop and
+  // back (the metrics test sees those hops with sleep jobs).
+  EXPECT_EQ(count("dispatch"), -1) << out;
+  EXPECT_EQ(count("result"), -1) << out;
+  // Memory mode writes no log.
+  EXPECT_EQ(out.find("\"log\":"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("\"rest_p50\":-?[0-9]+\\}")))
+      << out;
+  // The same in text, as a table.
+  auto text = RunBench("--addr " + jobqd->address() +
+                       " latency --rate 200 --duration 1 --breakdown");
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_TRUE(std::regex_search(
+      text.out, std::regex("\n  run +200 +[0-9]+ +[0-9]+ +[0-9]+")))
+      << text.out;
+}
+
 TEST(BenchTest, MemoryReportsBytesPerQueuedJobAndRunsThemAll) {
   auto jobqd = JobqdProcess::Start();
   ASSERT_NE(jobqd, nullptr);

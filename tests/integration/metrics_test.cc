@@ -28,6 +28,9 @@ TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
     ASSERT_TRUE(
         c.SubmitAndWatch(MakeSpec("noop"), [](auto&) { return true; }).ok());
   }
+  v1::JobSpec nap = MakeSpec("sleep", "nap");
+  nap.set_payload("0s");
+  ASSERT_TRUE(c.SubmitAndWatch(nap, [](auto&) { return true; }).ok());
   ASSERT_TRUE(c.PauseQueue("held").ok());
   ASSERT_TRUE(c.Submit(MakeSpec("noop", "held")).ok());
   EXPECT_FALSE(c.Submit(MakeSpec("no pe")).ok());
@@ -67,7 +70,17 @@ TEST(MetricsTest, MetricsMoveAsJobsFlowAndPromtoolAcceptsThePage) {
       MetricSample(page,
                    "jobq_grpc_requests_total{service=\"jobq.v1.JobService\","
                    "method=\"SubmitAndWatch\",code=\"OK\"}"),
-      5);
+      6);  // The five noops and the sleep.
+  // Hops: the five runs, the log's commits; the sleep job went to a
+  // worker loop and back (noops are run by the core itself).
+  EXPECT_EQ(MetricSample(page, "jobq_hop_seconds_count{hop=\"run\"}"), 6);
+  EXPECT_EQ(
+      MetricSample(page, "jobq_hop_seconds_bucket{hop=\"run\",le=\"+Inf\"}"),
+      6);
+  EXPECT_EQ(MetricSample(page, "jobq_hop_seconds_count{hop=\"dispatch\"}"), 1);
+  EXPECT_EQ(MetricSample(page, "jobq_hop_seconds_count{hop=\"result\"}"), 1);
+  EXPECT_GE(MetricSample(page, "jobq_hop_seconds_count{hop=\"log\"}"), 1);
+  EXPECT_GE(MetricSample(page, "jobq_hop_seconds_count{hop=\"receive\"}"), 7);
   EXPECT_GT(MetricSample(page, "jobq_wal_bytes"), 16);
   EXPECT_GE(MetricSample(page, "jobq_wal_fsyncs_total"), 1);
   EXPECT_GT(MetricSample(page, "jobq_wal_group_commit_records_count"), 0);

@@ -58,5 +58,40 @@ TEST(HistogramTest, NegativeValuesCountAsZero) {
   EXPECT_EQ(h.Quantile(1.0), 0);
 }
 
+TEST(HistogramTest, SinceLeavesWhatWasRecordedInBetween) {
+  Histogram h;
+  for (int i = 0; i < 100; ++i) h.Record(5000);  // Before.
+  Histogram earlier = h;
+  for (int i = 0; i < 10; ++i) h.Record(20);
+  Histogram between = h.Since(earlier);
+  EXPECT_EQ(between.Count(), 10u);
+  EXPECT_EQ(between.Sum(), 200);
+  EXPECT_EQ(between.Quantile(0.99), 20);
+  // The max of the later snapshot (5000) lies outside the delta's buckets.
+  EXPECT_EQ(between.Max(), 20);
+  EXPECT_EQ(h.Since(h).Count(), 0u);
+}
+
+TEST(HistogramTest, BucketsRebuildTheSameQuantiles) {
+  Histogram h;
+  for (int64_t v = 1; v <= 100000; v = v * 3 / 2 + 1) h.Record(v);
+  Histogram copy;
+  uint64_t buckets = 0;
+  int64_t last = -1;
+  h.ForEachBucket([&](int64_t bound, uint64_t count) {
+    EXPECT_GT(bound, last);  // Increasing.
+    last = bound;
+    ++buckets;
+    copy.Record(bound, count);
+  });
+  EXPECT_GT(buckets, 10u);
+  EXPECT_EQ(copy.Count(), h.Count());
+  // Below the top bucket (whose bound may exceed the exact max) every
+  // quantile is the same.
+  for (double q : {0.1, 0.5, 0.9}) {
+    EXPECT_EQ(copy.Quantile(q), h.Quantile(q)) << q;
+  }
+}
+
 }  // namespace
 }  // namespace jobq

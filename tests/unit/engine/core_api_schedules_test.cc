@@ -61,7 +61,7 @@ v1::Schedule Def(const std::string& name, const std::string& spec,
   d.set_name(name);
   d.set_spec(spec);
   d.mutable_job()->set_queue(queue);
-  d.mutable_job()->set_kind("noop");
+  d.mutable_job()->set_kind("work");
   return d;
 }
 

@@ -99,7 +99,7 @@ class RecordingStream final : public events::EventStream {
 };
 
 v1::JobSpec Spec(const std::string& queue = "q",
-                 const std::string& kind = "noop") {
+                 const std::string& kind = "work") {
   v1::JobSpec s;
   s.set_queue(queue);
   s.set_kind(kind);
@@ -123,9 +123,9 @@ class CoreApiTest : public ::testing::Test {
 
   void Start(size_t max_watchers = 0) {
     CoreLoop::Options options;
-    // Jobs of kind "noop" run on the pool, which here only records them.
+    // Jobs of kind "work" run on the pool, which here only records them.
     options.scheduler.is_local = [](const std::string& kind) {
-      return kind == "noop";
+      return kind == "work";
     };
     loop_ = std::make_unique<CoreLoop>(std::move(options), &clock_);
     api_ = std::make_unique<CoreApi>(

@@ -44,7 +44,7 @@ class FakeDispatcher final : public core::Dispatcher {
 v1::JobSpec Spec(const std::string& queue = "q") {
   v1::JobSpec s;
   s.set_queue(queue);
-  s.set_kind("noop");
+  s.set_kind("work");
   return s;
 }
 
@@ -222,6 +222,53 @@ TEST_F(CoreLoopWalTest, AJobIsAnsweredAndStartedOnlyOnceItIsDurable) {
   auto started = dispatcher_->WaitFor(1);
   ASSERT_EQ(started.size(), 1u);
   EXPECT_EQ(started[0].seq, seq);
+}
+
+// noop has nothing to run: the core finishes it in the turn that starts
+// it, with no hand-off to the worker pool, and both records are stored.
+TEST_F(CoreLoopWalTest, ANoopIsFinishedByTheCoreInTheTurnThatStartsIt) {
+  StartDaemon();
+  v1::JobSpec spec = Spec();
+  spec.set_kind("noop");
+  auto [status, seq] = Submit(spec);
+  ASSERT_TRUE(status.ok()) << status;
+  // The turn that acknowledged it has ended: it ran there.
+  EXPECT_EQ(StateOf(seq), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(dispatcher_->count(), 0u);
+  StopDaemon();
+  StartDaemon();
+  EXPECT_EQ(StateOf(seq), v1::JOB_STATE_SUCCEEDED);
+}
+
+// A turn finishes at most 256 noops itself; the rest of what it starts
+// goes to the worker pool, so that a deep queue of noops cannot hold the
+// core for a long turn.
+TEST_F(CoreLoopWalTest, PastItsShareOfATurnNoopsGoToTheWorkerPool) {
+  StartDaemon();
+  std::vector<v1::JobSpec> specs(1000, Spec());
+  for (auto& s : specs) s.set_kind("noop");
+  auto done = std::make_shared<std::promise<std::vector<uint64_t>>>();
+  auto f = done->get_future();
+  core_->Post([specs, done](CoreContext& ctx) mutable {
+    ctx.loop.Submit(std::move(specs), ctx.now,
+                    [done](const absl::Status& s,
+                           const std::vector<core::SubmitOutcome>& out) {
+                      std::vector<uint64_t> seqs;
+                      for (const auto& o : out) seqs.push_back(o.seq);
+                      done->set_value(s.ok() ? seqs : std::vector<uint64_t>{});
+                    });
+  });
+  std::vector<uint64_t> seqs = f.get();
+  ASSERT_EQ(seqs.size(), 1000u);
+  EXPECT_EQ(dispatcher_->WaitFor(744).size(), 744u);
+  size_t succeeded = 0, running = 0;
+  for (uint64_t seq : seqs) {
+    v1::JobState st = StateOf(seq);
+    succeeded += st == v1::JOB_STATE_SUCCEEDED;
+    running += st == v1::JOB_STATE_RUNNING;
+  }
+  EXPECT_EQ(succeeded, 256u);
+  EXPECT_EQ(running, 744u);
 }
 
 TEST_F(CoreLoopWalTest, ASubmitThatCannotBeStoredFailsAndLeavesNoJob) {
