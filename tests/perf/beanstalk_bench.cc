@@ -7,13 +7,9 @@
 //   beanstalk_bench put   --port P [-n N] [--conns C] [--window W] [--size S]
 //   beanstalk_bench cycle --port P [-n N] [--producers P] [--consumers K]
 //                         [--window W] [--size S]
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
+//   beanstalk_bench latency --port P [--rate R] [--duration S] [--size S]
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,71 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "tests/perf/peer_conn.h"
+
 namespace {
 
-// One connection with a read buffer for line-framed replies.
-class Conn {
- public:
-  explicit Conn(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      std::perror("connect");
-      std::exit(1);
-    }
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~Conn() { close(fd_); }
-
-  void Send(const std::string& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = write(fd_, data.data() + off, data.size() - off);
-      if (n <= 0) Die("write");
-      off += static_cast<size_t>(n);
-    }
-  }
-  // The next line, without its CRLF.
-  std::string Line() {
-    while (true) {
-      size_t end = buf_.find("\r\n", pos_);
-      if (end != std::string::npos) {
-        std::string line = buf_.substr(pos_, end - pos_);
-        pos_ = end + 2;
-        return line;
-      }
-      Fill();
-    }
-  }
-  // Skips `n` bytes of body and its CRLF.
-  void Skip(size_t n) {
-    while (buf_.size() - pos_ < n + 2) Fill();
-    pos_ += n + 2;
-  }
-
- private:
-  void Fill() {
-    if (pos_ > 0) {
-      buf_.erase(0, pos_);
-      pos_ = 0;
-    }
-    char chunk[65536];
-    ssize_t n = read(fd_, chunk, sizeof chunk);
-    if (n <= 0) Die("read");
-    buf_.append(chunk, static_cast<size_t>(n));
-  }
-  [[noreturn]] static void Die(const char* what) {
-    std::perror(what);
-    std::exit(1);
-  }
-  int fd_;
-  std::string buf_;
-  size_t pos_ = 0;
-};
+using jobq::perf::Conn;
 
 std::string PutCommand(size_t size) {
   return "put 0 0 60 " + std::to_string(size) + "\r\n" +
@@ -124,6 +60,49 @@ void Report(const char* scenario, uint64_t jobs, double seconds, bool ok) {
       static_cast<double>(jobs) / seconds, ok ? 0 : 1);
 }
 
+// The job's index leads its body, padded to `size`.
+int Latency(int port, double rate, double duration, size_t size) {
+  jobq::perf::OpenLoop loop(rate, duration);
+  std::atomic<int> errors{0};
+  std::thread consumer([&] {
+    Conn c(port);
+    c.Send("reserve-with-timeout 5\r\n");
+    uint64_t current = 0;
+    while (true) {
+      std::string line = c.Line();
+      if (line.rfind("RESERVED", 0) == 0) {
+        size_t sp = line.find(' ', 9);
+        std::string id = line.substr(9, sp - 9);
+        std::string body = c.Bytes(std::stoull(line.substr(sp + 1)) + 2);
+        current = std::stoull(body);
+        // The next reserve goes out with the delete.
+        c.Send("delete " + id + "\r\nreserve-with-timeout 5\r\n");
+      } else if (line.rfind("DELETED", 0) == 0) {
+        if (loop.Done(current)) return;
+      } else {
+        ++errors;  // TIMED_OUT: a job never came.
+        return;
+      }
+    }
+  });
+  Conn producer(port);
+  std::thread inserted([&] {
+    for (uint64_t i = 0; i < loop.size(); ++i) {
+      if (producer.Line().rfind("INSERTED", 0) != 0) ++errors;
+    }
+  });
+  loop.Run([&](uint64_t i) {
+    std::string body = std::to_string(i);
+    body.resize(std::max(size, body.size()), 'x');
+    producer.Send("put 0 0 60 " + std::to_string(body.size()) + "\r\n" + body +
+                  "\r\n");
+  });
+  inserted.join();
+  consumer.join();
+  loop.Report("latency", rate, errors.load());
+  return errors.load() == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,8 +120,16 @@ int main(int argc, char** argv) {
   auto* cycle = app.add_subcommand("cycle", "put, reserve, delete");
   cycle->add_option("--producers", producers);
   cycle->add_option("--consumers", consumers);
+  auto* latency = app.add_subcommand(
+      "latency",
+      "open loop at a fixed rate: puts on one connection, reserve and delete "
+      "on another; each job timed from its due time to its delete answered");
+  double rate = 5000, duration = 5;
+  latency->add_option("--rate", rate);
+  latency->add_option("--duration", duration);
   CLI11_PARSE(app, argc, argv);
   const std::string command = PutCommand(size);
+  if (latency->parsed()) return Latency(port, rate, duration, size);
 
   if (put->parsed()) {
     std::atomic<bool> ok{true};

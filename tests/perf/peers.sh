@@ -17,9 +17,21 @@
 #   fsync      acknowledged after fdatasync (jobq --sync=fsync, group
 #              commit; beanstalkd -b -f0)
 #
-# Installs beanstalkd (the Debian package) if it is missing; starts each
-# server on loopback and stops it by its pid.
+# Then latency: one producer sends 64-byte jobs open loop at a fixed rate,
+# each timed from its due time to the end of its way back at the producer
+# (microseconds, p50/p99), all three systems in memory:
+#   beanstalkd  put; reserve and delete on a second connection; until the
+#               delete is answered (beanstalk_bench latency)
+#   gearmand    SUBMIT_JOB to a worker that completes it at once; until its
+#               WORK_COMPLETE reaches the client (gearman_bench latency)
+#   jobq        SubmitStream of noop jobs; until the job's SUCCEEDED event
+#               reaches the producer (jobq-bench latency)
+# and jobq alone with --sync=fsync, and at 20,000 jobs/s.
+#
+# Installs beanstalkd and gearmand (the Debian packages) if missing; starts
+# each server on loopback and stops it by its pid.
 #   tests/perf/peers.sh [jobs per run, default 200000]
+#   LATENCY_SECONDS=S: each latency run's length (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${BIN:-build/bin}
@@ -29,19 +41,26 @@ fsync_count=${FSYNC_COUNT:-$((count / 10))}
 data=$(mktemp -d)
 jport=""
 # A free loopback port for beanstalkd, which cannot report one it chose.
-bport=${BEANSTALK_PORT:-$(/usr/bin/python3 -c '
+free_port() {
+  /usr/bin/python3 -c '
 import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')}
+print(s.getsockname()[1])'
+}
+bport=${BEANSTALK_PORT:-$(free_port)}
+gport=${GEARMAN_PORT:-$(free_port)}
 pid=""
 trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 
-if ! command -v beanstalkd >/dev/null; then
+missing=()
+command -v beanstalkd >/dev/null || missing+=(beanstalkd)
+[[ -x /usr/sbin/gearmand ]] || missing+=(gearman-job-server)
+if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
-    apt-get install -y -q beanstalkd >/dev/null
+    apt-get install -y -q "${missing[@]}" >/dev/null
   else
-    sudo apt-get install -y -q beanstalkd >/dev/null
+    sudo apt-get install -y -q "${missing[@]}" >/dev/null
   fi
 fi
 
@@ -132,3 +151,62 @@ for level in memory log fsync; do
   row "ingest, jobq SubmitBatch" "$level" "$b_put" "$j_batch"
   row "cycle (take + ack)" "$level" "$b_cycle" "$j_cycle"
 done
+
+# Latency rows.
+secs=${LATENCY_SECONDS:-5}
+start_gearmand() {
+  /usr/sbin/gearmand -L 127.0.0.1 -p "$gport" --log-file none &
+  pid=$!
+  wait_port "$gport"
+}
+# "p50/p99" in microseconds of the first JSON line on stdin.
+p50p99() {
+  /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    if line.startswith("{"):
+        d = json.loads(line)["done_ms"]
+        p50, p99 = round(d["p50"] * 1000), round(d["p99"] * 1000)
+        print(f"{p50}/{p99}"); break
+else:
+    print("0/0")'
+}
+jobq_latency() {
+  "$bin/jobq-bench" --addr "127.0.0.1:$jport" --json latency --rate "$1" \
+    --duration "$secs" | p50p99
+}
+lrow() {  # rate durability beanstalkd gearmand jobq
+  local ratio=-
+  if [[ $4 != - ]]; then
+    ratio=$(/usr/bin/python3 -c "print(f'{${5#*/} / max(${4#*/}, 1):.2f}x')")
+  fi
+  printf '%-14s %-7s %13s %13s %13s %7s\n' "latency $1/s" "$2" "$3" "$4" "$5" \
+    "$ratio"
+}
+echo
+printf '%-14s %-7s %13s %13s %13s %7s\n' "p50/p99 us" durable beanstalkd \
+  gearmand jobq "p99 j/g"
+for r in 1000 5000; do
+  start_beanstalkd
+  b=$("$bin/beanstalk_bench" --port "$bport" latency --rate "$r" \
+    --duration "$secs" | p50p99)
+  stop
+  start_gearmand
+  g=$("$bin/gearman_bench" --port "$gport" latency --rate "$r" \
+    --duration "$secs" | p50p99)
+  stop
+  start_jobqd
+  j=$(jobq_latency "$r")
+  stop
+  lrow "$r" memory "$b" "$g" "$j"
+done
+for r in 1000 5000; do
+  start_jobqd --data-dir "$data/wal" --sync fsync
+  j=$(jobq_latency "$r")
+  stop
+  lrow "$r" fsync - - "$j"
+done
+start_jobqd
+j=$(jobq_latency 20000)
+stop
+lrow 20000 memory - - "$j"
