@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "config/command_line.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
@@ -116,6 +117,11 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], jobq::exec::kLimiterFlag) == 0) {
     return jobq::exec::RunWithLimits(argc, argv);
   }
+  // Debian's abseil is built with assertions on, which makes every
+  // absl::Mutex (gRPC's locks among them) keep a graph of lock order to
+  // find deadlocks: a cost on every lock, on every call. jobqd's own
+  // locks are std::mutex; the check only ever ran on gRPC's.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   jobq::config::CommandLineOutcome line =
       jobq::config::ReadCommandLine(argc, argv, std::cout, std::cerr);
   if (line.exit_code) return *line.exit_code;
