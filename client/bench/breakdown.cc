@@ -45,7 +45,7 @@ bool OncePerJob(const std::string& name) {
 }  // namespace
 
 void AddBreakdown(const HopReading& before, const HopReading& after,
-                  const Histogram& send_us, Result* r) {
+                  Result* r) {
   std::string text =
       absl::StrFormat("\n  %-10s %9s %9s %9s %9s %9s  (microseconds)", "hop",
                       "count", "p50", "p90", "p99", "p99.9");
@@ -61,7 +61,8 @@ void AddBreakdown(const HopReading& before, const HopReading& after,
         json.back() == '{' ? "" : ",", name, h.Count(), h.Quantile(0.5),
         h.Quantile(0.9), h.Quantile(0.99), h.Quantile(0.999));
   };
-  row("send", send_us);
+  row("wake", r->wake_us);
+  row("send", r->send_us);
   int64_t inside = 0;
   for (size_t i = 0; i < after.size(); ++i) {
     const auto& [name, h] = after[i];
@@ -74,10 +75,11 @@ void AddBreakdown(const HopReading& before, const HopReading& after,
     if (OncePerJob(name)) inside += run.Quantile(0.5);
   }
   row("whole way", r->done_us);
-  int64_t rest = r->done_us.Quantile(0.5) - inside - send_us.Quantile(0.5);
+  int64_t rest = r->done_us.Quantile(0.5) - inside - r->wake_us.Quantile(0.5) -
+                 r->send_us.Quantile(0.5);
   text += absl::StrFormat(
       "\n  rest: wire, gRPC, the client and the core's own work (whole way "
-      "p50, less send and the hops a job passes once): %d",
+      "p50, less wake, send and the hops a job passes once): %d",
       rest);
   absl::StrAppendFormat(&json, ",\"rest_p50\":%d}", rest);
   r->text_extra += text;

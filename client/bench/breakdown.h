@@ -22,12 +22,11 @@ using HopReading = std::vector<std::pair<std::string, Histogram>>;
 bool ReadHops(client::Client& c, HopReading* out, std::string* error);
 
 // Adds the hops between `before` and `after` to `r` (a table under its
-// line, or a "hops" object in JSON), with the client's own side: `send_us`
-// (from a job's due time to its write returning), the whole way
+// line, or a "hops" object in JSON), with the client's own side:
+// r.wake_us and r.send_us (the sender's lateness and its write), the whole way
 // (r.done_us), and the rest: the wire and gRPC in and out, the client and
 // the core's own work (the p50 of the whole way less the p50s of send
 // and of every hop a job passes once).
-void AddBreakdown(const HopReading& before, const HopReading& after,
-                  const Histogram& send_us, Result* r);
+void AddBreakdown(const HopReading& before, const HopReading& after, Result* r);
 
 }  // namespace jobq::bench

@@ -43,7 +43,7 @@ void AddLatency(CLI::App& app, Options& o, ScenarioTable& scenarios) {
         std::fprintf(stderr, "jobq-bench: --breakdown: %s\n", error.c_str());
         return 1;
       }
-      AddBreakdown(before, after, r.send_us, &r);
+      AddBreakdown(before, after, &r);
     }
     return Report(r, o.json);
   });

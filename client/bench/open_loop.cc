@@ -59,11 +59,13 @@ Result OpenLoop(client::Client& c, const Options& o, const OpenLoopPlan& plan) {
       due[i] = t0 + step * static_cast<int64_t>(i);
     }
     std::this_thread::sleep_until(due[i]);
+    auto awake = Clock::now();
+    r.wake_us.Record(MicrosSince(due[i]));
     *req.mutable_job() = MakeJob(o, i);
     if (!plan.queue.empty()) req.mutable_job()->set_queue(plan.queue);
     req.set_client_ref(i);
     if (!stream->Write(req)) break;
-    r.send_us.Record(MicrosSince(due[i]));
+    r.send_us.Record(MicrosSince(awake));
   }
   stream->WritesDone();
   reader.join();

@@ -18,7 +18,10 @@ struct Result {
   double seconds = 0;
   Histogram ack_us;   // Submit-to-ack latency.
   Histogram done_us;  // Submit-to-completion latency (when watched).
-  Histogram send_us;  // Open loop: a job's due time to its write returning.
+  // Open loop: from a job's due time until the sender is awake (the
+  // client's own lateness), and the write that sends it.
+  Histogram wake_us;
+  Histogram send_us;
   // Figures of this scenario alone, already formatted: appended to the
   // text line as they are, and to the JSON object as more fields (each
   // starting with a comma). Empty for most scenarios.

@@ -77,7 +77,8 @@ TEST(BenchTest, LatencyBreakdownReportsEveryHopAJobPasses) {
     }
     return std::stol(m[1]);
   };
-  // Each job is sent and run once: exactly 400 of each in this run.
+  // Each job is due, sent and run once: exactly 400 of each in this run.
+  EXPECT_EQ(count("wake"), 400) << out;
   EXPECT_EQ(count("send"), 400) << out;
   EXPECT_EQ(count("run"), 400) << out;
   // Each submit is one post to the core (GetStats adds its own).
