@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/bench/breakdown.h"
 #include "client/bench/jobs.h"
 #include "client/bench/open_loop.h"
 #include "client/bench/report.h"
@@ -96,6 +97,12 @@ int ListLoad(client::Client& c, const Options& o) {
   }
   std::string listed = FillPausedQueue(c, o);
   if (listed.empty()) return 1;
+  HopReading before, after;
+  std::string error;
+  if (o.breakdown && !ReadHops(c, &before, &error)) {
+    std::fprintf(stderr, "jobq-bench: --breakdown: %s\n", error.c_str());
+    return 1;
+  }
   std::atomic<bool> stop{false};
   ListFigures figures;
   std::thread lister([&] { ListUntilStopped(c, o, listed, stop, &figures); });
@@ -109,6 +116,13 @@ int ListLoad(client::Client& c, const Options& o) {
   r.name = absl::StrCat("list-load (", o.rate, " jobs/s open loop, ",
                         o.listed_jobs, " listed, pages of ", o.page_size, ")");
   AddListFigures(figures, &r);
+  if (o.breakdown) {
+    if (!ReadHops(c, &after, &error)) {
+      std::fprintf(stderr, "jobq-bench: --breakdown: %s\n", error.c_str());
+      return 1;
+    }
+    AddBreakdown(before, after, &r);
+  }
   return Report(r, o.json);
 }
 
@@ -129,6 +143,8 @@ void AddListLoad(CLI::App& app, Options& o, ScenarioTable& scenarios) {
       ->capture_default_str();
   cmd->add_option("--payload", o.payload, "payload bytes")
       ->capture_default_str();
+  cmd->add_flag("--breakdown", o.breakdown,
+                "also report where the time went, hop by hop");
   scenarios.Add(cmd, [&o](client::Client& c) { return ListLoad(c, o); });
 }
 
