@@ -177,6 +177,14 @@ absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
   if (s.ok() && !batches.empty()) {
     Written w;
     s = Transact(batches, w);
+    // A connection that broke while idle (the server restarted since the
+    // last batch) is opened again at once, before anything counts as a
+    // stall. Nothing was committed: COMMIT was not sent.
+    if (!s.ok() && !stalled_ && !in_doubt_ && conn_->broken() &&
+        Reconnect().ok()) {
+      w = Written{};
+      s = Transact(batches, w);
+    }
     if (s.ok()) Stored(batches, w);
   }
   if (s.ok() && drop_below_ != 0) {

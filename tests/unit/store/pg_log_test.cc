@@ -81,6 +81,23 @@ TEST_F(PgLogTest, ANewcomerTakesOverAndTheDeposedWriterStoresNothingMore) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{1, 4}));
 }
 
+TEST_F(PgLogTest, AServerRestartedWhileTheLogIsIdleCostsNoFailure) {
+  Commits commits;
+  WriterReports reports;
+  auto log = Open("one");
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Start(commits.Callback(), reports.Events()).ok());
+  log->Append(T(1));
+  ASSERT_TRUE(commits.WaitFor(log->Commit()).ok());
+  ASSERT_TRUE(cluster_->Stop());
+  ASSERT_TRUE(cluster_->Start());
+  log->Append(T(2));
+  EXPECT_TRUE(commits.WaitFor(log->Commit()).ok());
+  EXPECT_EQ(reports.health_reports(), 0u);
+  EXPECT_EQ(log->Stats().write_failures, 0u);
+  log->Stop();
+}
+
 TEST_F(PgLogTest, TheTablesLiveInTheSchemaNamed) {
   auto log = Open("one");
   ASSERT_NE(log, nullptr);
