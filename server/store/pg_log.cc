@@ -4,7 +4,6 @@
 #include "store/pg_log.h"
 
 #include <endian.h>
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -40,25 +39,21 @@ void CopyHeader(std::string* out) {
   PutInt32(out, 0);
 }
 void CopyRow(std::string* out, int64_t seq, int64_t generation,
-             const std::string& record) {
+             absl::string_view record) {
   PutInt16(out, 3);
   PutInt32(out, 8);
   PutInt64(out, seq);
   PutInt32(out, 8);
   PutInt64(out, generation);
   PutInt32(out, static_cast<int32_t>(record.size()));
-  out->append(record);
-}
-
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  out->append(record.data(), record.size());
 }
 
 }  // namespace
 
-PgLog::PgLog(PgLogOptions options) : options_(std::move(options)) {
+PgLog::PgLog(PgLogOptions options)
+    : BatchedLog("postgres log", options.retry_min, options.retry_max),
+      options_(std::move(options)) {
   stats_.kind = "postgres";
   stats_.dir = absl::StrCat("postgres schema ", options_.schema);
   stats_.sync = options_.sync;
@@ -71,101 +66,22 @@ std::string PgLog::Table(const char* name) const {
 }
 
 absl::Status PgLog::Start(CommitCallback on_commit, LogEvents events) {
-  on_commit_ = std::move(on_commit);
-  events_ = std::move(events);
   if (!positioned_) {
     if (absl::Status s = LoadPosition(); !s.ok()) return s;
   }
-  writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "jobq-pglog");
-    WriterLoop();
-  });
+  StartWriter(std::move(on_commit), std::move(events), "jobq-pglog");
   return absl::OkStatus();
 }
 
-void PgLog::Stop() {
-  if (!writer_.joinable()) return;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  writer_.join();
-}
-
 void PgLog::Append(const wal::v1::Transition& t, bool withdrawable) {
-  (withdrawable ? open_.enqueues : open_.records)
-      .push_back(t.SerializeAsString());
-}
-
-uint64_t PgLog::Commit() {
-  if (open_.records.empty() && open_.enqueues.empty() && !drop_next_) {
-    return 0;
-  }
-  open_.id = ++last_commit_;
-  open_.rotate = rotate_next_;
-  open_.drop_old = drop_next_;
-  rotate_next_ = drop_next_ = false;
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(open_));
-  }
-  cv_.notify_one();
-  open_ = Batch{};
-  return last_commit_;
-}
-
-void PgLog::WriterLoop() {
-  std::deque<Batch> batches;  // Taken from queue_, not yet stored.
-  std::chrono::milliseconds backoff = options_.retry_min;
-  absl::Status failing;
-  std::unique_lock lock(mu_);
-  while (true) {
-    if (batches.empty()) {
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) break;  // Stopping, and everything is stored.
-    } else {
-      // Stalled: wait, then try again (at once when stopping).
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
-    }
-    bool stopping = stopping_;
-    for (Batch& b : queue_) batches.push_back(std::move(b));
-    queue_.clear();
-    lock.unlock();
-    // Enqueues arriving while stalled are refused like the ones before.
-    if (stalled_) Withdraw(batches, failing);
-    absl::Status s = WriteBatches(batches);
-    if (s.ok()) {
-      if (stalled_) {
-        if (!Sticky().ok()) {
-          // After a failure for good there is no recovery to announce.
-          stalled_ = false;
-          std::lock_guard guard(mu_);
-          stats_.stalled.clear();
-          stats_.stalled_since_us = 0;
-        } else {
-          SetStalled(s);
-        }
-      }
-      backoff = options_.retry_min;
-    } else {
-      if (!stalled_) {
-        failing = s;
-        SetStalled(s);
-        Withdraw(batches, s);
-      } else {
-        backoff = std::min(backoff * 2, options_.retry_max);
-      }
-      if (stopping) {
-        // Nothing more can be done: what is left is lost, unacknowledged.
-        spdlog::error("postgres log: stopping with {} batches unstored: {}",
-                      batches.size(), s.ToString());
-        on_commit_(batches.back().id, s);
-        batches.clear();
-      }
-    }
-    lock.lock();
-  }
+  // Each record as its length (4 bytes, host order) and its bytes.
+  std::string& out = withdrawable ? open_.enqueues : open_.data;
+  ++(withdrawable ? open_.enqueue_records : open_.records);
+  uint32_t size = static_cast<uint32_t>(t.ByteSizeLong());
+  out.append(reinterpret_cast<const char*>(&size), sizeof size);
+  size_t at = out.size();
+  out.resize(at + size);
+  t.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out[at]));
 }
 
 absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
@@ -232,10 +148,14 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
   w.generations[w.generation].first_seq = seq;
   for (const Batch& b : batches) {
     if (b.rotate) w.generations[++w.generation].first_seq = seq;
-    for (const auto* list : {&b.enqueues, &b.records}) {
-      for (const std::string& r : *list) {
+    for (const std::string* records : {&b.enqueues, &b.data}) {
+      for (size_t at = 0; at < records->size();) {
+        uint32_t size;
+        std::memcpy(&size, records->data() + at, sizeof size);
+        absl::string_view r(records->data() + at + sizeof size, size);
+        at += sizeof size + size;
         CopyRow(&data, seq++, w.generation, r);
-        w.generations[w.generation].bytes += r.size();
+        w.generations[w.generation].bytes += size;
         ++w.records;
       }
     }
@@ -334,54 +254,6 @@ absl::Status PgLog::DropOldGenerations() {
   }
   drop_below_ = 0;
   return absl::OkStatus();
-}
-
-void PgLog::Withdraw(std::deque<Batch>& batches, const absl::Status& why) {
-  uint64_t last = 0;
-  uint64_t records = 0;
-  for (Batch& b : batches) {
-    if (b.enqueues.empty()) continue;
-    records += b.enqueues.size();
-    b.enqueues.clear();
-    last = b.id;
-  }
-  if (last == 0) return;
-  {
-    std::lock_guard lock(mu_);
-    stats_.withdrawn_records += records;
-  }
-  if (events_.on_withdrawn) events_.on_withdrawn(last, why);
-}
-
-void PgLog::SetStalled(const absl::Status& s) {
-  stalled_ = !s.ok();
-  {
-    std::lock_guard lock(mu_);
-    stats_.stalled = std::string(s.message());
-    stats_.stalled_since_us = s.ok() ? 0 : NowUs();
-  }
-  if (s.ok()) {
-    spdlog::info("postgres log: writing again; nothing was lost");
-  } else {
-    spdlog::error(
-        "postgres log: cannot write ({}); jobqd starts no jobs and refuses "
-        "changes until it can, and retries",
-        s.ToString());
-  }
-  if (events_.on_health) events_.on_health(s);
-}
-
-void PgLog::Stick(absl::Status s) {
-  std::lock_guard lock(mu_);
-  if (!sticky_.ok()) return;
-  spdlog::error("{}", s.ToString());
-  sticky_ = s;
-  stats_.failure = std::string(s.message());
-}
-
-absl::Status PgLog::Sticky() const {
-  std::lock_guard lock(mu_);
-  return sticky_;
 }
 
 LogStats PgLog::Stats() const {

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "jobq/wal/v1/transition.pb.h"
+#include "store/batched_log.h"
 #include "store/log.h"
 #include "store/pg_conn.h"
 
@@ -67,7 +68,7 @@ struct PgLogOptions {
 //
 // Thread: Open, Recover, Start, Stop by the owner; Append, Commit and the
 // snapshot calls by the core thread only; log_bytes and Stats from any.
-class PgLog final : public Log {
+class PgLog final : public BatchedLog {
  public:
   // Connects, creates the schema and its tables if missing, and takes the
   // leadership. INVALID_ARGUMENT for a bad schema name, UNAVAILABLE when
@@ -84,13 +85,8 @@ class PgLog final : public Log {
       const std::function<void(const wal::v1::Transition&)>& apply) override;
   [[nodiscard]] absl::Status Start(CommitCallback on_commit,
                                    LogEvents events = {}) override;
-  void Stop() override;
 
   void Append(const wal::v1::Transition& t, bool withdrawable = false) override;
-  uint64_t Commit() override;
-  uint64_t last_commit() const override { return last_commit_; }
-  void BeginSnapshot() override { rotate_next_ = true; }
-  void EndSnapshot() override { drop_next_ = true; }
 
   // The bytes of the records stored (the live generation, and an older one
   // until its deletion).
@@ -101,15 +97,6 @@ class PgLog final : public Log {
   int64_t epoch() const { return epoch_; }
 
  private:
-  struct Batch {
-    uint64_t id = 0;
-    std::vector<std::string> records;   // Applied by the core.
-    std::vector<std::string> enqueues;  // Withdrawable; stored first.
-    bool rotate = false;
-    bool drop_old = false;
-  };
-  // What a transaction stores, decided before COMMIT: applied once it is
-  // known to have committed.
   struct Generation {
     int64_t first_seq = 0;  // Where it starts (records may follow later).
     uint64_t bytes = 0;     // Of its records stored.
@@ -132,8 +119,7 @@ class PgLog final : public Log {
   absl::Status TakeLeadership();
   // Reads the next sequence number and the current generation.
   absl::Status LoadPosition();
-  void WriterLoop();
-  absl::Status WriteBatches(std::deque<Batch>& batches);
+  absl::Status WriteBatches(std::deque<Batch>& batches) override;
   // One transaction storing `w.batches` batches from the front.
   absl::Status Transact(const std::deque<Batch>& batches, Written& w);
   // The epoch check that opens every transaction.
@@ -143,41 +129,21 @@ class PgLog final : public Log {
   absl::Status SettleInDoubt(std::deque<Batch>& batches);
   void Stored(std::deque<Batch>& batches, const Written& w);
   absl::Status DropOldGenerations();
-  void Withdraw(std::deque<Batch>& batches, const absl::Status& why);
-  void SetStalled(const absl::Status& s);
-  void Stick(absl::Status s);
-  absl::Status Sticky() const;
 
   PgLogOptions options_;
   int64_t epoch_ = 0;
-  CommitCallback on_commit_;
-  LogEvents events_;
-
-  // Core thread.
-  Batch open_;
-  uint64_t last_commit_ = 0;
-  bool rotate_next_ = false;
-  bool drop_next_ = false;
 
   // Writer thread (and Open, Recover, Start before it runs).
   std::unique_ptr<PgConn> conn_;  // Null while disconnected.
   int64_t next_seq_ = 1;
   int64_t generation_ = 1;
   bool positioned_ = false;
-  bool stalled_ = false;
   int64_t drop_below_ = 0;  // Generations below it are to be deleted.
   bool in_doubt_ = false;   // A COMMIT went unanswered: `doubt_`.
   Written doubt_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Batch> queue_;                    // Guarded by mu_.
-  bool stopping_ = false;                      // Guarded by mu_.
-  absl::Status sticky_;                        // Guarded by mu_.
   std::map<int64_t, Generation> generations_;  // Guarded by mu_.
   std::atomic<uint64_t> log_bytes_{0};         // Sum of generations_.
-  LogStats stats_;                             // Guarded by mu_.
-  std::thread writer_;
 };
 
 }  // namespace jobq::store
