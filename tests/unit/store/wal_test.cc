@@ -201,48 +201,8 @@ TEST_F(WalStallTest, NoSpaceStallsTheLogWithoutAHoleUntilSpaceReturns) {
   }
 }
 
-TEST_F(WalStallTest, AWriteThatFailsAgainKeepsTheLogStalledWithoutNewReports) {
-  auto wal = StartStallingWal();
-  env_->FailAppendsAfter(0);
-  uint64_t batch = Commit(*wal, {7}, {8});
-  ASSERT_EQ(events_->WaitHealth(1).code(),
-            absl::StatusCode::kResourceExhausted);
-  ASSERT_EQ(events_->WaitWithdrawn(batch).code(),
-            absl::StatusCode::kResourceExhausted);
-  // Enqueues committed while stalled are given back too, and nothing is
-  // reported stored while appends keep failing.
-  uint64_t later = Commit(*wal, {9}, {10});
-  ASSERT_EQ(events_->WaitWithdrawn(later).code(),
-            absl::StatusCode::kResourceExhausted);
-  // The writer tries again (every few ms) and fails: wait for three tries.
-  uint64_t failures = wal->Stats().write_failures;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (wal->Stats().write_failures < failures + 3 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  EXPECT_GE(wal->Stats().write_failures, failures + 3);
-  EXPECT_EQ(events_->health_reports(), 1u);
-  EXPECT_EQ(commits_->last(), 0u);
-  env_->Heal();
-  EXPECT_TRUE(commits_->WaitFor(later).ok());
-  wal->Stop();
-  EXPECT_EQ(Replay(), (std::vector<uint64_t>{7, 9}));
-}
-
-TEST_F(WalStallTest, StoppingWhileStalledReportsWhatWasNotStoredAsFailed) {
-  auto wal = StartStallingWal();
-  ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
-  env_->FailAppendsAfter(0);
-  uint64_t batch = Commit(*wal, {2});
-  ASSERT_EQ(events_->WaitHealth(1).code(),
-            absl::StatusCode::kResourceExhausted);
-  wal->Stop();
-  EXPECT_EQ(commits_->WaitFor(batch).code(),
-            absl::StatusCode::kResourceExhausted);
-  env_->Heal();
-  EXPECT_EQ(Replay(), std::vector<uint64_t>{1});
-}
+// A write that fails again, and a stop while stalled: log_test.cc, for
+// every log.
 
 TEST_F(WalStallTest, NoSpaceForANewSegmentStallsTheRotationAndRetriesIt) {
   auto wal = StartStallingWal();
