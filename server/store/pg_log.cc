@@ -96,8 +96,8 @@ absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
     // A connection that broke while idle (the server restarted since the
     // last batch) is opened again at once, before anything counts as a
     // stall. Nothing was committed: COMMIT was not sent.
-    if (!s.ok() && !stalled_ && !in_doubt_ && conn_->broken() &&
-        Reconnect().ok()) {
+    if (!s.ok() && !stalled_ && !in_doubt_ && conn_ != nullptr &&
+        conn_->broken() && Reconnect().ok()) {
       w = Written{};
       s = Transact(batches, w);
     }
@@ -176,6 +176,13 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
   }
   if (!s.ok()) return s;
   auto committed = conn_->Exec("COMMIT");
+  if (committed.ok() && options_.lose_commit_answer &&
+      options_.lose_commit_answer()) {
+    conn_.reset();
+    in_doubt_ = true;
+    doubt_ = w;
+    return absl::UnavailableError("postgres: COMMIT: the answer was lost");
+  }
   if (!committed.ok()) {
     // Lost with the connection, the COMMIT may have been carried out.
     in_doubt_ = conn_->broken();

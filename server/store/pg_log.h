@@ -35,6 +35,9 @@ struct PgLogOptions {
   // tries again after this long, doubling up to `retry_max`.
   std::chrono::milliseconds retry_min{10};
   std::chrono::milliseconds retry_max{1000};
+  // Fault injection for tests: asked after each COMMIT that succeeded;
+  // true drops its answer, as a connection lost just before it arrived.
+  std::function<bool()> lose_commit_answer;
 };
 
 // The log of the core's transitions in PostgreSQL (docs/postgresql.md):

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+
 #include "tests/testing/pg_cluster.h"
 #include "tests/unit/store/log_reports.h"
 
@@ -96,6 +99,33 @@ TEST_F(PgLogTest, AServerRestartedWhileTheLogIsIdleCostsNoFailure) {
   EXPECT_EQ(reports.health_reports(), 0u);
   EXPECT_EQ(log->Stats().write_failures, 0u);
   log->Stop();
+}
+
+TEST_F(PgLogTest, ACommitWhoseAnswerWasLostIsSettledAndNeverStoredTwice) {
+  Commits commits;
+  WriterReports reports;
+  PgLogOptions o = Options("one");
+  o.retry_min = std::chrono::milliseconds(1);
+  std::atomic<int> lose{1};
+  o.lose_commit_answer = [&] { return lose.fetch_sub(1) == 1; };
+  auto log = PgLog::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Recover([](const auto&) {}).ok());
+  ASSERT_TRUE((*log)->Start(commits.Callback(), reports.Events()).ok());
+  (*log)->Append(T(1));
+  (*log)->Append(T(2), /*withdrawable=*/true);
+  // Stored, though the answer never came: reported durable once settled.
+  EXPECT_TRUE(commits.WaitFor((*log)->Commit()).ok());
+  EXPECT_EQ(reports.WaitHealth(1).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(reports.WaitHealth(2).ok());
+  (*log)->Append(T(3));
+  EXPECT_TRUE(commits.WaitFor((*log)->Commit()).ok());
+  (*log)->Stop();
+  std::vector<uint64_t> seen;
+  auto again = Open("two", &seen);
+  // The enqueue was given back while in doubt, but it had been stored:
+  // refused but stored, never the other way round.
+  EXPECT_EQ(seen, (std::vector<uint64_t>{2, 1, 3}));
 }
 
 TEST_F(PgLogTest, TheTablesLiveInTheSchemaNamed) {
