@@ -125,7 +125,12 @@ absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
 absl::Status PgLog::BeginFenced() {
   auto r = conn_->Exec(absl::StrCat(
       "BEGIN; SELECT epoch FROM ", Table("leader"), " WHERE id = 1 FOR SHARE"));
-  if (!r.ok()) return r.status();
+  if (!r.ok()) {
+    // An error (the table gone, say) leaves the transaction aborted: end
+    // it, or every later BEGIN on this connection would fail too.
+    if (!conn_->broken()) (void)conn_->Exec("ROLLBACK");
+    return r.status();
+  }
   int64_t epoch = 0;
   if (PQntuples(r->get()) != 1 ||
       !absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &epoch) ||

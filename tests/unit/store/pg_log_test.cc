@@ -128,6 +128,29 @@ TEST_F(PgLogTest, ACommitWhoseAnswerWasLostIsSettledAndNeverStoredTwice) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{2, 1, 3}));
 }
 
+TEST_F(PgLogTest, AnSqlErrorStallsTheLogUntilItIsRepaired) {
+  Commits commits;
+  WriterReports reports;
+  PgLogOptions o = Options("one");
+  o.retry_min = std::chrono::milliseconds(1);
+  o.retry_max = std::chrono::milliseconds(5);
+  auto log = PgLog::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Recover([](const auto&) {}).ok());
+  ASSERT_TRUE((*log)->Start(commits.Callback(), reports.Events()).ok());
+  // The leader row is renamed away: every transaction fails, not sticky.
+  cluster_->Psql("ALTER TABLE " + schema_ + ".leader RENAME TO away");
+  (*log)->Append(T(1));
+  uint64_t batch = (*log)->Commit();
+  absl::Status health = reports.WaitHealth(1);
+  EXPECT_EQ(health.code(), absl::StatusCode::kInternal) << health;
+  EXPECT_NE(health.message().find("does not exist"), std::string::npos);
+  cluster_->Psql("ALTER TABLE " + schema_ + ".away RENAME TO leader");
+  EXPECT_TRUE(commits.WaitFor(batch).ok());
+  EXPECT_TRUE(reports.WaitHealth(2).ok());
+  (*log)->Stop();
+}
+
 TEST_F(PgLogTest, TheTablesLiveInTheSchemaNamed) {
   auto log = Open("one");
   ASSERT_NE(log, nullptr);
