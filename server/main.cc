@@ -76,7 +76,9 @@ void LogStart(const jobq::config::ServerConfig& config,
     listen_addr = BoundAddress(config.listen, daemon.port());
   }
   std::string storage =
-      config.data_dir.empty()
+      !config.postgres.empty() ? "postgres schema " + config.postgres_schema +
+                                     " (sync=" + config.sync + ")"
+      : config.data_dir.empty()
           ? std::string("memory (jobs are lost when jobqd stops)")
           : "write-ahead log in " + config.data_dir + " (sync=" + config.sync +
                 ")";

@@ -109,6 +109,12 @@ absl::Status ValidateConfig(const ServerConfig& c) {
   if (c.recover != "strict" && c.recover != "skip-corrupt") {
     return Bad("recover", "strict or skip-corrupt");
   }
+  if (!c.postgres.empty() && !c.data_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "config: --postgres and --data-dir (postgres, data_dir) are both "
+        "given: the log is kept either in PostgreSQL or in a directory; give "
+        "one of them");
+  }
   if (c.stream_buffer == 0) return Bad("stream_buffer", "at least 1");
   if (c.max_stream_memory < (1 << 20)) {
     return Bad("max_stream_memory", "at least 1MiB");

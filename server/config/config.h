@@ -84,6 +84,11 @@ struct ServerConfig {
   // Durable storage: the write-ahead log's directory; empty keeps jobs in
   // memory only.
   std::string data_dir;
+  // Durable storage in PostgreSQL instead: a libpq connection string or URI;
+  // empty: none. Not with data_dir.
+  std::string postgres;
+  // The schema of this cluster's tables in that database.
+  std::string postgres_schema;
   // "fsync": acknowledge after fdatasync; "none": after write(2).
   std::string sync;
   // "strict": a corrupt record stops the start; "skip-corrupt": skip it.

@@ -117,6 +117,18 @@ const ConfigKey kKeys[] = {
      .default_shown = "none",
      .help = "the write-ahead log's directory; none keeps jobs in memory "
              "only"},
+    {.name = "postgres",
+     .field = &C::postgres,
+     .default_value = "",
+     .default_shown = "none",
+     .help = "keep the log in PostgreSQL instead of `--data-dir`: a libpq "
+             "connection string or URI (docs/postgresql.md)"},
+    {.name = "postgres_schema",
+     .field = &C::postgres_schema,
+     .default_value = "jobq",
+     .default_shown = nullptr,
+     .help = "the schema of jobq's tables in that database, created if "
+             "missing (lowercase letters, digits, `_`)"},
     {.name = "sync",
      .field = &C::sync,
      .default_value = "fsync",

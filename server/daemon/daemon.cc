@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "common/pem.h"
 #include "core/job.h"
 #include "daemon/metrics.h"
+#include "store/pg_log.h"
 #include "store/wal.h"
 #include "version.h"
 
@@ -114,6 +116,21 @@ absl::Status Daemon::ReloadTokens() {
 Daemon::~Daemon() { Shutdown(); }
 
 absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
+  if (!config_.postgres.empty()) {
+    store::PgLogOptions pg;
+    pg.conninfo = config_.postgres;
+    pg.schema = config_.postgres_schema;
+    pg.sync = config_.sync != "none";
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    pg.holder = absl::StrCat(host, " pid ", getpid());
+    auto log = store::PgLog::Open(std::move(pg));
+    if (!log.ok()) return log.status();
+    log_ = std::move(*log);
+    options->log = log_.get();
+    options->compaction.min_bytes = config_.compact_min_bytes;
+    return absl::OkStatus();
+  }
   if (config_.data_dir.empty()) return absl::OkStatus();
   store::WalOptions wal_options;
   wal_options.dir = config_.data_dir;

@@ -183,7 +183,7 @@ void CoreApi::GetStats(Done<v1::GetStatsResponse> done) {
          v1::GetStatsResponse out;
          DurationToProto(core.now - started_at, out.mutable_uptime());
          store::Log* log = core.loop.log();
-         out.set_storage(log != nullptr ? "wal" : "memory");
+         out.set_storage(log != nullptr ? log->Stats().kind : "memory");
          out.set_open_streams(core.hub.size());
          out.set_resident_memory_bytes(ResidentMemoryBytes());
          out.set_jobs_held(core.scheduler.jobs().size());

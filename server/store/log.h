@@ -42,6 +42,7 @@ struct RecoveryStats {
 };
 
 struct LogStats {
+  std::string kind = "wal";  // GetStats' storage: "wal" or "postgres".
   std::string dir;
   bool sync = true;
   uint64_t segments = 0;

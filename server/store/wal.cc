@@ -29,24 +29,9 @@ std::string Wal::PathOf(uint64_t segment) const {
 }
 
 absl::Status Wal::Start(CommitCallback on_commit, WalEvents events) {
-  on_commit_ = std::move(on_commit);
-  events_ = std::move(events);
   if (auto s = OpenSegment(); !s.ok()) return s;
-  writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "jobq-wal");
-    WriterLoop();
-  });
+  StartWriter(std::move(on_commit), std::move(events), "jobq-wal");
   return absl::OkStatus();
-}
-
-void Wal::Stop() {
-  if (!writer_.joinable()) return;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  writer_.join();
 }
 
 absl::Status Wal::OpenSegment() {
@@ -90,87 +75,6 @@ void Wal::Append(const wal::v1::Transition& t, bool withdrawable) {
   }
 }
 
-uint64_t Wal::Commit() {
-  if (open_.records == 0 && open_.enqueue_records == 0 && !drop_next_) {
-    return 0;
-  }
-  open_.id = ++last_commit_;
-  open_.rotate = rotate_next_;
-  open_.drop_old = drop_next_;
-  rotate_next_ = drop_next_ = false;
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(open_));
-  }
-  cv_.notify_one();
-  open_ = Batch{};
-  return last_commit_;
-}
-
-void Wal::WriterLoop() {
-  std::deque<Batch> batches;  // Taken from queue_, not yet stored.
-  std::chrono::milliseconds backoff = options_.retry_min;
-  absl::Status failing;
-  std::unique_lock lock(mu_);
-  while (true) {
-    if (batches.empty()) {
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) break;  // Stopping, and everything is written.
-    } else {
-      // Stalled: wait, then try again (at once when stopping).
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
-    }
-    bool stopping = stopping_;
-    for (Batch& b : queue_) batches.push_back(std::move(b));
-    queue_.clear();
-    lock.unlock();
-    absl::Status s;
-    if (stalled_) {
-      // Enqueues arriving are refused like the ones before.
-      Withdraw(batches, failing);
-      // With nothing left to write, only a write shows that space is back.
-      bool work = std::any_of(batches.begin(), batches.end(), [](auto& b) {
-        return b.rotate || !b.data.empty();
-      });
-      if (!work) s = Probe();
-    }
-    if (s.ok()) s = WriteBatches(batches);
-    if (s.ok()) {
-      if (stalled_) {
-        lock.lock();
-        bool sticky = !sticky_.ok();
-        lock.unlock();
-        // After a failure for good there is no recovery to announce.
-        if (sticky) {
-          stalled_ = false;
-          std::lock_guard guard(mu_);
-          stats_.stalled.clear();
-          stats_.stalled_since_us = 0;
-        } else {
-          SetStalled(s);
-        }
-      }
-      backoff = options_.retry_min;
-    } else {
-      if (!stalled_) {
-        failing = s;
-        SetStalled(s);
-        Withdraw(batches, s);
-      } else {
-        backoff = std::min(backoff * 2, options_.retry_max);
-      }
-      if (stopping) {
-        // Nothing more can be done: what is left is lost, unacknowledged.
-        spdlog::error("write-ahead log: stopping with {} batches unstored: {}",
-                      batches.size(), s.ToString());
-        on_commit_(batches.back().id, s);
-        batches.clear();
-      }
-    }
-    lock.lock();
-  }
-}
-
 absl::Status Wal::Probe() {
   uint64_t before = file_->size();
   absl::Status s = file_->Append(std::string(4096, '\0'));
@@ -182,46 +86,6 @@ absl::Status Wal::Probe() {
     return sticky_;
   }
   return s;
-}
-
-void Wal::Withdraw(std::deque<Batch>& batches, const absl::Status& why) {
-  uint64_t last = 0;
-  uint64_t records = 0;
-  for (Batch& b : batches) {
-    if (b.enqueue_records == 0) continue;
-    records += b.enqueue_records;
-    b.enqueues.clear();
-    b.enqueue_records = 0;
-    last = b.id;
-  }
-  if (last == 0) return;
-  {
-    std::lock_guard lock(mu_);
-    stats_.withdrawn_records += records;
-  }
-  if (events_.on_withdrawn) events_.on_withdrawn(last, why);
-}
-
-void Wal::SetStalled(const absl::Status& s) {
-  stalled_ = !s.ok();
-  {
-    std::lock_guard lock(mu_);
-    stats_.stalled = std::string(s.message());
-    stats_.stalled_since_us =
-        s.ok() ? 0
-               : std::chrono::duration_cast<std::chrono::microseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-  }
-  if (s.ok()) {
-    spdlog::info("write-ahead log: writing again; nothing was lost");
-  } else {
-    spdlog::error(
-        "write-ahead log: cannot write ({}); jobqd starts no jobs and "
-        "refuses changes until it can, and retries",
-        s.ToString());
-  }
-  if (events_.on_health) events_.on_health(s);
 }
 
 absl::Status Wal::WriteBatches(std::deque<Batch>& batches) {
@@ -340,14 +204,6 @@ void Wal::DropOldSegments() {
     segments_.erase(n);
   }
   (void)env_->SyncDir(options_.dir);
-}
-
-void Wal::Stick(absl::Status s) {
-  std::lock_guard lock(mu_);
-  if (!sticky_.ok()) return;
-  spdlog::error("{}", s.ToString());
-  sticky_ = s;
-  stats_.failure = std::string(s.message());
 }
 
 void Wal::SetSegmentSize(uint64_t segment, uint64_t bytes) {

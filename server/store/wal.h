@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/histogram.h"
 #include "jobq/wal/v1/transition.pb.h"
+#include "store/batched_log.h"
 #include "store/env.h"
 #include "store/log.h"
 
@@ -59,7 +60,7 @@ struct WalOptions {
 //
 // Thread: Open, Recover, Start, Stop by the owner; Append, Commit and the
 // segment controls by the core thread only; Stats from any thread.
-class Wal final : public Log {
+class Wal final : public BatchedLog {
  public:
   // Creates the directory if needed and locks it (FAILED_PRECONDITION when
   // another jobqd holds it).
@@ -81,27 +82,17 @@ class Wal final : public Log {
   // Opens a fresh segment and starts the writer thread.
   [[nodiscard]] absl::Status Start(CommitCallback on_commit,
                                    LogEvents events = {}) override;
-  // Writes every committed batch, reports it, stops the writer. While the
-  // log is stalled it tries once more, and reports what it could not store
-  // as failed.
-  void Stop() override;
 
   // Core thread. A withdrawable record (an enqueue not yet applied) may be
   // dropped if its batch cannot be written; see on_withdrawn.
   void Append(const wal::v1::Transition& t, bool withdrawable = false) override;
-  // Hands the records appended since the last commit to the writer.
-  // Returns the batch id, or 0 when nothing was appended.
-  uint64_t Commit() override;
-  uint64_t last_commit() const override { return last_commit_; }
+  // A snapshot is a new segment (BeginSnapshot); once the batch after it
+  // is durable the segments before it go (EndSnapshot).
   // The next committed batch goes to a new segment.
-  void RotateAtNextCommit() { rotate_next_ = true; }
+  void RotateAtNextCommit() { BeginSnapshot(); }
   // Once the next committed batch is durable, the segments before the
   // current one are deleted.
-  void DropOldSegmentsAtNextCommit() { drop_next_ = true; }
-  // A snapshot is a new segment; once its last batch is durable the
-  // segments before it go.
-  void BeginSnapshot() override { RotateAtNextCommit(); }
-  void EndSnapshot() override { DropOldSegmentsAtNextCommit(); }
+  void DropOldSegmentsAtNextCommit() { EndSnapshot(); }
 
   // The bytes in all segments. Thread: any; read every core turn, so kept
   // in an atomic rather than summed under the lock.
@@ -109,63 +100,33 @@ class Wal final : public Log {
   WalStats Stats() const override;
 
  private:
-  struct Batch {
-    uint64_t id = 0;
-    std::string data;      // Records the core has applied.
-    std::string enqueues;  // Withdrawable records, stored before `data`.
-    uint32_t records = 0;  // In data.
-    uint32_t enqueue_records = 0;
-    bool rotate = false;
-    bool drop_old = false;
-  };
-
-  explicit Wal(WalOptions options) : options_(std::move(options)) {}
+  explicit Wal(WalOptions options)
+      : BatchedLog("write-ahead log", options.retry_min, options.retry_max),
+        options_(std::move(options)) {}
   std::string PathOf(uint64_t segment) const;
   absl::Status OpenSegment();
-  void WriterLoop();
-  // Stores batches from the front, reporting and removing each stored (or,
-  // after a sticky failure, failed) one. Returns the error that stopped it
-  // short, with the unstored batches left in `batches`; OK when none is left.
-  absl::Status WriteBatches(std::deque<Batch>& batches);
+  absl::Status WriteBatches(std::deque<Batch>& batches) override;
   absl::Status WriteGroup(const std::string& data, uint32_t records);
-  // Drops the withdrawable records of `batches` and reports them.
-  void Withdraw(std::deque<Batch>& batches, const absl::Status& why);
-  void SetStalled(const absl::Status& s);
   // While stalled with nothing to write: whether a write would succeed now
   // (appends a block of zeros and cuts it off again).
-  absl::Status Probe();
+  absl::Status Probe() override;
   void DropOldSegments();
-  void Stick(absl::Status s);
   // With mu_ held: records a segment's size and the new total.
   void SetSegmentSize(uint64_t segment, uint64_t bytes);
 
   WalOptions options_;
   Env* env_ = nullptr;
   std::unique_ptr<FileLock> lock_;
-  CommitCallback on_commit_;
-  LogEvents events_;
 
   // Core thread.
-  Batch open_;
   std::string scratch_;
-  uint64_t last_commit_ = 0;
-  bool rotate_next_ = false;
-  bool drop_next_ = false;
 
   // Writer thread (and Start before it runs).
   std::unique_ptr<WritableFile> file_;
   uint64_t segment_ = 0;  // The current segment number.
-  bool stalled_ = false;  // Writes fail; retrying.
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Batch> queue_;                // Guarded by mu_.
-  bool stopping_ = false;                  // Guarded by mu_.
-  absl::Status sticky_;                    // Guarded by mu_.
   std::map<uint64_t, uint64_t> segments_;  // Number -> bytes. Guarded by mu_.
   std::atomic<uint64_t> log_bytes_{0};     // Sum of segments_.
-  WalStats stats_;                         // Guarded by mu_.
-  std::thread writer_;
 };
 
 }  // namespace jobq::store

@@ -1,6 +1,6 @@
-// Durability of the real jobqd with --data-dir: SIGKILL at random moments,
-// restart, and every acknowledged job is still there; the log compacts
-// under load.
+// Durability of the real jobqd, with --data-dir and with --postgres:
+// SIGKILL at random moments, restart, and every acknowledged job is still
+// there; the log compacts under load.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -23,31 +23,49 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tests/integration/jobqd_process.h"
+#include "tests/testing/pg_cluster.h"
 
 namespace jobq::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Every job jobqd holds, by id.
-absl::flat_hash_map<std::string, v1::Job> ListAll(client::Client& c) {
-  absl::flat_hash_map<std::string, v1::Job> out;
-  v1::ListJobsRequest req;
-  req.set_page_size(1000);
-  do {
-    auto page = c.ListJobs(req);
-    EXPECT_TRUE(page.ok()) << page.status();
-    if (!page.ok()) break;
-    for (const auto& j : page->jobs()) out[j.id()] = j;
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty());
-  return out;
-}
+// Where jobqd keeps its log: a data directory, or a schema of the test
+// binary's PostgreSQL cluster (the parameter).
+class DurableStorageTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgres") {
+      PgCluster* cluster = PgCluster::Get();
+      ASSERT_NE(cluster, nullptr);
+      storage_ = {"--postgres", cluster->conninfo(), "--postgres-schema",
+                  SchemaForTest()};
+    } else {
+      dir_ = TempPath("data");
+      storage_ = {"--data-dir", dir_};
+    }
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  // jobqd's flags: the storage, then `more`.
+  std::vector<std::string> Args(std::vector<std::string> more = {}) {
+    std::vector<std::string> args = storage_;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  }
 
-TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
+  std::vector<std::string> storage_;
+  std::string dir_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Storage, DurableStorageTest,
+                         ::testing::Values("file", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(DurableStorageTest, EveryAcknowledgedJobSurvivesTwentyKills) {
   // Twenty, but fewer in sanitizer builds (see tests/CMakeLists.txt).
   const int rounds = JOBQ_CRASH_ROUNDS;
-  const std::string dir = TempPath("data");
   std::mt19937 rng(20261127);
   std::mutex mu;
   std::condition_variable cv;
@@ -56,7 +74,7 @@ TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
 
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE(round);
-    auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+    auto jobqd = JobqdProcess::Start(Args());
     ASSERT_NE(jobqd, nullptr);
     auto& c = jobqd->client();
 
@@ -124,7 +142,7 @@ TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
   }
 
   // A last start: every acknowledged job is there and runs to its end.
-  auto jobqd = JobqdProcess::Start({"--data-dir", dir});
+  auto jobqd = JobqdProcess::Start(Args());
   ASSERT_NE(jobqd, nullptr);
   auto& c = jobqd->client();
   // Watch every unfinished job to its end (the watch ends when they have).
@@ -148,13 +166,11 @@ TEST(DurabilityTest, EveryAcknowledgedJobSurvivesTwentyKills) {
         << " attempts: " << it->second.error();
   }
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
-  std::filesystem::remove_all(dir);
 }
 
-TEST(DurabilityTest, CompactionUnderLoadKeepsLiveJobsAndBoundsTheDisk) {
-  const std::string dir = TempPath("data");
+TEST_P(DurableStorageTest, CompactionUnderLoadKeepsLiveJobsAndBoundsTheLog) {
   auto jobqd = JobqdProcess::Start(
-      {"--data-dir", dir, "--compact-min", "256KiB", "--max-finished", "1000"});
+      Args({"--compact-min", "256KiB", "--max-finished", "1000"}));
   ASSERT_NE(jobqd, nullptr);
   auto& c = jobqd->client();
   // Live jobs that wait an hour.
@@ -177,9 +193,10 @@ TEST(DurabilityTest, CompactionUnderLoadKeepsLiveJobsAndBoundsTheDisk) {
   // 30,000 jobs wrote several megabytes; the log stayed near its floor.
   EXPECT_GT(w.records_written(), 60'000u);
   EXPECT_LT(max_log, 2u << 20) << "log grew to " << max_log;
+  EXPECT_TRUE(jobqd->WaitForLog(std::regex("compaction: .* old segments go")));
   EXPECT_EQ(jobqd->Stop(SIGKILL), 128 + SIGKILL);
 
-  jobqd = JobqdProcess::Start({"--data-dir", dir});
+  jobqd = JobqdProcess::Start(Args());
   ASSERT_NE(jobqd, nullptr);
   auto held = ListAll(jobqd->client());
   for (const auto& r : kept->results()) {
@@ -188,7 +205,6 @@ TEST(DurabilityTest, CompactionUnderLoadKeepsLiveJobsAndBoundsTheDisk) {
     EXPECT_EQ(it->second.state(), v1::JOB_STATE_SCHEDULED);
   }
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
-  std::filesystem::remove_all(dir);
 }
 
 std::string ReadBytes(const std::string& path) {

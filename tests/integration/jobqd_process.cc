@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -220,11 +221,26 @@ double MetricSample(const std::string& page, const std::string& series) {
   return std::stod(page.substr(pos + series.size() + 2));
 }
 
+absl::flat_hash_map<std::string, v1::Job> ListAll(client::Client& c) {
+  absl::flat_hash_map<std::string, v1::Job> out;
+  v1::ListJobsRequest req;
+  req.set_page_size(1000);
+  do {
+    auto page = c.ListJobs(req);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    for (const auto& j : page->jobs()) out[j.id()] = j;
+    req.set_page_token(page->next_page_token());
+  } while (!req.page_token().empty());
+  return out;
+}
+
 std::string TempPath(const std::string& name) {
   static int counter = 0;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "jobq_" +
-         (info != nullptr ? std::string(info->name()) : "test") + "_" +
+  std::string test = info != nullptr ? info->name() : "test";
+  std::replace(test.begin(), test.end(), '/', '_');  // Parameterised names.
+  return ::testing::TempDir() + "jobq_" + test + "_" +
          std::to_string(getpid()) + "_" + std::to_string(++counter) + "_" +
          name;
 }

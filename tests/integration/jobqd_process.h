@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "client/client.h"
 #include "tests/testing/process.h"
 
@@ -128,6 +129,9 @@ std::string HttpGet(int port, const std::string& path, int* status = nullptr);
 // The value of one sample line of a /metrics page, such as
 // jobq_jobs_submitted_total{queue="default"}; -1 when absent.
 double MetricSample(const std::string& page, const std::string& series);
+
+// Every job jobqd holds, by id (a test failure if a page cannot be read).
+absl::flat_hash_map<std::string, v1::Job> ListAll(client::Client& c);
 
 // Path of a file that does not exist yet, unique to this test.
 std::string TempPath(const std::string& name);

@@ -167,6 +167,11 @@ TEST(ConfigTest, ValidationNamesTheKeyThatDoesNotFit) {
        "max_message_size: between max_payload + 64KiB"},
       {[](ServerConfig& c) { c.command_user = ""; }, "command_user"},
       {[](ServerConfig& c) { c.stream_buffer = 0; }, "stream_buffer"},
+      {[](ServerConfig& c) {
+         c.postgres = "dbname=jobq";
+         c.data_dir = "/var/lib/jobq";
+       },
+       "--postgres and --data-dir (postgres, data_dir) are both given"},
   };
   for (const Case& k : cases) {
     ServerConfig c;

@@ -12,6 +12,7 @@
 #include "store/log_format.h"
 #include "store/loss_tracker.h"
 #include "tests/unit/store/fault_env.h"
+#include "tests/unit/store/log_reports.h"
 
 namespace jobq::store {
 namespace {
@@ -54,37 +55,6 @@ std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
   for (uint64_t i = first; i <= last; ++i) out.push_back(i);
   return out;
 }
-
-// Collects commit reports; tests wait on the report itself.
-class Commits {
- public:
-  CommitCallback Callback() {
-    return [this](uint64_t batch, absl::Status s) {
-      std::lock_guard lock(mu_);
-      for (uint64_t b = last_ + 1; b <= batch; ++b) status_[b] = s;
-      last_ = std::max(last_, batch);
-      cv_.notify_all();
-    };
-  }
-  uint64_t last() {
-    std::lock_guard lock(mu_);
-    return last_;
-  }
-  absl::Status WaitFor(uint64_t batch) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(20),
-                 [&] { return last_ >= batch; });
-    auto it = status_.find(batch);
-    return it == status_.end() ? absl::DeadlineExceededError("no report")
-                               : it->second;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint64_t, absl::Status> status_;
-  uint64_t last_ = 0;
-};
 
 class WalTest : public ::testing::Test {
  protected:
@@ -149,16 +119,7 @@ class WalTest : public ::testing::Test {
   std::unique_ptr<Commits> commits_ = std::make_unique<Commits>();
 };
 
-TEST_F(WalTest, RecoveryReplaysEveryCommittedRecordInOrder) {
-  auto wal = StartWal();
-  ASSERT_TRUE(Write(*wal, {1, 2}).ok());
-  ASSERT_TRUE(Write(*wal, {3}).ok());
-  ASSERT_TRUE(Write(*wal, {4, 5, 6}).ok());
-  EXPECT_EQ(wal->Stats().records_written, 6u);
-  EXPECT_GE(wal->Stats().fsyncs, 1u);
-  wal->Stop();
-  EXPECT_EQ(Replay(), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
-}
+// Order, snapshots and stalls common to every log: log_test.cc.
 
 TEST_F(WalTest, EachStartWritesANewSegmentAndRecoveryReadsThemAll) {
   auto wal = StartWal();
@@ -171,51 +132,6 @@ TEST_F(WalTest, EachStartWritesANewSegmentAndRecoveryReadsThemAll) {
   EXPECT_EQ(wal->Stats().segments, 2u);
   EXPECT_EQ(Replay(), (std::vector<uint64_t>{1, 2}));
 }
-
-// What the writer reports besides commits; tests wait on the report.
-class LogEvents {
- public:
-  WalEvents Events() {
-    WalEvents e;
-    e.on_withdrawn = [this](uint64_t batch, absl::Status s) {
-      std::lock_guard lock(mu_);
-      withdrawn_ = batch;
-      why_ = s;
-      cv_.notify_all();
-    };
-    e.on_health = [this](absl::Status s) {
-      std::lock_guard lock(mu_);
-      health_.push_back(s);
-      cv_.notify_all();
-    };
-    return e;
-  }
-  // Waits for the `n`th health report and returns it.
-  absl::Status WaitHealth(size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(20),
-                 [&] { return health_.size() >= n; });
-    return health_.size() >= n ? health_[n - 1]
-                               : absl::DeadlineExceededError("no report");
-  }
-  absl::Status WaitWithdrawn(uint64_t batch) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(20),
-                 [&] { return withdrawn_ >= batch; });
-    return withdrawn_ >= batch ? why_ : absl::DeadlineExceededError("none");
-  }
-  size_t health_reports() {
-    std::lock_guard lock(mu_);
-    return health_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<absl::Status> health_;
-  uint64_t withdrawn_ = 0;
-  absl::Status why_;
-};
 
 class WalStallTest : public WalTest {
  protected:
@@ -238,7 +154,7 @@ class WalStallTest : public WalTest {
     for (uint64_t s : seqs) wal.Append(T(s));
     return wal.Commit();
   }
-  std::unique_ptr<LogEvents> events_ = std::make_unique<LogEvents>();
+  std::unique_ptr<WriterReports> events_ = std::make_unique<WriterReports>();
 };
 
 TEST_F(WalStallTest, NoSpaceStallsTheLogWithoutAHoleUntilSpaceReturns) {
@@ -246,7 +162,7 @@ TEST_F(WalStallTest, NoSpaceStallsTheLogWithoutAHoleUntilSpaceReturns) {
     SCOPED_TRACE(step);
     env_ = std::make_unique<FaultEnv>();
     commits_ = std::make_unique<Commits>();
-    events_ = std::make_unique<LogEvents>();
+    events_ = std::make_unique<WriterReports>();
     auto wal = StartStallingWal();
     ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
     // The disk fills `step` writes from now.
@@ -285,48 +201,8 @@ TEST_F(WalStallTest, NoSpaceStallsTheLogWithoutAHoleUntilSpaceReturns) {
   }
 }
 
-TEST_F(WalStallTest, AWriteThatFailsAgainKeepsTheLogStalledWithoutNewReports) {
-  auto wal = StartStallingWal();
-  env_->FailAppendsAfter(0);
-  uint64_t batch = Commit(*wal, {7}, {8});
-  ASSERT_EQ(events_->WaitHealth(1).code(),
-            absl::StatusCode::kResourceExhausted);
-  ASSERT_EQ(events_->WaitWithdrawn(batch).code(),
-            absl::StatusCode::kResourceExhausted);
-  // Enqueues committed while stalled are given back too, and nothing is
-  // reported stored while appends keep failing.
-  uint64_t later = Commit(*wal, {9}, {10});
-  ASSERT_EQ(events_->WaitWithdrawn(later).code(),
-            absl::StatusCode::kResourceExhausted);
-  // The writer tries again (every few ms) and fails: wait for three tries.
-  uint64_t failures = wal->Stats().write_failures;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (wal->Stats().write_failures < failures + 3 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  EXPECT_GE(wal->Stats().write_failures, failures + 3);
-  EXPECT_EQ(events_->health_reports(), 1u);
-  EXPECT_EQ(commits_->last(), 0u);
-  env_->Heal();
-  EXPECT_TRUE(commits_->WaitFor(later).ok());
-  wal->Stop();
-  EXPECT_EQ(Replay(), (std::vector<uint64_t>{7, 9}));
-}
-
-TEST_F(WalStallTest, StoppingWhileStalledReportsWhatWasNotStoredAsFailed) {
-  auto wal = StartStallingWal();
-  ASSERT_TRUE(commits_->WaitFor(Commit(*wal, {1})).ok());
-  env_->FailAppendsAfter(0);
-  uint64_t batch = Commit(*wal, {2});
-  ASSERT_EQ(events_->WaitHealth(1).code(),
-            absl::StatusCode::kResourceExhausted);
-  wal->Stop();
-  EXPECT_EQ(commits_->WaitFor(batch).code(),
-            absl::StatusCode::kResourceExhausted);
-  env_->Heal();
-  EXPECT_EQ(Replay(), std::vector<uint64_t>{1});
-}
+// A write that fails again, and a stop while stalled: log_test.cc, for
+// every log.
 
 TEST_F(WalStallTest, NoSpaceForANewSegmentStallsTheRotationAndRetriesIt) {
   auto wal = StartStallingWal();

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace jobq::store {
+
+// A query's result, freed with it.
+struct PgResultFree {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultFree>;
+
+// One libpq connection, used blocking: the calls wait for the server.
+// Errors come back as a Status whose message names what failed and the
+// server's words; connection failures are UNAVAILABLE (and leave the
+// connection broken(), to be opened again), a full disk on the server is
+// RESOURCE_EXHAUSTED, any other SQL error INTERNAL. A query's error in
+// a transaction leaves the transaction aborted: the caller rolls back.
+//
+// Thread: one at a time (libpq connections are not shared).
+class PgConn {
+ public:
+  // `conninfo` is a libpq keyword string or URI; its own settings win over
+  // the defaults given here (connect_timeout 5 s, application_name jobqd).
+  static absl::StatusOr<std::unique_ptr<PgConn>> Connect(
+      const std::string& conninfo);
+  ~PgConn();
+
+  // A command or query with no parameters (several statements may be
+  // given: the last one's result comes back).
+  absl::StatusOr<PgResult> Exec(const std::string& sql);
+  // A query with text parameters; `binary_result` asks for binary columns.
+  absl::StatusOr<PgResult> ExecParams(const std::string& sql,
+                                      const std::vector<std::string>& params,
+                                      bool binary_result = false);
+  // COPY ... FROM STDIN with `data` as the whole input.
+  absl::Status CopyIn(const std::string& sql, const std::string& data);
+  // Sends `sql` and calls `row` for each row as it arrives (single-row
+  // mode), so a large result never sits in memory whole. `row` returns
+  // a non-OK status to stop; the rest of the rows are then drained.
+  absl::Status Stream(const std::string& sql,
+                      const std::function<absl::Status(const PGresult&)>& row);
+
+  // The connection was lost: open a new one.
+  bool broken() const;
+  PGconn* raw() { return conn_; }
+
+ private:
+  explicit PgConn(PGconn* conn) : conn_(conn) {}
+  absl::StatusOr<PgResult> Check(PGresult* r, const std::string& what);
+  absl::Status Failure(const PGresult* r, const std::string& what);
+
+  PGconn* conn_;
+};
+
+// `name` in double quotes, with any quote inside doubled.
+std::string QuoteIdent(const std::string& name);
+
+// A bigint of a binary result column (network byte order).
+int64_t PgInt8(const PGresult& r, int row, int column);
+
+}  // namespace jobq::store

@@ -1,0 +1,121 @@
+#include "tests/testing/pg_cluster.h"
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+namespace jobq::testing {
+namespace {
+
+constexpr char kBin[] = "/usr/lib/postgresql/15/bin/";
+
+PgCluster* g_cluster = nullptr;
+
+class PgEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (g_cluster != nullptr) g_cluster->Shutdown();
+  }
+};
+
+[[maybe_unused]] const ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new PgEnvironment);
+
+std::string Output(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), n);
+  pclose(p);
+  return out;
+}
+
+}  // namespace
+
+PgCluster* PgCluster::Get() {
+  if (g_cluster != nullptr) return g_cluster;
+  std::unique_ptr<PgCluster> c(new PgCluster());
+  if (!c->Init()) {
+    ADD_FAILURE() << "cannot start a PostgreSQL 15 cluster (the postgresql "
+                     "package, scripts/test-deps.txt); see "
+                  << c->base_ << "/server.log";
+    return nullptr;
+  }
+  g_cluster = c.release();
+  return g_cluster;
+}
+
+bool PgCluster::RunAsOwner(const std::string& command) const {
+  std::string line = as_postgres_ ? "runuser -u postgres -- " : "";
+  line += kBin + command + " >>" + base_ + "/commands.log 2>&1";
+  return std::system(line.c_str()) == 0;
+}
+
+bool PgCluster::Init() {
+  std::string tmpl = ::testing::TempDir() + "/jobq_pg_XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return false;
+  base_ = tmpl;
+  data_ = base_ + "/data";
+  socket_dir_ = base_ + "/sock";
+  std::filesystem::create_directory(socket_dir_);
+  as_postgres_ = geteuid() == 0;
+  if (as_postgres_) {
+    const passwd* pw = getpwnam("postgres");
+    if (pw == nullptr) return false;
+    for (const auto& d : {base_, socket_dir_}) {
+      if (chown(d.c_str(), pw->pw_uid, pw->pw_gid) != 0) return false;
+    }
+  }
+  if (!RunAsOwner("initdb -A trust --no-sync -U postgres -D " + data_)) {
+    return false;
+  }
+  conninfo_ = "host=" + socket_dir_ + " dbname=postgres user=postgres";
+  return Start();
+}
+
+bool PgCluster::Start() {
+  return RunAsOwner("pg_ctl -w -D " + data_ + " -l " + base_ +
+                    "/server.log -o \"-c listen_addresses='' -k " +
+                    socket_dir_ + "\" start");
+}
+
+bool PgCluster::Stop() {
+  return RunAsOwner("pg_ctl -w -D " + data_ + " -m fast stop");
+}
+
+std::string PgCluster::Psql(const std::string& sql) const {
+  return Output(std::string(kBin) + "psql -X -A -t -q -d '" + conninfo_ +
+                "' -c \"" + sql + "\" 2>&1");
+}
+
+void PgCluster::Shutdown() {
+  RunAsOwner("pg_ctl -w -D " + data_ + " -m immediate stop");
+  std::error_code ec;
+  std::filesystem::remove_all(base_, ec);
+}
+
+std::string SchemaForTest() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = "t_";
+  name += info != nullptr
+              ? std::string(info->test_suite_name()) + "_" + info->name()
+              : "none";
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) c = '_';
+  }
+  static int counter = 0;
+  name = name.substr(0, 55) + "_" + std::to_string(++counter);
+  return name;
+}
+
+}  // namespace jobq::testing
