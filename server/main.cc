@@ -2,8 +2,11 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -58,6 +61,7 @@ sigset_t BlockStopSignals() {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGUSR1);  // The daemon's own: restart.
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return stop_signals;
@@ -100,8 +104,8 @@ void LogStart(const jobq::config::ServerConfig& config,
       config.auth_tokens.empty() ? "off" : "required");
 }
 
-// SIGHUP reloads the tokens file; SIGINT and SIGTERM stop. Returns the
-// signal that stops.
+// SIGHUP reloads the tokens file; SIGINT and SIGTERM stop; SIGUSR1 (sent
+// by jobqd to itself) restarts. Returns the signal that stops.
 int WaitForStop(const sigset_t& stop_signals, jobq::daemon::Daemon& daemon) {
   int sig = 0;
   while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
@@ -110,6 +114,43 @@ int WaitForStop(const sigset_t& stop_signals, jobq::daemon::Daemon& daemon) {
     }
   }
   return sig;
+}
+
+// A restart in place keeps the ports: jobqd passes the addresses it bound
+// to the new process image in these (a port 0 would otherwise change).
+constexpr char kRestartListen[] = "JOBQ_RESTART_LISTEN";
+constexpr char kRestartHttpListen[] = "JOBQ_RESTART_HTTP_LISTEN";
+
+void TakeRestartAddresses(jobq::config::ServerConfig* config) {
+  if (const char* a = std::getenv(kRestartListen); a != nullptr) {
+    config->listen = a;
+  }
+  if (const char* a = std::getenv(kRestartHttpListen); a != nullptr) {
+    config->http_listen = a;
+  }
+  unsetenv(kRestartListen);
+  unsetenv(kRestartHttpListen);
+}
+
+// Starts this program again in this process (same pid, same arguments, on
+// the ports it had): a jobqd that lost its leadership, or a standby that
+// fell behind, comes back as a fresh standby. Returns only on failure.
+int RestartInPlace(char** argv, const jobq::config::ServerConfig& config,
+                   const jobq::daemon::Daemon& daemon) {
+  if (config.listen.rfind(':') != std::string::npos &&
+      config.listen.rfind("unix:", 0) != 0) {
+    setenv(kRestartListen, BoundAddress(config.listen, daemon.port()).c_str(),
+           1);
+  }
+  if (daemon.http_port() != 0) {
+    setenv(kRestartHttpListen,
+           BoundAddress(config.http_listen, daemon.http_port()).c_str(), 1);
+  }
+  spdlog::info("restarting");
+  spdlog::shutdown();
+  execv("/proc/self/exe", argv);
+  std::fprintf(stderr, "jobqd: cannot restart: %s\n", std::strerror(errno));
+  return 1;
 }
 
 }  // namespace
@@ -127,6 +168,7 @@ int main(int argc, char** argv) {
   jobq::config::CommandLineOutcome line =
       jobq::config::ReadCommandLine(argc, argv, std::cout, std::cerr);
   if (line.exit_code) return *line.exit_code;
+  TakeRestartAddresses(&line.config);
   const jobq::config::ServerConfig& config = line.config;
   if (auto s = jobq::SetUpLogging(config.log_level, config.log_format);
       !s.ok()) {
@@ -136,12 +178,17 @@ int main(int argc, char** argv) {
   sigset_t stop_signals = BlockStopSignals();
 
   jobq::daemon::Daemon daemon(config);
+  daemon.set_on_restart([](const std::string&) { kill(getpid(), SIGUSR1); });
   if (auto s = daemon.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;
   }
   LogStart(config, daemon);
   int sig = WaitForStop(stop_signals, daemon);
+  if (sig == SIGUSR1) {
+    daemon.Shutdown();
+    return RestartInPlace(argv, config, daemon);
+  }
   spdlog::info("received {}, shutting down",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   daemon.Shutdown();

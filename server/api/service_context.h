@@ -50,6 +50,28 @@ class OpenStreams {
   int open_ = 0;  // Guarded by mu_.
 };
 
+// Where the leader of the cluster is, as a standby knows it (--postgres):
+// named in every refusal, and in the `jobq-leader` trailing metadata.
+// Thread: any.
+class LeaderHint {
+ public:
+  void Set(std::string address) {
+    std::lock_guard lock(mu_);
+    address_ = std::move(address);
+  }
+  std::string address() const {
+    std::lock_guard lock(mu_);
+    return address_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string address_;  // Guarded by mu_; empty: no leader known.
+};
+
+// The trailing metadata key of a standby's refusals: the leader's address.
+inline constexpr char kLeaderMetadata[] = "jobq-leader";
+
 // What every gRPC service of jobqd shares. Owned by the Daemon; outlives
 // the gRPC server.
 // Thread: read from gRPC threads; `shutting_down` is atomic.
@@ -69,6 +91,9 @@ struct ServiceContext {
   std::atomic<bool> shutting_down{false};
   // Until the log has been replayed, RPCs are refused.
   std::atomic<bool> recovering{true};
+  // A standby of a cluster on PostgreSQL: recovering until it leads.
+  std::atomic<bool> standby{false};
+  LeaderHint leader;
   std::string version;
   int workers = 0;
   OpenStreams streams;
@@ -110,8 +135,15 @@ engine::Done<T> FinishInto(grpc::ServerUnaryReactor* reactor, T* response) {
 }
 
 // Why new work is refused now, if it is: UNAVAILABLE while jobqd recovers
-// its log or shuts down; OK otherwise.
+// its log, is a standby (naming the leader) or shuts down; OK otherwise.
 inline absl::Status RefusalStatus(const ServiceContext& ctx) {
+  if (ctx.recovering.load() && ctx.standby.load()) {
+    std::string leader = ctx.leader.address();
+    return absl::UnavailableError(
+        leader.empty()
+            ? std::string("jobqd is a standby; no leader yet")
+            : absl::StrCat("jobqd is a standby; the leader is ", leader));
+  }
   if (ctx.recovering.load()) {
     return absl::UnavailableError("jobqd is recovering its write-ahead log");
   }

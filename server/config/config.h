@@ -89,6 +89,12 @@ struct ServerConfig {
   std::string postgres;
   // The schema of this cluster's tables in that database.
   std::string postgres_schema;
+  // With postgres: a leader that has not renewed its lease for this long
+  // may be replaced by a standby.
+  DurationUs leader_lease{};
+  // Where clients reach this jobqd (named by standbys); empty: the listen
+  // address with its bound port.
+  std::string advertise_address;
   // "fsync": acknowledge after fdatasync; "none": after write(2).
   std::string sync;
   // "strict": a corrupt record stops the start; "skip-corrupt": skip it.

@@ -129,6 +129,20 @@ const ConfigKey kKeys[] = {
      .default_shown = nullptr,
      .help = "the schema of jobq's tables in that database, created if "
              "missing (lowercase letters, digits, `_`)"},
+    {.name = "leader_lease",
+     .field = &C::leader_lease,
+     .default_value = "2s",
+     .default_shown = nullptr,
+     .help = "with `--postgres`: a leader silent this long (hung, or cut off "
+             "from the database) is replaced by a standby; a leader that "
+             "dies is replaced at once (at least 1s)",
+     .min = kSecond},
+    {.name = "advertise_address",
+     .field = &C::advertise_address,
+     .default_value = "",
+     .default_shown = "the listen address",
+     .help = "host:port where clients reach this jobqd; standbys name the "
+             "leader's to clients"},
     {.name = "sync",
      .field = &C::sync,
      .default_value = "fsync",

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/leader_hint.h"
 #include "common/host_port.h"
 #include "common/pem.h"
 #include "core/job.h"
@@ -124,8 +125,12 @@ absl::Status Daemon::OpenStorage(CoreLoop::Options* options) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     pg.holder = absl::StrCat(host, " pid ", getpid());
+    pg.on_deposed = [this](const absl::Status& why) {
+      Restart(std::string(why.message()));
+    };
     auto log = store::PgLog::Open(std::move(pg));
     if (!log.ok()) return log.status();
+    pg_log_ = log->get();
     log_ = std::move(*log);
     options->log = log_.get();
     options->compaction.min_bytes = config_.compact_min_bytes;
@@ -193,23 +198,23 @@ absl::Status Daemon::Recover() {
     ApplyQueueConfig();
     return absl::OkStatus();
   }
+  if (absl::Status s = ReplayLog(); !s.ok()) return s;
+  return FinishRecovery();
+}
+
+absl::Status Daemon::ReplayLog() {
   auto t0 = std::chrono::steady_clock::now();
   core::Scheduler& scheduler = core_->scheduler();
   auto stats = log_->Recover(
       [&scheduler](const wal::v1::Transition& t) { scheduler.Apply(t); });
   if (!stats.ok()) return stats.status();
-  size_t requeued = scheduler.RequeueRunning(clock_->Now());
-  // Slots missed while down: skipped, or fired once (the schedule's
-  // catch-up policy) on the core's first turn.
-  scheduler.CatchUpSchedules(clock_->Now());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
   spdlog::info(
-      "recovered {} jobs ({} unfinished, {} were running: READY again, or "
-      "DEAD when out of attempts) from {} records in {} segments ({} bytes) "
-      "in {} ms",
-      scheduler.jobs().size(), scheduler.live(), requeued, stats->records,
+      "recovered {} jobs ({} unfinished) from {} records in {} segments ({} "
+      "bytes) in {} ms",
+      scheduler.jobs().size(), scheduler.live(), stats->records,
       stats->segments, stats->bytes, ms);
   if (stats->torn_bytes > 0) {
     spdlog::warn(
@@ -220,9 +225,33 @@ absl::Status Daemon::Recover() {
   if (!stats->skipped.empty() || !stats->missing_segments.empty()) {
     ReportSkipped(*stats);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::FinishRecovery() {
+  core::Scheduler& scheduler = core_->scheduler();
+  size_t requeued = scheduler.RequeueRunning(clock_->Now());
+  if (requeued > 0) {
+    spdlog::info(
+        "{} jobs were running when the last leader stopped: READY again, or "
+        "DEAD when out of attempts",
+        requeued);
+  }
+  // Slots missed while down: skipped, or fired once (the schedule's
+  // catch-up policy) on the core's first turn.
+  scheduler.CatchUpSchedules(clock_->Now());
   ApplyQueueConfig();
   CoreLoop* core = core_.get();
   return log_->Start(core->CommitCallback(), core->LogEvents());
+}
+
+void Daemon::GoLive() {
+  pool_->Start();
+  core_->Start(pool_.get());
+  ctx_.recovering.store(false);
+  // Serving unless the log already failed (during recovery's first write).
+  server_->GetHealthCheckService()->SetServingStatus(NotReady().empty());
+  serving_.store(server_.get());
 }
 
 absl::Status Daemon::Start() {
@@ -295,13 +324,12 @@ absl::Status Daemon::Start() {
   started_ = true;
   // Up first, refusing work and NOT_SERVING while the log is replayed.
   if (absl::Status s = StartServers(); !s.ok()) return s;
+  if (pg_log_ != nullptr) {
+    if (absl::Status s = ReplayLog(); !s.ok()) return s;
+    return StartCluster();
+  }
   if (absl::Status s = Recover(); !s.ok()) return s;
-  pool_->Start();
-  core_->Start(pool_.get());
-  ctx_.recovering.store(false);
-  // Serving unless the log already failed (during recovery's first write).
-  server_->GetHealthCheckService()->SetServingStatus(NotReady().empty());
-  serving_.store(server_.get());
+  GoLive();
   return absl::OkStatus();
 }
 
@@ -343,6 +371,8 @@ absl::Status Daemon::StartServers() {
       interceptors;
   interceptors.push_back(
       std::make_unique<api::RpcMetricsInterceptorFactory>(&rpc_metrics_));
+  interceptors.push_back(
+      std::make_unique<api::LeaderHintInterceptorFactory>(&ctx_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   port_.store(port);
@@ -358,8 +388,12 @@ absl::Status Daemon::StartServers() {
   server_->GetHealthCheckService()->SetServingStatus(false);
 
   if (config_.http_listen.empty()) return absl::OkStatus();
-  MetricsSources sources{core_api_.get(), log_.get(), &rpc_metrics_,  kVersion,
-                         started_at_,     &ctx_,      listener_.get()};
+  MetricsSources sources{
+      core_api_.get(), log_.get(),
+      &rpc_metrics_,   kVersion,
+      started_at_,     &ctx_,
+      listener_.get(), pg_log_ != nullptr ? &cluster_ : nullptr,
+      pg_log_};
   http::HttpServer::Handlers handlers{
       [sources] { return RenderMetrics(sources); },
       [this] { return NotReady(); }, nullptr, nullptr};
@@ -421,6 +455,11 @@ Daemon::ServerCredentials() const {
 }
 
 std::string Daemon::NotReady() const {
+  if (ctx_.recovering.load() && ctx_.standby.load()) {
+    std::string leader = ctx_.leader.address();
+    return leader.empty() ? "standby: no leader yet"
+                          : "standby: the leader is " + leader;
+  }
   if (ctx_.recovering.load()) return "recovering the write-ahead log";
   if (ctx_.shutting_down.load()) return "shutting down";
   if (log_ != nullptr) {
@@ -438,6 +477,7 @@ std::string Daemon::NotReady() const {
 void Daemon::Shutdown() {
   if (stopped_ || !started_) return;
   stopped_ = true;
+  StopStandby();
   if (core_ == nullptr || server_ == nullptr || ctx_.recovering.load()) {
     // Start failed half way: stop what runs.
     ctx_.shutting_down.store(true);
@@ -454,7 +494,9 @@ void Daemon::Shutdown() {
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
   }
-  size_t left = core_->Drain(config_.shutdown_grace);
+  // A jobqd that lost its leadership stops at once: the new leader runs
+  // again what it was running.
+  size_t left = core_->Drain(restarting_.load() ? 0 : config_.shutdown_grace);
   if (left > 0) {
     spdlog::warn(
         "shutdown: {} jobs still running after the grace period; "
@@ -490,6 +532,8 @@ void Daemon::Shutdown() {
   pool_->Stop();
   core_->Stop();
   if (log_ != nullptr) log_->Stop();  // Writes the last batch.
+  // With the last batch stored: a standby may take over at once.
+  if (leader_ != nullptr) leader_->Resign();
   if (server_ != nullptr) server_->Wait();
   if (http_ != nullptr) http_->Stop();
   if (dashboard_ != nullptr) dashboard_->Stop();

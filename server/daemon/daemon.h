@@ -3,7 +3,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "api/admin_service.h"
@@ -15,12 +19,15 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "daemon/listener.h"
+#include "daemon/metrics.h"
 #include "engine/core_api.h"
 #include "engine/core_loop.h"
 #include "exec/worker_pool.h"
 #include "http/http_server.h"
 #include "store/env.h"
 #include "store/log.h"
+#include "store/pg_leader.h"
+#include "store/pg_log.h"
 #include "web/dashboard.h"
 
 namespace jobq::daemon {
@@ -40,8 +47,19 @@ class Daemon {
   ~Daemon();
 
   // Recovers the write-ahead log (with --data-dir), binds the listen
-  // address and starts serving.
+  // address and starts serving. With --postgres, a node that does not
+  // become the leader at once returns as a standby: it refuses work
+  // (naming the leader) and follows the log until it takes over.
   [[nodiscard]] absl::Status Start();
+  // Called once, from any thread, when this jobqd must start afresh as a
+  // standby (another node took its leadership, or it fell behind a
+  // compaction as a standby); `why` says which. The owner then stops the
+  // daemon and starts the process again (main: in place, same ports).
+  void set_on_restart(std::function<void(const std::string& why)> f) {
+    on_restart_ = std::move(f);
+  }
+  // This jobqd is a standby now (not the leader of its cluster).
+  bool standby() const { return ctx_.standby.load(); }
   // The ports bound (useful with port 0); 0 for HTTP when it is off.
   int port() const { return port_.load(); }
   int http_port() const { return http_port_.load(); }
@@ -68,6 +86,22 @@ class Daemon {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials()
       const;
   absl::Status Recover();
+  // Replays the log into the scheduler; the rest of recovery is
+  // FinishRecovery, at once or when a standby takes over.
+  absl::Status ReplayLog();
+  absl::Status FinishRecovery();
+  // Starts the pool and the core and serves.
+  void GoLive();
+
+  // Leadership (--postgres), in standby.cc. Campaigns once: leads at once,
+  // or starts the standby thread.
+  absl::Status StartCluster();
+  void StandbyLoop();
+  // Takes the log from a standby's to the leader's and goes live.
+  absl::Status Promote(const store::LeaderView& view);
+  // Another node leads now, or this standby must rebuild its state.
+  void Restart(const std::string& why);
+  void StopStandby();
   // The file's per-queue limits (`queues`), after recovery. Main thread,
   // before the core thread starts.
   void ApplyQueueConfig();
@@ -82,6 +116,15 @@ class Daemon {
   api::ServiceContext ctx_;
   std::unique_ptr<auth::Authorizer> auth_;
   std::unique_ptr<store::Log> log_;  // Null in memory mode.
+  store::PgLog* pg_log_ = nullptr;   // log_, with --postgres.
+  std::unique_ptr<store::PgLeader> leader_;
+  ClusterFigures cluster_;
+  std::function<void(const std::string&)> on_restart_;
+  std::atomic<bool> restarting_{false};
+  std::thread standby_thread_;
+  std::mutex standby_mu_;
+  std::condition_variable standby_cv_;
+  bool standby_stop_ = false;  // Guarded by standby_mu_.
   std::unique_ptr<CoreLoop> core_;
   std::unique_ptr<engine::CoreApi> core_api_;
   TimeUs started_at_ = 0;

@@ -130,6 +130,33 @@ void AddWal(const store::Log& log, PrometheusText* p) {
              static_cast<double>(s.withdrawn_records));
 }
 
+void AddCluster(const ClusterFigures& c, const store::PgLog* log,
+                PrometheusText* p) {
+  p->Gauge("jobq_leader",
+           "1 on the leader of the cluster on PostgreSQL, 0 on a standby.", {},
+           c.leader.load() ? 1 : 0);
+  p->Gauge("jobq_leader_epoch",
+           "The leadership epoch this node knows (its own while it leads).", {},
+           static_cast<double>(c.epoch.load()));
+  p->Gauge(
+      "jobq_standby_lag_records",
+      "Records the leader committed that this standby had not applied "
+      "when it last looked (0 on the leader).",
+      {},
+      c.leader.load() || log == nullptr ? 0 : static_cast<double>(log->lag()));
+  p->Counter("jobq_failovers_total",
+             "Times this node took the leadership over from another.", {},
+             static_cast<double>(c.failovers.load()));
+  p->Gauge("jobq_postgres_connected",
+           "1 while this node's connection to PostgreSQL works.", {},
+           c.connected.load() ? 1 : 0);
+  if (log != nullptr) {
+    p->HistogramSeconds("jobq_postgres_append_seconds",
+                        "Latency of one append transaction, BEGIN to COMMIT.",
+                        {}, log->Stats().fsync_us);
+  }
+}
+
 void AddRpcs(const api::RpcMetrics& rpc, PrometheusText* p) {
   static const char* kCodes[] = {"OK",
                                  "CANCELLED",
@@ -248,7 +275,10 @@ void AddProcess(TimeUs started_at, PrometheusText* p) {
 std::string RenderMetrics(const MetricsSources& s) {
   auto page = std::make_shared<std::promise<PrometheusText>>();
   auto future = page->get_future();
-  if (s.core != nullptr) {
+  // A standby's core does not run: its figures are the leader's.
+  bool core_runs =
+      s.core != nullptr && (s.ctx == nullptr || !s.ctx->recovering.load());
+  if (core_runs) {
     s.core->Figures([page](absl::StatusOr<engine::CoreFigures> figures) {
       PrometheusText p;
       if (figures.ok()) {
@@ -259,13 +289,14 @@ std::string RenderMetrics(const MetricsSources& s) {
     });
   }
   PrometheusText p;
-  if (s.core != nullptr &&
+  if (core_runs &&
       future.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
     p = future.get();
   }
   p.Gauge("jobq_build_info", "The running version.", {{"version", s.version}},
           1);
   if (s.log != nullptr) AddWal(*s.log, &p);
+  if (s.cluster != nullptr) AddCluster(*s.cluster, s.pg_log, &p);
   if (s.rpc != nullptr) AddRpcs(*s.rpc, &p);
   if (s.ctx != nullptr && s.ctx->auth != nullptr) {
     AddRefusals(*s.ctx, s.core != nullptr ? s.core->watchers_refused() : 0, &p);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "api/rpc_metrics.h"
@@ -8,8 +10,18 @@
 #include "daemon/listener.h"
 #include "engine/core_api.h"
 #include "store/log.h"
+#include "store/pg_log.h"
 
 namespace jobq::daemon {
+
+// A node of a cluster on PostgreSQL, for /metrics.
+// Thread: written by the daemon, read from any.
+struct ClusterFigures {
+  std::atomic<bool> leader{false};
+  std::atomic<int64_t> epoch{0};
+  std::atomic<uint64_t> failovers{0};  // Leaderships taken over.
+  std::atomic<bool> connected{false};
+};
 
 // What the /metrics page reads.
 struct MetricsSources {
@@ -22,6 +34,10 @@ struct MetricsSources {
   const api::ServiceContext* ctx = nullptr;
   // Connections and their refusals; null: none shown.
   Listener* listener = nullptr;
+  // The node's part in a cluster on PostgreSQL; null: none shown.
+  const ClusterFigures* cluster = nullptr;
+  // Records the leader committed that this standby has not applied.
+  const store::PgLog* pg_log = nullptr;
 };
 
 // Renders the Prometheus page: job counters, queue depths and timing

@@ -66,9 +66,8 @@ std::string PgLog::Table(const char* name) const {
 }
 
 absl::Status PgLog::Start(CommitCallback on_commit, LogEvents events) {
-  if (!positioned_) {
-    if (absl::Status s = LoadPosition(); !s.ok()) return s;
-  }
+  // Where the log ends now: a standby tailed it since Recover.
+  if (absl::Status s = LoadPosition(); !s.ok()) return s;
   StartWriter(std::move(on_commit), std::move(events), "jobq-pglog");
   return absl::OkStatus();
 }
@@ -136,10 +135,13 @@ absl::Status PgLog::BeginFenced() {
       !absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &epoch) ||
       epoch != epoch_) {
     (void)conn_->Exec("ROLLBACK");
-    Stick(absl::UnavailableError(absl::StrCat(
+    absl::Status deposed = absl::UnavailableError(absl::StrCat(
         "postgres log: deposed: another jobqd took over the schema ",
         options_.schema, " (its epoch is ", epoch, ", this one's ", epoch_,
-        "); this jobqd accepts no more writes")));
+        "); this jobqd accepts no more writes"));
+    spdlog::error("{}", std::string(deposed.message()));
+    Stick(deposed);
+    if (options_.on_deposed) options_.on_deposed(deposed);
     return Sticky();
   }
   return absl::OkStatus();

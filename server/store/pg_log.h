@@ -35,6 +35,9 @@ struct PgLogOptions {
   // tries again after this long, doubling up to `retry_max`.
   std::chrono::milliseconds retry_min{10};
   std::chrono::milliseconds retry_max{1000};
+  // Called on the writer thread when a transaction finds that another node
+  // leads (the log is deposed from then on).
+  std::function<void(absl::Status)> on_deposed;
   // Fault injection for tests: asked after each COMMIT that succeeded;
   // true drops its answer, as a connection lost just before it arrived.
   std::function<bool()> lose_commit_answer;
@@ -48,12 +51,15 @@ struct PgLogOptions {
 // transaction and stores them in one database transaction (one COPY of
 // their records), then reports them durable, once COMMIT has succeeded.
 //
-// Fencing: Open takes the leadership of the schema (the leader row's epoch
-// goes up by one). Every transaction of the writer first reads the epoch
-// with FOR SHARE, which holds off a newcomer's takeover until it ends, and
+// Fencing: the log writes under the epoch of the leadership its node
+// holds (PgLeader, Lead). Every transaction of the writer first reads the
+// epoch with FOR SHARE, which holds off a takeover until it ends, and
 // stores nothing if the epoch is no longer its own: a log whose schema
 // another jobqd has taken over is deposed, which is sticky (every later
 // batch fails, UNAVAILABLE, until restarted).
+//
+// Standbys: before Start, Recover and then Tail apply what the leader
+// commits, so that a standby that takes over has the leader's state.
 //
 // Failures: as the file log's full disk. A transaction that fails (the
 // server unreachable or shutting down, an error) is rolled back and the log
@@ -73,9 +79,9 @@ struct PgLogOptions {
 // snapshot calls by the core thread only; log_bytes and Stats from any.
 class PgLog final : public BatchedLog {
  public:
-  // Connects, creates the schema and its tables if missing, and takes the
-  // leadership. INVALID_ARGUMENT for a bad schema name, UNAVAILABLE when
-  // the server cannot be reached.
+  // Connects and creates the schema and its tables if missing (the
+  // leadership is PgLeader's). INVALID_ARGUMENT for a bad schema name,
+  // UNAVAILABLE when the server cannot be reached.
   static absl::StatusOr<std::unique_ptr<PgLog>> Open(PgLogOptions options);
   // OK for a lowercase identifier: [a-z_][a-z0-9_]*, at most 63 bytes.
   static absl::Status ValidateSchemaName(const std::string& name);
@@ -86,6 +92,21 @@ class PgLog final : public BatchedLog {
   // cut short).
   absl::StatusOr<RecoveryStats> Recover(
       const std::function<void(const wal::v1::Transition&)>& apply) override;
+  // Before Start, on a standby: applies the records stored since Recover
+  // or the last Tail (the leader's commits), and returns how many.
+  // FAILED_PRECONDITION when a compaction deleted records not yet applied:
+  // the state must be rebuilt (Recover into a fresh scheduler).
+  absl::StatusOr<uint64_t> Tail(
+      const std::function<void(const wal::v1::Transition&)>& apply);
+  // Records stored that the last Tail had not applied yet when it began.
+  int64_t lag() const { return lag_.load(); }
+  // Writes from Start on under `epoch`, the leadership PgLeader holds.
+  void Lead(int64_t epoch) { epoch_ = epoch; }
+  // The writer goes: it stores nothing from now on (another node leads).
+  void Depose(absl::Status why) { Stick(std::move(why)); }
+
+  // Writes under the epoch given to Lead: every transaction stores nothing
+  // (and the log fails for good, UNAVAILABLE) once another node leads.
   [[nodiscard]] absl::Status Start(CommitCallback on_commit,
                                    LogEvents events = {}) override;
 
@@ -96,7 +117,7 @@ class PgLog final : public BatchedLog {
   uint64_t log_bytes() const override { return log_bytes_.load(); }
   LogStats Stats() const override;
 
-  // The leadership epoch this log writes under.
+  // The leadership epoch this log writes under (Lead).
   int64_t epoch() const { return epoch_; }
 
  private:
@@ -119,7 +140,12 @@ class PgLog final : public BatchedLog {
   // Opens the writer's connection (dropping a broken one).
   absl::Status Reconnect();
   absl::Status CreateSchema();
-  absl::Status TakeLeadership();
+  // Applies the records after seq `after`; `contiguous`: the first must be
+  // the one after the last applied.
+  absl::Status ReadAfter(
+      int64_t after, bool contiguous,
+      const std::function<void(const wal::v1::Transition&)>& apply,
+      RecoveryStats* stats);
   // Reads the next sequence number and the current generation.
   absl::Status LoadPosition();
   absl::Status WriteBatches(std::deque<Batch>& batches) override;
@@ -140,7 +166,8 @@ class PgLog final : public BatchedLog {
   std::unique_ptr<PgConn> conn_;  // Null while disconnected.
   int64_t next_seq_ = 1;
   int64_t generation_ = 1;
-  bool positioned_ = false;
+  int64_t applied_seq_ = 0;  // Before Start: the last record applied.
+  std::atomic<int64_t> lag_{0};
   int64_t drop_below_ = 0;  // Generations below it are to be deleted.
   bool in_doubt_ = false;   // A COMMIT went unanswered: `doubt_`.
   Written doubt_;

@@ -29,7 +29,6 @@ absl::StatusOr<std::unique_ptr<PgLog>> PgLog::Open(PgLogOptions options) {
   std::unique_ptr<PgLog> log(new PgLog(std::move(options)));
   if (absl::Status s = log->Reconnect(); !s.ok()) return s;
   if (absl::Status s = log->CreateSchema(); !s.ok()) return s;
-  if (absl::Status s = log->TakeLeadership(); !s.ok()) return s;
   return log;
 }
 
@@ -54,8 +53,16 @@ absl::Status PgLog::CreateSchema() {
       QuoteIdent(options_.schema), "; CREATE TABLE IF NOT EXISTS ",
       Table("leader"),
       " (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL, "
-      "holder text NOT NULL, since timestamptz NOT NULL); "
-      "CREATE TABLE IF NOT EXISTS ",
+      "holder text NOT NULL, since timestamptz NOT NULL); ",
+      // The lease columns, also added to a schema of an earlier release.
+      "ALTER TABLE ", Table("leader"),
+      " ADD COLUMN IF NOT EXISTS address text NOT NULL DEFAULT '', "
+      "ADD COLUMN IF NOT EXISTS lease_until timestamptz NOT NULL DEFAULT "
+      "'-infinity', ADD COLUMN IF NOT EXISTS backend_pid integer NOT NULL "
+      "DEFAULT 0; INSERT INTO ",
+      Table("leader"),
+      " (id, epoch, holder, since) VALUES (1, 0, '', now()) "
+      "ON CONFLICT (id) DO NOTHING; CREATE TABLE IF NOT EXISTS ",
       Table("log"),
       " (seq bigint PRIMARY KEY, generation bigint NOT NULL, "
       "record bytea NOT NULL); COMMIT");
@@ -70,47 +77,16 @@ absl::Status PgLog::CreateSchema() {
   return absl::OkStatus();
 }
 
-absl::Status PgLog::TakeLeadership() {
-  // The row lock waits for the transaction of a writer still appending;
-  // its next one sees the new epoch and stores nothing.
-  auto r =
-      conn_->Exec(absl::StrCat("BEGIN; SELECT epoch, holder, since FROM ",
-                               Table("leader"), " WHERE id = 1 FOR UPDATE"));
-  std::string before;
-  if (r.ok() && PQntuples(r->get()) == 1) {
-    before = absl::StrCat(" (from epoch ", PQgetvalue(r->get(), 0, 0), ", ",
-                          PQgetvalue(r->get(), 0, 1), " since ",
-                          PQgetvalue(r->get(), 0, 2), ")");
-  }
-  if (r.ok()) {
-    r = conn_->ExecParams(
-        absl::StrCat(
-            "INSERT INTO ", Table("leader"),
-            " AS l (id, epoch, holder, since) VALUES (1, 1, $1, now()) "
-            "ON CONFLICT (id) DO UPDATE SET epoch = l.epoch + 1, "
-            "holder = excluded.holder, since = excluded.since "
-            "RETURNING epoch"),
-        {options_.holder});
-  }
-  if (r.ok() && !absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &epoch_)) {
-    r = absl::InternalError("postgres log: the leader row has no epoch");
-  }
-  if (r.ok()) r = conn_->Exec("COMMIT");
-  if (!r.ok()) {
-    if (!conn_->broken()) (void)conn_->Exec("ROLLBACK");
-    return r.status();
-  }
-  spdlog::info("postgres log: leader of schema {} with epoch {}{}",
-               options_.schema, epoch_, before);
-  return absl::OkStatus();
-}
-
 absl::Status PgLog::LoadPosition() {
   auto r = conn_->Exec(absl::StrCat(
       "SELECT generation, min(seq), max(seq), sum(octet_length(record)) FROM ",
       Table("log"), " GROUP BY generation ORDER BY generation"));
   if (!r.ok()) return r.status();
   std::lock_guard lock(mu_);
+  generations_.clear();
+  log_bytes_.store(0);
+  next_seq_ = 1;
+  generation_ = 1;
   for (int i = 0; i < PQntuples(r->get()); ++i) {
     int64_t gen = 0, last = 0;
     Generation g;
@@ -125,19 +101,24 @@ absl::Status PgLog::LoadPosition() {
     generation_ = gen;
     next_seq_ = std::max(next_seq_, last + 1);
   }
-  positioned_ = true;
   return absl::OkStatus();
 }
 
-absl::StatusOr<RecoveryStats> PgLog::Recover(
-    const std::function<void(const wal::v1::Transition&)>& apply) {
-  if (absl::Status s = LoadPosition(); !s.ok()) return s;
-  RecoveryStats stats;
+absl::Status PgLog::ReadAfter(
+    int64_t after, bool contiguous,
+    const std::function<void(const wal::v1::Transition&)>& apply,
+    RecoveryStats* stats) {
   wal::v1::Transition t;
-  absl::Status s = conn_->Stream(
-      absl::StrCat("SELECT seq, record FROM ", Table("log"), " ORDER BY seq"),
+  return conn_->Stream(
+      absl::StrCat("SELECT seq, record FROM ", Table("log"), " WHERE seq > ",
+                   after, " ORDER BY seq"),
       [&](const PGresult& row) {
         int64_t seq = PgInt8(row, 0, 0);
+        if (contiguous && seq != applied_seq_ + 1) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "postgres log: behind: the records after seq ", applied_seq_,
+              " were deleted by a compaction (the next stored is ", seq, ")"));
+        }
         const char* data = PQgetvalue(&row, 0, 1);
         int len = PQgetlength(&row, 0, 1);
         if (!t.ParseFromArray(data, len)) {
@@ -146,17 +127,41 @@ absl::StatusOr<RecoveryStats> PgLog::Recover(
                            " in schema ", options_.schema, " does not parse"));
         }
         apply(t);
-        ++stats.records;
-        stats.bytes += static_cast<uint64_t>(len);
+        applied_seq_ = seq;
+        ++stats->records;
+        stats->bytes += static_cast<uint64_t>(len);
         return absl::OkStatus();
       });
-  if (!s.ok()) return s;
-  {
-    std::lock_guard lock(mu_);
-    stats.segments = generations_.size();
-    stats_.recovery = stats;
-  }
+}
+
+absl::StatusOr<RecoveryStats> PgLog::Recover(
+    const std::function<void(const wal::v1::Transition&)>& apply) {
+  if (absl::Status s = LoadPosition(); !s.ok()) return s;
+  RecoveryStats stats;
+  if (absl::Status s = ReadAfter(0, false, apply, &stats); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  stats.segments = generations_.size();
+  stats_.recovery = stats;
   return stats;
+}
+
+absl::StatusOr<uint64_t> PgLog::Tail(
+    const std::function<void(const wal::v1::Transition&)>& apply) {
+  if (conn_ == nullptr || conn_->broken()) {
+    if (absl::Status s = Reconnect(); !s.ok()) return s;
+  }
+  auto r = conn_->Exec(
+      absl::StrCat("SELECT coalesce(max(seq), 0) FROM ", Table("log")));
+  if (!r.ok()) return r.status();
+  int64_t last = 0;
+  (void)absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &last);
+  lag_.store(std::max<int64_t>(0, last - applied_seq_));
+  if (last <= applied_seq_) return 0;
+  RecoveryStats stats;
+  absl::Status s = ReadAfter(applied_seq_, true, apply, &stats);
+  lag_.store(std::max<int64_t>(0, last - applied_seq_));
+  if (!s.ok()) return s;
+  return stats.records;
 }
 
 }  // namespace jobq::store

@@ -31,13 +31,16 @@ TEST(StreamsTest, ASlowWatcherIsCutOffWhileOthersContinue) {
   ASSERT_TRUE(slow->Read(&opening));  // In place before any job exists.
 
   // The fast watcher reads everything; the producer waits for it after
-  // each small batch, so it never has more than 150 events pending.
+  // each small batch (75 events: queued, running, succeeded), so at most
+  // two batches count against its buffer of 200: the new one, and the last
+  // one, whose write the client has read but jobqd may not yet have seen
+  // complete.
   grpc::ClientContext fast_ctx;
   auto fast = c.jobs().Watch(&fast_ctx, watch);
   v1::WatchResponse msg;
   ASSERT_TRUE(fast->Read(&msg));  // The watch is in place.
   constexpr int kJobs = 20'000;
-  constexpr int kBatch = 50;
+  constexpr int kBatch = 25;
   std::vector<v1::JobSpec> batch(kBatch, MakeSpec("noop", "busy"));
   int done = 0;
   for (int i = 0; i < kJobs / kBatch; ++i) {
