@@ -263,5 +263,34 @@ TEST_F(LeaderFollowTest, HealthIsTheLeaders) {
   EXPECT_FALSE(*healthy);
 }
 
+TEST_F(LeaderFollowTest, JobqctlTakesAListOfAddresses) {
+  FakeStandby standby(leader());
+  std::string addrs = standby.address() + "," + leader();
+  CommandRun r = RunCommand(std::string(JOBQCTL_PATH) + " --addr " + addrs +
+                            " submit --kind noop --queue ha 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_GE(r.out.size(), 16u) << r.out;
+  std::string id = r.out.substr(0, 16);
+  EXPECT_TRUE(jobqd_->client().GetJob(id).ok()) << r.out;
+  EXPECT_EQ(standby.calls(), 1);
+  // JOBQ_ADDR the same.
+  CommandRun got =
+      RunCommand("JOBQ_ADDR=" + addrs + " " + JOBQCTL_PATH + " get " + id);
+  EXPECT_EQ(got.exit_code, 0) << got.out;
+  EXPECT_NE(got.out.find(id), std::string::npos) << got.out;
+}
+
+TEST_F(LeaderFollowTest, JobqBenchRunsOnTheLeader) {
+  FakeStandby standby(leader());
+  CommandRun r =
+      RunCommand(std::string(JOBQ_BENCH_PATH) + " --addr " + standby.address() +
+                 "," + leader() + " --json ingest --path submit -n 200 -c 2");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto stats = jobqd_->client().GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->total().submitted_total(), 200u);
+  EXPECT_EQ(standby.calls(), 0);
+}
+
 }  // namespace
 }  // namespace jobq::testing
