@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/pem.h"
@@ -110,12 +112,13 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
                                    ChannelArgs());
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
-    const std::string& address, const TlsOptions& tls,
-    const std::string& token) {
+absl::StatusOr<ChannelFactory> MakeChannelFactory(const TlsOptions& tls,
+                                                  const std::string& token) {
   if (!tls.enabled()) {
-    return Create(address, grpc::InsecureChannelCredentials(), ChannelArgs(),
-                  token);
+    return ChannelFactory([token](const std::string& address) {
+      return Create(address, grpc::InsecureChannelCredentials(), ChannelArgs(),
+                    token);
+    });
   }
   grpc::SslCredentialsOptions ssl;
   if (!tls.ca_file.empty()) {
@@ -139,18 +142,39 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   if (!tls.server_name.empty()) {
     args.SetSslTargetNameOverride(tls.server_name);
   }
-  return Create(address, grpc::SslCredentials(ssl), args, token);
+  return ChannelFactory([credentials = grpc::SslCredentials(ssl), args,
+                         token](const std::string& address) {
+    return Create(address, credentials, args, token);
+  });
 }
 
-Client::Client(const std::string& address, ClientOptions options)
-    : Client(MakeChannel(address), options) {}
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const std::string& address, const TlsOptions& tls,
+    const std::string& token) {
+  auto factory = MakeChannelFactory(tls, token);
+  if (!factory.ok()) return factory.status();
+  return (*factory)(address);
+}
+
+absl::StatusOr<std::shared_ptr<Cluster>> MakeCluster(
+    const std::string& addresses, const TlsOptions& tls,
+    const std::string& token) {
+  auto factory = MakeChannelFactory(tls, token);
+  if (!factory.ok()) return factory.status();
+  return std::make_shared<Cluster>(addresses, *std::move(factory));
+}
+
+Client::Client(const std::string& addresses, ClientOptions options)
+    : Client(
+          std::make_shared<Cluster>(
+              addresses, [](const std::string& a) { return MakeChannel(a); }),
+          options) {}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
-    : options_(options) {
-  channel_ = std::move(channel);
-  jobs_ = v1::JobService::NewStub(channel_);
-  admin_ = v1::AdminService::NewStub(channel_);
-}
+    : Client(std::make_shared<Cluster>(std::move(channel)), options) {}
+
+Client::Client(std::shared_ptr<Cluster> cluster, ClientOptions options)
+    : options_(options), cluster_(std::move(cluster)) {}
 
 absl::Status Client::FromGrpc(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -165,78 +189,102 @@ void Client::Prepare(grpc::ClientContext* ctx) const {
   }
 }
 
-template <typename Response, typename Call>
-absl::StatusOr<Response> Client::Unary(Call call) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
-  Response response;
-  grpc::Status s = call(&ctx, &response);
-  if (!s.ok()) return FromGrpc(s);
-  return response;
+namespace {
+
+// The leader a standby named in the call's trailing metadata, if any.
+std::optional<std::string> LeaderNamedIn(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  auto it = trailers.find(kLeaderMetadataKey);
+  if (it == trailers.end() || it->second.empty()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+grpc::Status Client::OnLeader(
+    RetryPolicy policy, const std::function<grpc::Status(Attempt&)>& rpc) {
+  Cluster& cluster = *cluster_;
+  FailoverWalk walk(cluster.size(), cluster.leader(), policy);
+  while (true) {
+    const size_t index = walk.current();
+    Attempt attempt(cluster.node(index));
+    grpc::Status s = rpc(attempt);
+    std::optional<std::string> named =
+        s.ok() ? std::nullopt : LeaderNamedIn(attempt.ctx);
+    AttemptFailure failure = ClassifyFailure(FromGrpc(s), named.has_value());
+    if (failure == AttemptFailure::kAnswered) {
+      cluster.SetLeader(index);
+      return s;
+    }
+    if (attempt.final) return s;
+    std::optional<size_t> named_index =
+        named ? cluster.FindOrAdd(*named) : std::nullopt;
+    if (!walk.Next(failure, named_index, cluster.size())) return s;
+  }
 }
 
 absl::StatusOr<v1::SubmitResponse> Client::Submit(const v1::JobSpec& spec) {
   v1::SubmitRequest req;
   *req.mutable_job() = spec;
-  return Unary<v1::SubmitResponse>(
-      [&](auto* ctx, auto* resp) { return jobs_->Submit(ctx, req, resp); });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::jobs,
+               &v1::JobService::Stub::Submit, req);
 }
 
 absl::StatusOr<v1::SubmitBatchResponse> Client::SubmitBatch(
     const std::vector<v1::JobSpec>& specs) {
   v1::SubmitBatchRequest req;
   for (const auto& s : specs) *req.add_jobs() = s;
-  return Unary<v1::SubmitBatchResponse>([&](auto* ctx, auto* resp) {
-    return jobs_->SubmitBatch(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::jobs,
+               &v1::JobService::Stub::SubmitBatch, req);
 }
 
 absl::StatusOr<v1::Job> Client::GetJob(const std::string& id) {
   v1::GetJobRequest req;
   req.set_job_id(id);
-  return Unary<v1::Job>(
-      [&](auto* ctx, auto* resp) { return jobs_->GetJob(ctx, req, resp); });
+  return Unary(RetryPolicy::kAlways, &Cluster::Node::jobs,
+               &v1::JobService::Stub::GetJob, req);
 }
 
 absl::StatusOr<v1::Job> Client::CancelJob(const std::string& id) {
   v1::CancelJobRequest req;
   req.set_job_id(id);
-  return Unary<v1::Job>(
-      [&](auto* ctx, auto* resp) { return jobs_->CancelJob(ctx, req, resp); });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::jobs,
+               &v1::JobService::Stub::CancelJob, req);
 }
 
 absl::StatusOr<v1::Job> Client::RetryJob(const std::string& id) {
   v1::RetryJobRequest req;
   req.set_job_id(id);
-  return Unary<v1::Job>(
-      [&](auto* ctx, auto* resp) { return jobs_->RetryJob(ctx, req, resp); });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::jobs,
+               &v1::JobService::Stub::RetryJob, req);
 }
 
 absl::Status Client::DeleteJob(const std::string& id) {
   v1::DeleteJobRequest req;
   req.set_job_id(id);
-  return Unary<v1::DeleteJobResponse>([&](auto* ctx, auto* resp) {
-           return jobs_->DeleteJob(ctx, req, resp);
-         })
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::jobs,
+               &v1::JobService::Stub::DeleteJob, req)
       .status();
 }
 
 absl::StatusOr<v1::ListJobsResponse> Client::ListJobs(
     const v1::ListJobsRequest& request) {
-  return Unary<v1::ListJobsResponse>([&](auto* ctx, auto* resp) {
-    return jobs_->ListJobs(ctx, request, resp);
-  });
+  return Unary(RetryPolicy::kAlways, &Cluster::Node::jobs,
+               &v1::JobService::Stub::ListJobs, request);
 }
 
 namespace {
 
+// Hands the stream's events to `on_event`; once one was handed on, the
+// attempt is final (trying another node would repeat events).
 template <typename Reader>
-absl::Status Drain(grpc::ClientContext& ctx, Reader& reader,
+grpc::Status Drain(Client::Attempt& attempt, Reader& reader,
                    const Client::EventHandler& on_event) {
   v1::WatchResponse msg;
   bool stopped = false;
   while (!stopped && reader->Read(&msg)) {
     for (const auto& e : msg.events()) {
+      attempt.final = true;
       if (!on_event(e)) {
         stopped = true;
         break;
@@ -244,58 +292,57 @@ absl::Status Drain(grpc::ClientContext& ctx, Reader& reader,
     }
   }
   if (stopped) {
-    ctx.TryCancel();
+    attempt.ctx.TryCancel();
     reader->Finish();
-    return absl::OkStatus();
+    return grpc::Status::OK;
   }
-  return Client::FromGrpc(reader->Finish());
+  return reader->Finish();
 }
 
 }  // namespace
 
 absl::Status Client::Watch(const v1::WatchRequest& request,
                            const EventHandler& on_event) {
-  grpc::ClientContext ctx;
-  auto reader = jobs_->Watch(&ctx, request);
-  return Drain(ctx, reader, on_event);
+  return FromGrpc(OnLeader(RetryPolicy::kAlways, [&](Attempt& a) {
+    auto reader = a.node.jobs->Watch(&a.ctx, request);
+    return Drain(a, reader, on_event);
+  }));
 }
 
 absl::Status Client::SubmitAndWatch(const v1::JobSpec& spec,
                                     const EventHandler& on_event) {
-  grpc::ClientContext ctx;
   v1::SubmitRequest req;
   *req.mutable_job() = spec;
-  auto reader = jobs_->SubmitAndWatch(&ctx, req);
-  return Drain(ctx, reader, on_event);
+  return FromGrpc(OnLeader(RetryPolicy::kIfNotDelivered, [&](Attempt& a) {
+    auto reader = a.node.jobs->SubmitAndWatch(&a.ctx, req);
+    return Drain(a, reader, on_event);
+  }));
 }
 
 absl::StatusOr<v1::GetStatsResponse> Client::GetStats() {
   v1::GetStatsRequest req;
-  return Unary<v1::GetStatsResponse>(
-      [&](auto* ctx, auto* resp) { return admin_->GetStats(ctx, req, resp); });
+  return Unary(RetryPolicy::kAlways, &Cluster::Node::admin,
+               &v1::AdminService::Stub::GetStats, req);
 }
 
 absl::StatusOr<v1::ListQueuesResponse> Client::ListQueues() {
   v1::ListQueuesRequest req;
-  return Unary<v1::ListQueuesResponse>([&](auto* ctx, auto* resp) {
-    return admin_->ListQueues(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kAlways, &Cluster::Node::admin,
+               &v1::AdminService::Stub::ListQueues, req);
 }
 
 absl::StatusOr<v1::QueueStats> Client::PauseQueue(const std::string& queue) {
   v1::PauseQueueRequest req;
   req.set_queue(queue);
-  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
-    return admin_->PauseQueue(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::admin,
+               &v1::AdminService::Stub::PauseQueue, req);
 }
 
 absl::StatusOr<v1::QueueStats> Client::ResumeQueue(const std::string& queue) {
   v1::ResumeQueueRequest req;
   req.set_queue(queue);
-  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
-    return admin_->ResumeQueue(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::admin,
+               &v1::AdminService::Stub::ResumeQueue, req);
 }
 
 absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
@@ -305,16 +352,14 @@ absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
   req.set_queue(queue);
   req.set_max_concurrency(max_concurrency);
   if (max_queued) req.set_max_queued(*max_queued);
-  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
-    return admin_->SetQueueLimits(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::admin,
+               &v1::AdminService::Stub::SetQueueLimits, req);
 }
 
 absl::StatusOr<v1::QueueStats> Client::SetQueueLimits(
     const v1::SetQueueLimitsRequest& req) {
-  return Unary<v1::QueueStats>([&](auto* ctx, auto* resp) {
-    return admin_->SetQueueLimits(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::admin,
+               &v1::AdminService::Stub::SetQueueLimits, req);
 }
 
 absl::StatusOr<uint64_t> Client::RetryDead(const std::string& queue,
@@ -322,8 +367,8 @@ absl::StatusOr<uint64_t> Client::RetryDead(const std::string& queue,
   v1::RetryDeadRequest req;
   req.set_queue(queue);
   req.set_limit(limit);
-  auto r = Unary<v1::RetryDeadResponse>(
-      [&](auto* ctx, auto* resp) { return admin_->RetryDead(ctx, req, resp); });
+  auto r = Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::admin,
+                 &v1::AdminService::Stub::RetryDead, req);
   if (!r.ok()) return r.status();
   return r->count();
 }
@@ -333,60 +378,125 @@ absl::StatusOr<uint64_t> Client::PurgeQueue(
   v1::PurgeQueueRequest req;
   req.set_queue(queue);
   for (v1::JobState s : states) req.add_states(s);
-  auto r = Unary<v1::PurgeQueueResponse>([&](auto* ctx, auto* resp) {
-    return admin_->PurgeQueue(ctx, req, resp);
-  });
+  auto r = Unary(RetryPolicy::kIfNotDelivered, &Cluster::Node::admin,
+                 &v1::AdminService::Stub::PurgeQueue, req);
   if (!r.ok()) return r.status();
   return r->count();
 }
 
 absl::StatusOr<v1::ListWorkersResponse> Client::ListWorkers() {
   v1::ListWorkersRequest req;
-  return Unary<v1::ListWorkersResponse>([&](auto* ctx, auto* resp) {
-    return admin_->ListWorkers(ctx, req, resp);
-  });
+  return Unary(RetryPolicy::kAlways, &Cluster::Node::admin,
+               &v1::AdminService::Stub::ListWorkers, req);
 }
 
+namespace {
+
+using HealthResponse = grpc::health::v1::HealthCheckResponse;
+
+// Watches the health of `channel` until it reports `want` (true), or the
+// call ends (false; `*last` then says what was seen last, unless the call
+// was cancelled or ran out of time).
+bool WatchHealth(const std::shared_ptr<grpc::Channel>& channel,
+                 HealthResponse::ServingStatus want, grpc::ClientContext* ctx,
+                 std::string* last) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  auto reader = stub->Watch(ctx, grpc::health::v1::HealthCheckRequest());
+  HealthResponse resp;
+  while (reader->Read(&resp)) {
+    if (resp.status() == want) {
+      ctx->TryCancel();
+      reader->Finish();
+      return true;
+    }
+    *last = HealthResponse::ServingStatus_Name(resp.status());
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok() && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
+      s.error_code() != grpc::StatusCode::CANCELLED) {
+    *last = s.error_message();
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<bool> Client::Healthy() {
-  auto stub = grpc::health::v1::Health::NewStub(channel_);
-  grpc::health::v1::HealthCheckRequest req;
-  return Unary<bool>([&](auto* ctx, bool* healthy) {
-    grpc::health::v1::HealthCheckResponse resp;
-    grpc::Status s = stub->Check(ctx, req, &resp);
-    *healthy = resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
-    return s;
-  });
+  // With several nodes a NOT_SERVING one (a standby) sends the check on,
+  // as a refusal would.
+  const bool several = cluster_->size() > 1;
+  bool not_serving = false;
+  auto r = Unary<bool>(
+      RetryPolicy::kAlways,
+      [&](const Cluster::Node& n, grpc::ClientContext* ctx, bool* healthy) {
+        auto stub = grpc::health::v1::Health::NewStub(n.channel);
+        HealthResponse resp;
+        grpc::Status s =
+            stub->Check(ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+        *healthy = resp.status() == HealthResponse::SERVING;
+        if (s.ok() && !*healthy && several) {
+          not_serving = true;
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "NOT_SERVING");
+        }
+        return s;
+      });
+  if (!r.ok() && not_serving) return false;
+  return r;
 }
 
 absl::Status Client::WaitForHealth(bool serving, int64_t timeout_ms) {
-  const auto want = serving
-                        ? grpc::health::v1::HealthCheckResponse::SERVING
-                        : grpc::health::v1::HealthCheckResponse::NOT_SERVING;
-  auto stub = grpc::health::v1::Health::NewStub(channel_);
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::ClientContext ctx;
-  ctx.set_wait_for_ready(true);
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(timeout_ms));
-  auto reader = stub->Watch(&ctx, req);
-  grpc::health::v1::HealthCheckResponse resp;
-  std::string last = "no connection";
-  while (reader->Read(&resp)) {
-    if (resp.status() == want) {
-      ctx.TryCancel();
-      reader->Finish();
-      return absl::OkStatus();
+  const auto want =
+      serving ? HealthResponse::SERVING : HealthResponse::NOT_SERVING;
+  // SERVING is waited for on every node at once (the leader is the one
+  // that serves); NOT_SERVING on the node believed to lead.
+  std::vector<size_t> nodes;
+  if (serving) {
+    for (size_t i = 0; i < cluster_->size(); ++i) nodes.push_back(i);
+  } else {
+    nodes.push_back(cluster_->leader());
+  }
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_wait_for_ready(true);
+    contexts.back()->set_deadline(deadline);
+  }
+  std::vector<std::string> last(nodes.size(), "no connection");
+  std::mutex mu;
+  std::optional<size_t> reached;  // Guarded by mu.
+  auto watch = [&](size_t i) {
+    if (!WatchHealth(cluster_->node(nodes[i]).channel, want, contexts[i].get(),
+                     &last[i])) {
+      return;
     }
-    last = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
-        resp.status());
+    std::lock_guard lock(mu);
+    if (reached) return;
+    reached = i;
+    for (size_t j = 0; j < contexts.size(); ++j) {
+      if (j != i) contexts[j]->TryCancel();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < nodes.size(); ++i) threads.emplace_back(watch, i);
+  watch(0);
+  for (auto& t : threads) t.join();
+  if (reached) {
+    if (serving) cluster_->SetLeader(nodes[*reached]);
+    return absl::OkStatus();
   }
-  grpc::Status s = reader->Finish();
-  if (!s.ok() && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-    last = s.error_message();
+  std::string seen = last[0];
+  if (nodes.size() > 1) {
+    seen.clear();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      absl::StrAppend(&seen, i == 0 ? "" : "; ",
+                      cluster_->node(nodes[i]).address, ": ", last[i]);
+    }
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "not ", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(want),
-      " within ", timeout_ms, " ms (", last, ")"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("not ", HealthResponse::ServingStatus_Name(want), " within ",
+                   timeout_ms, " ms (", seen, ")"));
 }
 
 std::string StateName(v1::JobState state) {

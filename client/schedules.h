@@ -1,6 +1,5 @@
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -9,14 +8,12 @@
 
 namespace jobq::client {
 
-// The ScheduleService calls, over a Client's channel and with its
-// deadlines. Blocking; errors as absl::Status.
+// The ScheduleService calls, over a Client's nodes, following its leader,
+// and with its deadlines. Blocking; errors as absl::Status.
 // Thread: safe to share between threads. "*client" must outlive it.
 class ScheduleClient {
  public:
-  explicit ScheduleClient(Client* client)
-      : client_(client),
-        stub_(v1::ScheduleService::NewStub(client->channel())) {}
+  explicit ScheduleClient(Client* client) : client_(client) {}
 
   absl::StatusOr<v1::Schedule> Create(const v1::Schedule& schedule);
   absl::StatusOr<v1::Schedule> Get(const std::string& name);
@@ -27,11 +24,7 @@ class ScheduleClient {
   absl::StatusOr<v1::TriggerScheduleResponse> Trigger(const std::string& name);
 
  private:
-  template <typename Response, typename Call>
-  absl::StatusOr<Response> Unary(Call call);
-
   Client* const client_;
-  std::unique_ptr<v1::ScheduleService::Stub> stub_;
 };
 
 }  // namespace jobq::client

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/failover.h"
 
 namespace jobq::client {
 namespace {
@@ -38,9 +39,14 @@ void WorkerJob::Progress(double fraction, const std::string& message) {
 
 Worker::Worker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options,
                Handler handler)
+    : Worker(std::make_shared<Cluster>(std::move(channel)), std::move(options),
+             std::move(handler)) {}
+
+Worker::Worker(std::shared_ptr<Cluster> cluster, WorkerOptions options,
+               Handler handler)
     : options_(std::move(options)),
       handler_(std::move(handler)),
-      stub_(v1::WorkerService::NewStub(channel)) {}
+      cluster_(std::move(cluster)) {}
 
 Worker::~Worker() {
   Stop();
@@ -88,9 +94,11 @@ absl::Status Worker::Run() {
   std::mt19937_64 random{std::random_device{}()};
   auto delay = options_.reconnect_initial;
   absl::Status status;
+  bool followed = false;  // The last session went straight to a named leader.
   while (true) {
     uint64_t welcomes_before = sessions();
-    status = RunSession();
+    bool leader_named = false;
+    status = RunSession(&leader_named);
     std::unique_lock lock(mu_);
     // Told to drain (or stopped), with nothing left to report: however
     // jobqd then ended the stream (it may close it before reading the
@@ -99,20 +107,33 @@ absl::Status Worker::Run() {
       status = absl::OkStatus();
       break;
     }
-    if (stopping_ || !options_.reconnect || !Reconnectable(status)) break;
+    // A standby named the leader: go there at once (even without
+    // `reconnect`: no stream broke, the worker was sent on), unless the
+    // last session did so too (standbys may disagree for a moment).
+    const bool at_once = leader_named && !followed;
+    followed = at_once;
+    if (stopping_ || !(options_.reconnect || at_once) ||
+        !Reconnectable(status)) {
+      break;
+    }
     if (status.code() == absl::StatusCode::kAlreadyExists &&
         options_.worker_id.empty()) {
       worker_id_.clear();  // jobqd gave the name it had chosen away.
     }
     if (sessions_ > welcomes_before) delay = options_.reconnect_initial;
-    auto wait = std::chrono::milliseconds(std::uniform_int_distribution<long>(
-        delay.count() / 2, delay.count())(random));
-    std::string line = absl::StrCat("jobq worker ", worker_id_,
-                                    ": stream ended (", status.ToString(),
-                                    "); reconnecting in ", wait.count(), " ms");
+    auto wait = std::chrono::milliseconds(
+        at_once ? 0
+                : std::uniform_int_distribution<long>(delay.count() / 2,
+                                                      delay.count())(random));
+    const std::string& next = cluster_->node(cluster_->leader()).address;
+    std::string line = absl::StrCat(
+        "jobq worker ", worker_id_, ": stream ended (", status.ToString(),
+        "); reconnecting", next.empty() ? "" : " to ", next, " in ",
+        wait.count(), " ms");
     lock.unlock();
     Log(line);
     lock.lock();
+    if (at_once) continue;
     delay = std::min(delay * 2, options_.reconnect_max);
     cv_.wait_for(lock, wait, [&] { return stopping_; });
     if (stopping_ && held_.empty()) {
@@ -131,7 +152,7 @@ absl::Status Worker::Run() {
   return status;
 }
 
-absl::Status Worker::RunSession() {
+absl::Status Worker::RunSession(bool* leader_named) {
   v1::WorkerMessage hello;
   {
     std::lock_guard lock(mu_);
@@ -147,8 +168,9 @@ absl::Status Worker::RunSession() {
     for (const auto& q : options_.queues) h->add_queues(q);
     h->set_concurrency(options_.concurrency);
   }
+  const size_t node = cluster_->leader();
   ctx_ = std::make_unique<grpc::ClientContext>();
-  stream_ = stub_->Work(ctx_.get());
+  stream_ = cluster_->node(node).workers->Work(ctx_.get());
   if (stream_->Write(hello)) {
     std::thread writer([this] { WriteLoop(); });
     ReadLoop();
@@ -162,6 +184,17 @@ absl::Status Worker::RunSession() {
   }
   absl::Status status = Client::FromGrpc(stream_->Finish());
   stream_.reset();
+  const auto& trailers = ctx_->GetServerTrailingMetadata();
+  auto named = trailers.find(kLeaderMetadataKey);
+  std::optional<size_t> leader;
+  if (named != trailers.end()) {
+    leader = cluster_->FindOrAdd(
+        std::string(named->second.data(), named->second.size()));
+  }
+  *leader_named = leader.has_value();
+  cluster_->SetLeader(
+      NodeAfterStreamEnd(ClassifyFailure(status, named != trailers.end()), node,
+                         leader, cluster_->size()));
   return status;
 }
 

@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "client/cluster.h"
 #include "jobq/v1/jobq.grpc.pb.h"
 
 namespace jobq::client {
@@ -41,6 +42,7 @@ struct WorkerOptions {
   // When the stream breaks (jobqd restarting, the network), connect again
   // after a backoff that doubles from reconnect_initial up to reconnect_max,
   // each wait drawn from [d/2, d] so that workers do not come back in step.
+  // (A standby's refusal that names the leader is followed either way.)
   bool reconnect = true;
   std::chrono::milliseconds reconnect_initial{100};
   std::chrono::milliseconds reconnect_max{10'000};
@@ -109,6 +111,12 @@ struct Outcome {
 // to its queue) is logged and dropped. A hello refused for good (a bad
 // kind, a token without the worker role) ends Run with that error.
 //
+// Over a Cluster of several nodes it works for the leader: a standby's
+// refusal that names the leader sends the next session there at once (once
+// in a row, then after the backoff: two standbys may disagree for a
+// moment); a stream that ended UNAVAILABLE otherwise sends it to the next
+// node, after the backoff.
+//
 //   Worker w(channel, {.kinds = {"resize"}, .concurrency = 8, .threads = 8},
 //            [](WorkerJob& job) { return Outcome::Success(Resize(job)); });
 //   absl::Status s = w.Run();  // Until Stop() or jobqd drains.
@@ -119,6 +127,10 @@ class Worker {
   using Handler = std::function<Outcome(WorkerJob&)>;
 
   Worker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options,
+         Handler handler);
+  // Over the nodes of `cluster` (which a Client may share: see
+  // Client::cluster()), following its leader.
+  Worker(std::shared_ptr<Cluster> cluster, WorkerOptions options,
          Handler handler);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -146,8 +158,9 @@ class Worker {
 
  private:
   friend class WorkerJob;
-  // One Work stream, from hello to its end; its final status.
-  absl::Status RunSession();
+  // One Work stream on the leader, from hello to its end; its final status.
+  // Then the cluster's leader is the node the next session should try.
+  absl::Status RunSession(bool* leader_named);
   void Log(const std::string& line) const;
   void ReadLoop();
   void WriteLoop();
@@ -164,7 +177,7 @@ class Worker {
 
   const WorkerOptions options_;
   const Handler handler_;
-  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  const std::shared_ptr<Cluster> cluster_;
   // The live session's call; replaced on each reconnect.
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<

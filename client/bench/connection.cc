@@ -14,13 +14,13 @@ int ConnectAndWait(Options* o, std::unique_ptr<client::Client>* client) {
     return 2;
   }
   o->token = *token;
-  auto channel = client::MakeChannel(o->addr, o->tls, o->token);
-  if (!channel.ok()) {
+  auto cluster = client::MakeCluster(o->addr, o->tls, o->token);
+  if (!cluster.ok()) {
     std::fprintf(stderr, "jobq-bench: %s\n",
-                 std::string(channel.status().message()).c_str());
+                 std::string(cluster.status().message()).c_str());
     return 2;
   }
-  *client = std::make_unique<client::Client>(*channel);
+  *client = std::make_unique<client::Client>(*cluster);
   // Waits (bounded) for SERVING with wait-for-ready rather than failing on
   // the first connection attempt: gRPC 1.51's client can report an attempt
   // still in progress as failed (it reads errno after other calls in
@@ -31,6 +31,11 @@ int ConnectAndWait(Options* o, std::unique_ptr<client::Client>* client) {
                  std::string(s.message()).c_str());
     return 1;
   }
+  // The node that serves leads. The scenarios dial o->addr for channels
+  // of their own (workers, watchers): from here on it names the leader
+  // alone. A failover during the run is not followed: calls fail, and the
+  // scenarios count them as errors.
+  o->addr = (*client)->address();
   return 0;
 }
 

@@ -13,8 +13,10 @@
 
 namespace jobq::bench {
 
-// Resolves o->token from the flags, makes a client of o->addr and waits
-// (at most 10 s) for jobqd to report SERVING. Returns 0 with *client set,
+// Resolves o->token from the flags, makes a client of o->addr (one
+// address, or a cluster's comma-separated) and waits (at most 10 s) for
+// jobqd, or one node of the cluster, to report SERVING; o->addr is then
+// that node's address, the leader's. Returns 0 with *client set,
 // or the exit code of the error it printed on stderr: 2 for bad
 // connection flags, 1 for a jobqd that did not become SERVING.
 int ConnectAndWait(Options* o, std::unique_ptr<client::Client>* client);

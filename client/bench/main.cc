@@ -1,8 +1,9 @@
 // jobq-bench: load generator for jobqd, in the manner of redis-benchmark
 // and ghz. It starts nothing itself; point it at a running jobqd.
 //
-//   jobq-bench [--addr A] [--json] ingest [--path submit|batch|stream|all]
-//              [--count N] [--concurrency C] [--batch B] [--streams M]
+//   jobq-bench [--addr A[,B...]] [--json] ingest
+//              [--path submit|batch|stream|all] [--count N]
+//              [--concurrency C] [--batch B] [--streams M]
 //              [--payload BYTES] [--queues Q] [--priorities P]
 //   jobq-bench e2e [--count N] [--streams M] [--remote [--workers W]
 //                  [--worker-concurrency C]]
@@ -31,7 +32,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   bench::Options o;
   if (const char* a = std::getenv("JOBQ_ADDR")) o.addr = a;
-  app.add_option("--addr", o.addr, "jobqd address (env JOBQ_ADDR)")
+  app.add_option("--addr", o.addr,
+                 "jobqd address, or the addresses of a cluster "
+                 "comma-separated: the first to serve, the leader, is used "
+                 "(env JOBQ_ADDR)")
       ->capture_default_str();
   app.add_flag("--json", o.json, "one JSON object per scenario");
   jobq::client::AddConnectFlags(app, &o.tls, &o.token_file);

@@ -21,7 +21,8 @@ struct GlobalFlags {
   int64_t timeout_ms = 30'000;
 };
 
-// Adds --addr (default $JOBQ_ADDR, else 127.0.0.1:7070), --json,
+// Adds --addr (default $JOBQ_ADDR, else 127.0.0.1:7070; a comma-separated
+// list names the nodes of a cluster), --json,
 // --timeout-ms and the TLS and token flags to `app`. "*flags" must remain
 // live while `app` parses.
 void AddGlobalFlags(CLI::App& app, GlobalFlags* flags);

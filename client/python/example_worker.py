@@ -32,7 +32,9 @@ def upper(job):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--addr", default="127.0.0.1:7070")
+    parser.add_argument("--addr", default="127.0.0.1:7070",
+                        help="jobqd's host:port, or a cluster's nodes "
+                             "separated by commas (one with --tls-*)")
     parser.add_argument("--kind", action="append", default=None)
     parser.add_argument("--queue", action="append", default=[])
     parser.add_argument("--concurrency", type=int, default=4)
@@ -50,6 +52,9 @@ def main():
             token = f.readline().strip()
     channel = None
     if args.tls_ca or args.tls_cert:
+        if "," in args.addr:
+            parser.error("--tls-ca and --tls-cert take one --addr")
+
         def read(path):
             with open(path, "rb") as f:
                 return f.read()

@@ -8,6 +8,10 @@
 All calls of one Client share one channel, and every awaited result shares
 one Watch stream (see results.py). Errors are jobq.Error subclasses
 carrying the gRPC status code and message.
+
+Several addresses ("a:7070,b:7070,c:7070" or a list) name the nodes of a
+cluster: calls go to the leader and follow it when a standby refuses them
+or a node cannot be reached (cluster.py says when a call is tried again).
 Thread: one event loop; create and use the Client inside it.
 """
 
@@ -17,6 +21,7 @@ import functools
 import grpc
 
 from jobq import errors
+from jobq.cluster import Cluster
 from jobq.connect import aio_channel, metadata
 from jobq.results import ResultWatch
 from jobq.types import Event, State, Timings, _time, decode_json, make_spec
@@ -186,12 +191,13 @@ class _SubmitBatcher:
         try:
             if len(batch) == 1:
                 spec, future = batch[0]
-                r = await c._unary(c._jobs.Submit, pb.SubmitRequest(job=spec))
+                r = await c._call("Submit", pb.SubmitRequest(job=spec),
+                                  changes_state=True)
                 results = [pb.SubmitResult(job_id=r.job_id,
                                            duplicate=r.duplicate)]
             else:
-                r = await c._unary(c._jobs.SubmitBatch, pb.SubmitBatchRequest(
-                    jobs=[spec for spec, _ in batch]))
+                r = await c._call("SubmitBatch", pb.SubmitBatchRequest(
+                    jobs=[spec for spec, _ in batch]), changes_state=True)
                 results = r.results
         except grpc.RpcError as e:
             for _, future in batch:
@@ -209,19 +215,33 @@ class _SubmitBatcher:
 
 
 class Client:
-    """A connection to jobqd: `address` host:port; `token` a bearer token
-    (else $JOBQ_TOKEN); `tls` a jobq.TLS, True for the system roots, or
-    None to follow $JOBQ_TLS_*; `timeout` seconds for each unary call."""
+    """A connection to jobqd: `address` host:port, or the nodes of a
+    cluster as "host:port,host:port" or a list, whose leader the calls
+    follow; `token` a bearer token (else $JOBQ_TOKEN); `tls` a jobq.TLS,
+    True for the system roots, or None to follow $JOBQ_TLS_*; `timeout`
+    seconds for each unary call (its tries on several nodes included);
+    `channel` a grpc.aio channel to use instead (then no leader is
+    followed)."""
 
     def __init__(self, address="127.0.0.1:7070", *, token=None, tls=None,
                  timeout=30.0, channel=None):
-        self.address = address
-        self._channel = channel or aio_channel(address, tls)
+        self._cluster = Cluster(address, lambda a: aio_channel(a, tls),
+                                channel)
+        self._channel = channel  # Closed with the Client, as before.
         self._metadata = metadata(token)
         self._timeout = timeout
-        self._jobs = pb_grpc.JobServiceStub(self._channel)
-        self._results = ResultWatch(self._jobs, self._metadata)
+        self._results = ResultWatch(self._cluster, self._metadata)
         self._batcher = _SubmitBatcher(self)
+
+    @property
+    def address(self):
+        """The address taken for the leader now."""
+        return self._cluster.leader
+
+    @property
+    def addresses(self):
+        """Every node's address known: those given, then leaders named."""
+        return list(self._cluster.addresses)
 
     async def __aenter__(self):
         return self
@@ -231,10 +251,18 @@ class Client:
 
     async def close(self):
         await self._results.close()
-        await self._channel.close()
+        for channel in self._cluster.release():
+            await channel.close()
+        if self._channel is not None:
+            await self._channel.close()
 
-    def _unary(self, method, request):
-        return method(request, metadata=self._metadata, timeout=self._timeout)
+    def _call(self, method, request, changes_state=False):
+        """The JobService call `method` (its name) on the leader; raises
+        grpc.RpcError. `changes_state`: a call that must not run twice."""
+        return self._cluster.call(
+            pb_grpc.JobServiceStub, method, request,
+            changes_state=changes_state, metadata=self._metadata,
+            timeout=self._timeout)
 
     @_typed
     async def submit(self, kind, payload=None, **fields):
@@ -263,7 +291,7 @@ class Client:
         first, with `jobs` (the Jobs, None where refused) and `failures`
         ({index: error}) attached; the accepted ones stay enqueued."""
         request = pb.SubmitBatchRequest(jobs=[s.proto for s in specs])
-        r = await self._unary(self._jobs.SubmitBatch, request)
+        r = await self._call("SubmitBatch", request, changes_state=True)
         jobs, failures = [], {}
         for i, (spec, res) in enumerate(zip(specs, r.results)):
             if res.code != 0:
@@ -281,12 +309,12 @@ class Client:
         return jobs
 
     async def _get(self, job_id):
-        return await self._unary(self._jobs.GetJob,
-                                 pb.GetJobRequest(job_id=job_id))
+        return await self._call("GetJob", pb.GetJobRequest(job_id=job_id))
 
     async def _cancel(self, job_id):
-        return await self._unary(self._jobs.CancelJob,
-                                 pb.CancelJobRequest(job_id=job_id))
+        return await self._call("CancelJob",
+                                pb.CancelJobRequest(job_id=job_id),
+                                changes_state=True)
 
     @_typed
     async def get(self, job_id):
@@ -305,7 +333,7 @@ class Client:
                                      page_size=page_size, labels=labels or {})
         while True:
             try:
-                r = await self._unary(self._jobs.ListJobs, request)
+                r = await self._call("ListJobs", request)
             except grpc.RpcError as e:
                 raise errors.from_rpc(e) from None
             for j in r.jobs:
@@ -317,14 +345,33 @@ class Client:
     async def watch(self, queue="", job_ids=(), states=()):
         """Yields jobq.Event for every state change of the jobs named (each
         one's current state first; the stream ends when they have all
-        ended) or of every job of `queue` (until the caller stops)."""
+        ended) or of every job of `queue` (until the caller stops). The
+        stream opens on the leader, following it as a read does; once
+        open, a break is raised to the caller."""
         request = pb.WatchRequest(queue=queue, job_ids=list(job_ids),
                                   states=[State.of(s) for s in states])
-        call = self._jobs.Watch(request, metadata=self._metadata)
+
+        async def open_on(address, _):
+            # Open means answered: a standby's refusal comes before any
+            # response, so the first one is awaited here.
+            call = self._cluster.stub(pb_grpc.JobServiceStub, address).Watch(
+                request, metadata=self._metadata)
+            try:
+                return call, await call.read()
+            except BaseException:
+                call.cancel()
+                raise
+
         try:
-            async for response in call:
+            call, response = await self._cluster.retry(open_on,
+                                                       changes_state=False)
+        except grpc.RpcError as e:
+            raise errors.from_rpc(e) from None
+        try:
+            while response is not grpc.aio.EOF:
                 for e in response.events:
                     yield Event(e)
+                response = await call.read()
         except grpc.RpcError as e:
             raise errors.from_rpc(e) from None
         finally:

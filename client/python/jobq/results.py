@@ -10,7 +10,9 @@ the new stream's opening events.
 
 A job that jobqd no longer knows (NOT_FOUND ends the whole stream) is
 looked up alone with GetJob; its awaiters get NotFound, the others go on.
-A broken connection (jobqd restarting) is retried with backoff.
+A broken connection (jobqd restarting) is retried with backoff, on the
+cluster's leader: a standby's refusal that names the leader is followed at
+once, any other UNAVAILABLE moves on to the next address (cluster.py).
 Thread: the event loop of the Client.
 """
 
@@ -23,6 +25,7 @@ from jobq import errors
 from jobq.connect import Backoff
 from jobq.types import TERMINAL
 from jobq.v1 import jobq_pb2 as pb
+from jobq.v1 import jobq_pb2_grpc as pb_grpc
 
 log = logging.getLogger("jobq")
 
@@ -32,8 +35,8 @@ LINGER = 0.005
 
 
 class ResultWatch:
-    def __init__(self, stub, metadata):
-        self._stub = stub
+    def __init__(self, cluster, metadata):
+        self._cluster = cluster
         self._metadata = metadata
         self._waiting = {}  # job id -> [Future of v1.JobEvent].
         self._changed = asyncio.Event()
@@ -83,9 +86,12 @@ class ResultWatch:
 
     async def _run(self):
         backoff = Backoff()
+        followed = False  # The last break named a new leader.
         while self._waiting:
             self._changed.clear()
-            call = self._stub.Watch(
+            address = self._cluster.leader
+            stub = self._cluster.stub(pb_grpc.JobServiceStub, address)
+            call = stub.Watch(
                 pb.WatchRequest(job_ids=list(self._waiting), states=TERMINAL),
                 metadata=self._metadata)
             self.opened += 1
@@ -110,10 +116,12 @@ class ResultWatch:
                 call.cancel()
                 reader.cancel()
                 await asyncio.wait({reader})
+                followed = False
                 continue
             error = reader.exception() if not reader.cancelled() else None
             if error is None:
                 backoff.reset()
+                followed = False
                 continue
             if not isinstance(error, grpc.RpcError):
                 raise error
@@ -122,7 +130,18 @@ class ResultWatch:
                 await self._look_up_each()
                 continue
             if code in errors.RETRYABLE:
-                log.info("jobq: watch broke (%s); reconnecting", code.name)
+                leader = None
+                if code == grpc.StatusCode.UNAVAILABLE:
+                    leader = self._cluster.failed(address, error)
+                log.info("jobq: watch on %s broke (%s: %s); reconnecting "
+                         "to %s", address, code.name, error.details(),
+                         self._cluster.leader)
+                # A new leader named is tried at once, but not twice in a
+                # row: two nodes naming each other do not spin.
+                if leader not in (None, address) and not followed:
+                    followed = True
+                    continue
+                followed = False
                 await asyncio.sleep(backoff.next())
                 continue
             failure = errors.from_rpc(error)
@@ -139,8 +158,10 @@ class ResultWatch:
         """After NOT_FOUND: resolves the ids that are gone or ended."""
         for job_id in list(self._waiting):
             try:
-                job = await self._stub.GetJob(pb.GetJobRequest(job_id=job_id),
-                                              metadata=self._metadata)
+                job = await self._cluster.call(
+                    pb_grpc.JobServiceStub, "GetJob",
+                    pb.GetJobRequest(job_id=job_id), changes_state=False,
+                    metadata=self._metadata)
             except grpc.RpcError as e:
                 if e.code() in errors.RETRYABLE:
                     return

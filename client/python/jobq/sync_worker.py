@@ -14,6 +14,11 @@ was away; a result jobqd refuses (its lease is gone) is logged and dropped.
 
     Worker("127.0.0.1:7070", kinds=["resize"], handler=resize).run()
 
+Several addresses ("a:7070,b:7070" or a list) name a cluster's nodes: the
+worker works for the leader, following a standby's refusal that names it
+at once and moving on to the next address after any other UNAVAILABLE
+(jobq/cluster.py).
+
 A handler returns the result (bytes or str) or raises: any exception fails
 the job under its retry policy, PermanentError sends it to DEAD at once.
 (jobq.Worker is the asyncio worker; this one suits blocking handlers.)
@@ -27,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from jobq.cluster import Cluster
 from jobq.connect import Backoff
 from jobq.errors import RETRYABLE, PermanentError
 from jobq.v1 import jobq_pb2, jobq_pb2_grpc
@@ -78,7 +84,8 @@ class Worker:
     def __init__(self, address, kinds, handler, queues=(), concurrency=1,
                  worker_id="", channel=None, on_welcome=None, token=None,
                  backoff=None):
-        self.address = address
+        # A given channel is used as it is; else one per node, insecure.
+        self._cluster = Cluster(address, grpc.insecure_channel, channel)
         self.kinds = list(kinds)
         self.queues = list(queues)
         self.concurrency = concurrency
@@ -88,7 +95,6 @@ class Worker:
         self.on_welcome = on_welcome
         # Sent as "authorization: Bearer <token>" when jobqd requires tokens.
         self._metadata = (("authorization", "Bearer " + token),) if token else ()
-        self._channel = channel or grpc.insecure_channel(address)
         self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -103,6 +109,11 @@ class Worker:
         self.done = 0
         self.refused = 0
 
+    @property
+    def address(self):
+        """The address taken for the leader now."""
+        return self._cluster.leader
+
     def stop(self):
         """Asks for no more jobs; run() returns once the held ones are reported."""
         with self._lock:
@@ -116,11 +127,15 @@ class Worker:
     def run(self):
         """Works until stop() or a drain by jobqd, reconnecting when the
         stream breaks; raises grpc.RpcError for a refusal no retry cures."""
-        stub = jobq_pb2_grpc.WorkerServiceStub(self._channel)
+        followed = False  # The last break named a new leader.
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             while True:
+                address = self._cluster.leader
+                leader = None
+                sessions = self.sessions
                 try:
-                    self._work(stub, pool)
+                    self._work(self._cluster.stub(
+                        jobq_pb2_grpc.WorkerServiceStub, address), pool)
                     log.info("jobq worker %s: stream ended", self.worker_id)
                 except grpc.RpcError as e:
                     if e.code() not in _RECONNECT:
@@ -128,13 +143,24 @@ class Worker:
                     if (e.code() == grpc.StatusCode.ALREADY_EXISTS
                             and not self._given_id):
                         self.worker_id = ""
-                    log.warning("jobq worker %s: stream broke (%s); "
-                                "reconnecting", self.worker_id, e.code().name)
+                    if e.code() == grpc.StatusCode.UNAVAILABLE:
+                        leader = self._cluster.failed(address, e)
+                    log.warning("jobq worker %s: stream to %s broke (%s); "
+                                "reconnecting to %s", self.worker_id, address,
+                                e.code().name, self._cluster.leader)
                 finally:
                     self._end_session()
                 with self._lock:
                     if self._stopping and not self._held and not self._unsent:
                         return
+                # A new leader named is tried at once, but not twice in a
+                # row without a welcome: nodes naming each other do not spin.
+                if self.sessions != sessions:
+                    followed = False
+                if leader not in (None, address) and not followed:
+                    followed = True
+                    continue
+                followed = False
                 self._wake.wait(self._backoff.next())
                 self._wake.clear()
 

@@ -29,6 +29,10 @@ message every heartbeat interval.
   it was away. jobqd takes those whose leases still hold; a result it
   refuses (the lease is gone and the job was given to another run) is
   logged and dropped.
+- Several addresses ("a:7070,b:7070" or a list) name a cluster's nodes:
+  the stream opens on the leader. A standby's refusal that names the
+  leader is followed at once; any other UNAVAILABLE moves on to the next
+  address after the backoff (cluster.py).
 Thread: one event loop; run() and the handlers run on it.
 """
 
@@ -39,6 +43,7 @@ import logging
 import grpc
 
 from jobq import errors
+from jobq.cluster import Cluster
 from jobq.connect import Backoff, aio_channel, metadata
 from jobq.types import _time, decode_json, encode_payload
 from jobq.v1 import jobq_pb2 as pb
@@ -97,9 +102,11 @@ class _Held:
 
 
 class Worker:
-    """A remote worker: `address` host:port; `queues` it takes jobs from
-    (empty: all); `concurrency` jobs at once; `worker_id` (empty: jobqd
-    names it); `token`, `tls` as for jobq.Client; `reconnect_on_drain`
+    """A remote worker: `address` host:port, or the nodes of a cluster as
+    "host:port,host:port" or a list, whose leader it follows; `queues` it
+    takes jobs from (empty: all); `concurrency` jobs at once; `worker_id`
+    (empty: jobqd names it); `token`, `tls`, `channel` as for jobq.Client
+    (a given channel is not closed by the worker); `reconnect_on_drain`
     keeps the worker across a graceful jobqd restart too (by default a
     drain ends run()). Callbacks, called on the loop: `on_welcome(worker)`
     for each welcome (the first and every reconnect), `on_disconnect(worker,
@@ -110,14 +117,12 @@ class Worker:
                  worker_id="", token=None, tls=None, channel=None,
                  reconnect_on_drain=False, backoff=None, on_welcome=None,
                  on_disconnect=None, on_refused=None):
-        self.address = address
+        self._cluster = Cluster(address, lambda a: aio_channel(a, tls),
+                                channel)
         self.queues = list(queues)
         self.concurrency = concurrency
         self.worker_id = worker_id
         self._given_id = bool(worker_id)
-        self._tls = tls
-        self._channel = channel
-        self._own_channel = channel is None
         self._metadata = metadata(token)
         self._reconnect_on_drain = reconnect_on_drain
         self._backoff = backoff or Backoff()
@@ -136,6 +141,16 @@ class Worker:
         self.sessions = 0      # Welcomes received (1 + reconnects).
         self.done = 0          # Handler runs finished.
         self.refused = 0       # Results jobqd did not take.
+
+    @property
+    def address(self):
+        """The address taken for the leader now."""
+        return self._cluster.leader
+
+    @property
+    def addresses(self):
+        """Every node's address known: those given, then leaders named."""
+        return list(self._cluster.addresses)
 
     def handler(self, kind):
         """Decorator: `fn(job)` runs the jobs of `kind`."""
@@ -159,13 +174,15 @@ class Worker:
         breaks. Raises jobq.Error for a refusal no retry cures."""
         if not self._handlers:
             raise ValueError("jobq.Worker: register a handler first")
-        if self._channel is None:
-            self._channel = aio_channel(self.address, self._tls)
-        stub = pb_grpc.WorkerServiceStub(self._channel)
+        followed = False  # The last break named a new leader.
         try:
             while True:
+                address = self._cluster.leader
+                leader = None
+                sessions = self.sessions
                 try:
-                    finished = await self._session(stub)
+                    finished = await self._session(
+                        self._cluster.stub(pb_grpc.WorkerServiceStub, address))
                     if finished:
                         return
                     log.warning("jobq worker %s: jobqd ended the stream; "
@@ -176,9 +193,12 @@ class Worker:
                     if e.code() == grpc.StatusCode.ALREADY_EXISTS and \
                             not self._given_id:
                         self.worker_id = ""  # jobqd gave the name away.
-                    log.warning("jobq worker %s: stream broke (%s: %s); "
-                                "reconnecting", self.worker_id, e.code().name,
-                                e.details())
+                    if e.code() == grpc.StatusCode.UNAVAILABLE:
+                        leader = self._cluster.failed(address, e)
+                    log.warning("jobq worker %s: stream to %s broke (%s: %s); "
+                                "reconnecting to %s", self.worker_id, address,
+                                e.code().name, e.details(),
+                                self._cluster.leader)
                     broke = e
                 except asyncio.InvalidStateError as e:
                     # A write to a call that had already ended (with OK).
@@ -194,6 +214,14 @@ class Worker:
                     self._on_disconnect(self, broke)
                 if self._stopping and not self._held:
                     return
+                # A new leader named is tried at once, but not twice in a
+                # row without a welcome: nodes naming each other do not spin.
+                if self.sessions != sessions:
+                    followed = False
+                if leader not in (None, address) and not followed:
+                    followed = True
+                    continue
+                followed = False
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(),
@@ -203,9 +231,8 @@ class Worker:
         finally:
             for held in list(self._held.values()):
                 held.task.cancel()
-            if self._own_channel:
-                await self._channel.close()
-                self._channel = None
+            for channel in self._cluster.release():
+                await channel.close()
 
     async def _session(self, stub):
         """One Work stream; True when the worker is done (drained or
@@ -214,9 +241,12 @@ class Worker:
         self._outbox = asyncio.Queue()
         if self._stopping:
             self._put(pb.WorkerMessage(draining=True))
-        await call.write(pb.WorkerMessage(hello=pb.WorkerHello(
-            worker_id=self.worker_id, kinds=list(self._handlers),
-            queues=self.queues, concurrency=self.concurrency)))
+        try:
+            await call.write(pb.WorkerMessage(hello=pb.WorkerHello(
+                worker_id=self.worker_id, kinds=list(self._handlers),
+                queues=self.queues, concurrency=self.concurrency)))
+        except asyncio.InvalidStateError:
+            pass  # The call has ended already (refused): read() says how.
         writer = asyncio.create_task(self._write(call))
         try:
             while True:
