@@ -108,6 +108,32 @@ ChildProcess::~ChildProcess() {
 std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     std::vector<std::string> args, const std::string& config_yaml,
     const client::TlsOptions& ready_tls) {
+  auto p = Launch(std::move(args), config_yaml);
+  if (p == nullptr) return nullptr;
+  // The line gives the ports; ready is the health check saying SERVING.
+  absl::Status ready = absl::OkStatus();
+  if (ready_tls.enabled()) {
+    auto channel = client::MakeChannel(p->address(), ready_tls);
+    ready = channel.ok() ? client::Client(*channel).WaitUntilServing(30'000)
+                         : channel.status();
+  } else {
+    ready = p->client_->WaitUntilServing(30'000);
+  }
+  if (absl::Status s = ready; !s.ok()) {
+    ADD_FAILURE() << "jobqd is not serving: " << s << "\n" << p->Log();
+    return nullptr;
+  }
+  return p;
+}
+
+std::unique_ptr<JobqdProcess> JobqdProcess::StartListening(
+    std::vector<std::string> args, const std::vector<std::string>& env) {
+  return Launch(std::move(args), "", env);
+}
+
+std::unique_ptr<JobqdProcess> JobqdProcess::Launch(
+    std::vector<std::string> args, const std::string& config_yaml,
+    const std::vector<std::string>& env) {
   std::unique_ptr<JobqdProcess> p(new JobqdProcess);
   std::vector<std::string> argv = {JOBQD_PATH,   "--listen", "127.0.0.1:0",
                                    "--workers",  "2",        "--http-listen",
@@ -119,7 +145,7 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
     argv.push_back(p->config_path_);
   }
   for (auto& a : args) argv.push_back(a);
-  p->child_ = ChildProcess::Start(std::move(argv));
+  p->child_ = ChildProcess::Start(std::move(argv), env);
   if (p->child_ == nullptr) return nullptr;
   static const std::regex kListening(
       R"(listening on [0-9.]+:([0-9]+) \(http (off|[0-9.]+:([0-9]+))\))");
@@ -134,19 +160,6 @@ std::unique_ptr<JobqdProcess> JobqdProcess::Start(
   client::ClientOptions options;
   options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
   p->client_ = std::make_unique<client::Client>(p->address(), options);
-  // The line gives the ports; ready is the health check saying SERVING.
-  absl::Status ready = absl::OkStatus();
-  if (ready_tls.enabled()) {
-    auto channel = client::MakeChannel(p->address(), ready_tls);
-    ready = channel.ok() ? client::Client(*channel).WaitUntilServing(30'000)
-                         : channel.status();
-  } else {
-    ready = p->client_->WaitUntilServing(30'000);
-  }
-  if (absl::Status s = ready; !s.ok()) {
-    ADD_FAILURE() << "jobqd is not serving: " << s << "\n" << p->Log();
-    return nullptr;
-  }
   return p;
 }
 

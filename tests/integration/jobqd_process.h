@@ -68,6 +68,11 @@ class JobqdProcess {
   static std::unique_ptr<JobqdProcess> Start(
       std::vector<std::string> args = {}, const std::string& config_yaml = "",
       const client::TlsOptions& ready_tls = {});
+  // Returns once jobqd has logged its start-up line (its ports), without
+  // waiting for SERVING: a standby of a cluster on PostgreSQL. `env`
+  // ("NAME=value") is added to its environment.
+  static std::unique_ptr<JobqdProcess> StartListening(
+      std::vector<std::string> args, const std::vector<std::string>& env = {});
   // Runs jobqd with `args` (on 127.0.0.1:0) until it exits by itself, and
   // returns what it wrote.
   static std::string StartExpectingFailure(std::vector<std::string> args);
@@ -90,6 +95,10 @@ class JobqdProcess {
 
  private:
   JobqdProcess() = default;
+  // Started, its ports read from the start-up line.
+  static std::unique_ptr<JobqdProcess> Launch(
+      std::vector<std::string> args, const std::string& config_yaml,
+      const std::vector<std::string>& env = {});
 
   std::unique_ptr<ChildProcess> child_;
   int port_ = 0;

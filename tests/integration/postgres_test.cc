@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -143,33 +145,223 @@ TEST_F(PostgresTest, AServerStoppedUnderLoadLosesNothingAndServiceResumes) {
   EXPECT_EQ(jobqd->Stop(SIGTERM), 0);
 }
 
-TEST_F(PostgresTest, ASecondJobqdTakesOverAndTheFirstStopsWriting) {
-  auto first = JobqdProcess::Start(Args());
-  ASSERT_NE(first, nullptr);
-  auto job = first->client().Submit(MakeSpec("noop"));
+// A Submit to `address` that does not follow the leader: its status, and
+// the leader its trailing metadata names.
+std::pair<grpc::Status, std::string> SubmitTo(const std::string& address) {
+  auto stub = v1::JobService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  v1::SubmitRequest req;
+  *req.mutable_job() = MakeSpec("noop");
+  v1::SubmitResponse resp;
+  grpc::Status s = stub->Submit(&ctx, req, &resp);
+  std::string leader;
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  if (auto it = trailers.find("jobq-leader"); it != trailers.end()) {
+    leader.assign(it->second.data(), it->second.size());
+  }
+  return {s, leader};
+}
+
+// The index of the node whose health check says SERVING; -1 if none.
+int Leader(const std::vector<std::unique_ptr<JobqdProcess>>& nodes) {
+  int leader = -1;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto serving = nodes[i]->client().Healthy();
+    if (serving.ok() && *serving) {
+      EXPECT_EQ(leader, -1) << "two leaders";
+      leader = static_cast<int>(i);
+    }
+  }
+  return leader;
+}
+
+std::vector<std::string> Plus(std::vector<std::string> a,
+                              const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_F(PostgresTest, ThreeNodesElectOneLeaderAndTheStandbysNameIt) {
+  auto a = JobqdProcess::Start(Args());
+  ASSERT_NE(a, nullptr);
+  auto b = JobqdProcess::StartListening(Args());
+  auto c = JobqdProcess::StartListening(Args());
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  for (JobqdProcess* standby : {b.get(), c.get()}) {
+    ASSERT_TRUE(standby->WaitForLog(std::regex("standby of schema")))
+        << standby->Log();
+    auto serving = standby->client().Healthy();
+    ASSERT_TRUE(serving.ok()) << serving.status();
+    EXPECT_FALSE(*serving);
+    auto [status, leader] = SubmitTo(standby->address());
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(status.error_message(),
+              "jobqd is a standby; the leader is " + a->address());
+    EXPECT_EQ(leader, a->address());
+    int code = 0;
+    std::string body = HttpGet(standby->http_port(), "/readyz", &code);
+    EXPECT_EQ(code, 503);
+    EXPECT_NE(body.find("standby: the leader is " + a->address()),
+              std::string::npos)
+        << body;
+    EXPECT_EQ(
+        MetricSample(HttpGet(standby->http_port(), "/metrics"), "jobq_leader"),
+        0);
+  }
+  EXPECT_EQ(MetricSample(HttpGet(a->http_port(), "/metrics"), "jobq_leader"),
+            1);
+  // A client given every address finds the leader.
+  client::Client cluster(b->address() + "," + c->address() + "," + a->address(),
+                         {});
+  auto job = cluster.Submit(MakeSpec("noop"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_TRUE(a->client().GetJob(job->job_id()).ok());
+  // The standbys follow the log: they hold the job too, once one leads.
+  EXPECT_EQ(a->Stop(SIGTERM), 0);
+  int leader = -1;
+  std::vector<std::unique_ptr<JobqdProcess>> rest;
+  rest.push_back(std::move(b));
+  rest.push_back(std::move(c));
+  ASSERT_TRUE(cluster.WaitUntilServing(30'000).ok());
+  leader = Leader(rest);
+  ASSERT_GE(leader, 0);
+  EXPECT_TRUE(rest[leader]->client().GetJob(job->job_id()).ok());
+  for (auto& node : rest) EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
+}
+
+TEST_F(PostgresTest, KilledLeadersAreReplacedUnderLoadAndNothingIsLost) {
+  std::vector<std::unique_ptr<JobqdProcess>> nodes;
+  nodes.push_back(JobqdProcess::Start(Args()));
+  ASSERT_NE(nodes.back(), nullptr);
+  for (int i = 0; i < 2; ++i) {
+    nodes.push_back(JobqdProcess::StartListening(Args()));
+    ASSERT_NE(nodes.back(), nullptr);
+    ASSERT_TRUE(nodes.back()->WaitForLog(std::regex("standby of schema")));
+  }
+  client::ClientOptions options;
+  options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
+  client::Client cluster(nodes[0]->address() + "," + nodes[1]->address() + "," +
+                             nodes[2]->address(),
+                         options);
+  Producer producer(cluster);
+  std::vector<int64_t> gaps_ms;
+  for (int round = 0; round < 10; ++round) {
+    size_t before = producer.acked().size();
+    ASSERT_TRUE(producer.WaitUntil(
+        [&](size_t acked, size_t) { return acked >= before + 100; }));
+    int leader = Leader(nodes);
+    ASSERT_GE(leader, 0);
+    JobqdProcess& old = *nodes[leader];
+    std::vector<std::string> same_ports = {
+        "JOBQ_RESTART_LISTEN=" + old.address(),
+        "JOBQ_RESTART_HTTP_LISTEN=127.0.0.1:" +
+            std::to_string(old.http_port())};
+    auto killed = std::chrono::steady_clock::now();
+    EXPECT_EQ(old.Stop(SIGKILL), 128 + SIGKILL);
+    size_t at_kill = producer.acked().size();
+    // A standby takes over and the producer's submits are acknowledged
+    // again.
+    ASSERT_TRUE(producer.WaitUntil([&](size_t acked, size_t) {
+      return acked > at_kill;
+    })) << "round "
+        << round;
+    gaps_ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - killed)
+                          .count());
+    // The killed node comes back as a standby on its ports.
+    nodes[leader] = JobqdProcess::StartListening(Args(), same_ports);
+    ASSERT_NE(nodes[leader], nullptr);
+    ASSERT_TRUE(nodes[leader]->WaitForLog(std::regex("standby of schema")));
+  }
+  producer.Stop();
+  std::string figures;
+  for (int64_t ms : gaps_ms) figures += " " + std::to_string(ms);
+  std::printf("from kill -9 to the next acknowledgement, ms:%s\n",
+              figures.c_str());
+  EXPECT_LT(*std::max_element(gaps_ms.begin(), gaps_ms.end()), 3000) << figures;
+
+  const std::set<std::string> acked = producer.acked();
+  int leader = Leader(nodes);
+  ASSERT_GE(leader, 0);
+  client::Client& c = nodes[leader]->client();
+  // Jobs that were running on a killed leader ran again; wait for all, a
+  // thousand at a time (a watch's opening states count against its buffer).
+  std::vector<std::string> ids(acked.begin(), acked.end());
+  for (size_t at = 0; at < ids.size(); at += 1000) {
+    v1::WatchRequest some;
+    for (size_t i = at; i < std::min(ids.size(), at + 1000); ++i) {
+      some.add_job_ids(ids[i]);
+    }
+    absl::Status watched =
+        c.Watch(some, [](const v1::JobEvent&) { return true; });
+    ASSERT_TRUE(watched.ok()) << watched;
+  }
+  ExpectEveryJobOnce(c, acked);
+  for (auto& node : nodes) EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
+}
+
+TEST_F(PostgresTest, AHungLeaderIsDeposedAndComesBackAsAStandby) {
+  const std::vector<std::string> lease = {"--leader-lease", "1s"};
+  auto a = JobqdProcess::Start(Plus(Args(), lease));
+  ASSERT_NE(a, nullptr);
+  auto b = JobqdProcess::StartListening(Plus(Args(), lease));
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(b->WaitForLog(std::regex("standby of schema")));
+  auto job = a->client().Submit(MakeSpec("noop"));
   ASSERT_TRUE(job.ok()) << job.status();
 
-  auto second = JobqdProcess::Start(Args());
-  ASSERT_NE(second, nullptr);
-  EXPECT_TRUE(
-      second->WaitForLog(std::regex("leader of schema .* with epoch 2")))
-      << second->Log();
-  // The first one's next change is refused, and it says it was deposed.
-  auto refused = first->client().Submit(MakeSpec("noop"));
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(refused.status().message().find("deposed"), std::string::npos)
-      << refused.status();
-  EXPECT_TRUE(
-      first->WaitForLog(std::regex("deposed: another jobqd took over")));
-  EXPECT_TRUE(first->client().WaitForHealth(false, 30'000).ok());
-  EXPECT_FALSE(first->client().Submit(MakeSpec("noop")).ok());
+  // Hung past its lease: the standby takes over.
+  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  EXPECT_TRUE(b->WaitForLog(std::regex("leading schema \\S+ with epoch 2")))
+      << b->Log();
+  ASSERT_TRUE(b->client().WaitUntilServing(30'000).ok());
+  EXPECT_TRUE(b->client().GetJob(job->job_id()).ok());
 
-  // The second one holds the first one's job and takes new ones.
-  EXPECT_TRUE(second->client().GetJob(job->job_id()).ok());
-  EXPECT_TRUE(second->client().Submit(MakeSpec("noop")).ok());
-  EXPECT_EQ(first->Stop(SIGTERM), 0);
-  EXPECT_EQ(second->Stop(SIGTERM), 0);
+  // Woken, the old leader finds itself deposed, stores nothing more and
+  // starts again, in place, as a standby naming the new leader.
+  ASSERT_EQ(kill(a->pid(), SIGCONT), 0);
+  EXPECT_TRUE(a->WaitForLog(std::regex("deposed")));
+  EXPECT_TRUE(a->WaitForLog(
+      std::regex("restarting[\\s\\S]*standby of schema \\S+: the leader is " +
+                 b->address())))
+      << a->Log();
+  auto [status, leader] = SubmitTo(a->address());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_EQ(leader, b->address());
+  EXPECT_TRUE(b->client().Submit(MakeSpec("noop")).ok());
+  EXPECT_EQ(a->Stop(SIGTERM), 0) << a->Log();
+  EXPECT_EQ(b->Stop(SIGTERM), 0) << b->Log();
+}
+
+TEST_F(PostgresTest, AStandbyStartedAfterACompactionCatchesUpFromTheSnapshot) {
+  auto a = JobqdProcess::Start(
+      Plus(Args(), {"--compact-min", "256KiB", "--max-finished", "1000"}));
+  ASSERT_NE(a, nullptr);
+  auto& c = a->client();
+  std::vector<v1::JobSpec> waiting(500, MakeSpec("noop", "later"));
+  for (auto& s : waiting) s.mutable_delay()->set_seconds(3600);
+  auto kept = c.SubmitBatch(waiting);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  std::vector<v1::JobSpec> batch(500, MakeSpec("noop", "churn"));
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(c.SubmitBatch(batch).ok());
+  ASSERT_TRUE(a->WaitForLog(std::regex("compaction: .* old segments go")));
+
+  auto b = JobqdProcess::StartListening(Args());
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(b->WaitForLog(std::regex("standby of schema")));
+  EXPECT_EQ(a->Stop(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(b->client().WaitUntilServing(30'000).ok()) << b->Log();
+  for (const auto& r : kept->results()) {
+    auto job = b->client().GetJob(r.job_id());
+    ASSERT_TRUE(job.ok()) << r.job_id() << ": " << job.status();
+    EXPECT_EQ(job->state(), v1::JOB_STATE_SCHEDULED) << r.job_id();
+  }
+  EXPECT_EQ(b->Stop(SIGTERM), 0);
 }
 
 TEST_F(PostgresTest, BadSettingsStopTheStartWithAClearError) {
