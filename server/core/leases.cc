@@ -63,7 +63,8 @@ bool LeaseTable::SetProgress(uint64_t seq, int32_t attempt,
 
 std::optional<DueLease> LeaseTable::Check(
     TimeUs now,
-    const std::function<TimeUs(const std::string&)>& last_heard) const {
+    const std::function<TimeUs(const std::string&, uint64_t)>& last_heard)
+    const {
   if (order_.empty() || order_.begin()->first > now) return std::nullopt;
   uint64_t seq = order_.begin()->second;
   const RemoteRun& run = runs_.at(seq);
@@ -71,7 +72,7 @@ std::optional<DueLease> LeaseTable::Check(
   due.seq = seq;
   due.attempt = run.attempt;
   due.worker = run.worker;
-  due.heard = last_heard(run.worker);
+  due.heard = last_heard(run.worker, seq);
   TimeUs until = due.heard > 0 ? due.heard + run.length : 0;
   if (run.deadline > 0) until = std::min(until, run.deadline);
   if (until > now) {

@@ -72,13 +72,15 @@ class LeaseTable {
 
   // The first lease that ends at or before `now`, and what becomes of it:
   // renewed to last-heard + length (never past the deadline) when that is
-  // after `now`; otherwise lost, and why. `last_heard(worker)` is when the
-  // worker was last heard from, 0 when its session has gone. Changes
+  // after `now`; otherwise lost, and why. `last_heard(worker, seq)` is when
+  // the worker was last heard from about `seq`'s run, 0 when its session
+  // has gone (or does not hold the run). Changes
   // nothing: the caller records the renewal or the end of the run, which
   // moves the lease out of the way before the next call.
   std::optional<DueLease> Check(
       TimeUs now,
-      const std::function<TimeUs(const std::string&)>& last_heard) const;
+      const std::function<TimeUs(const std::string&, uint64_t)>& last_heard)
+      const;
 
   const RemoteRun* Find(uint64_t seq) const;
   const absl::flat_hash_map<uint64_t, RemoteRun>& runs() const { return runs_; }

@@ -106,11 +106,13 @@ void Scheduler::Abandon(const wal::v1::Transition& t) {
   }
 }
 
-size_t Scheduler::RequeueRunning(TimeUs now) {
+size_t Scheduler::RequeueRunning(TimeUs now, bool keep_remote) {
   std::vector<uint64_t> running;
   for (const auto& [name, q] : queues_) {
-    const auto& ids = q.ids[v1::JOB_STATE_RUNNING];
-    running.insert(running.end(), ids.begin(), ids.end());
+    for (uint64_t seq : q.ids[v1::JOB_STATE_RUNNING]) {
+      if (keep_remote && leases_.Find(seq) != nullptr) continue;
+      running.push_back(seq);
+    }
   }
   std::sort(running.begin(), running.end());  // Records in id order.
   wal::v1::Transition t;
@@ -191,7 +193,8 @@ bool Scheduler::Progress(uint64_t seq, int32_t attempt,
 }
 
 std::vector<LostLease> Scheduler::ExpireLeases(
-    TimeUs now, const std::function<TimeUs(const std::string&)>& last_heard) {
+    TimeUs now,
+    const std::function<TimeUs(const std::string&, uint64_t)>& last_heard) {
   std::vector<LostLease> lost;
   wal::v1::Transition t;
   // Each renewal or loss moves the lease it decides out of the way.

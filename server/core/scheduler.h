@@ -185,8 +185,11 @@ class Scheduler {
   // After recovery: the run of every RUNNING job was lost with the previous
   // process. It counts as an attempt: the job goes back to READY (a Requeue
   // record) while lost-run attempts remain, else it ends DEAD (a Finish).
-  // Returns how many jobs were running.
-  size_t RequeueRunning(TimeUs now);
+  // Returns how many jobs were running. `keep_remote`: runs leased to
+  // remote workers stay RUNNING under their leases (a takeover in a
+  // cluster: the workers reconnect to the new leader and deliver their
+  // results; a lease not renewed ends as usual).
+  size_t RequeueRunning(TimeUs now, bool keep_remote = false);
 
   // Cancels a non-terminal job. NOT_FOUND for an unknown job;
   // FAILED_PRECONDITION when it has already ended.
@@ -269,7 +272,8 @@ class Scheduler {
   // enough; otherwise the job goes back to its queue (an attempt counted)
   // and is returned. Every renewal and loss is a transition.
   std::vector<LostLease> ExpireLeases(
-      TimeUs now, const std::function<TimeUs(const std::string&)>& last_heard);
+      TimeUs now,
+      const std::function<TimeUs(const std::string&, uint64_t)>& last_heard);
 
   // A remote worker's progress on its running attempt; false (ignored)
   // unless (seq, attempt) runs remotely.

@@ -228,9 +228,9 @@ absl::Status Daemon::ReplayLog() {
   return absl::OkStatus();
 }
 
-absl::Status Daemon::FinishRecovery() {
+absl::Status Daemon::FinishRecovery(bool keep_remote) {
   core::Scheduler& scheduler = core_->scheduler();
-  size_t requeued = scheduler.RequeueRunning(clock_->Now());
+  size_t requeued = scheduler.RequeueRunning(clock_->Now(), keep_remote);
   if (requeued > 0) {
     spdlog::info(
         "{} jobs were running when the last leader stopped: READY again, or "

@@ -89,7 +89,8 @@ class Daemon {
   // Replays the log into the scheduler; the rest of recovery is
   // FinishRecovery, at once or when a standby takes over.
   absl::Status ReplayLog();
-  absl::Status FinishRecovery();
+  // `keep_remote`: remote workers' leases stay (a takeover).
+  absl::Status FinishRecovery(bool keep_remote = false);
   // Starts the pool and the core and serves.
   void GoLive();
 

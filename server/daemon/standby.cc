@@ -103,8 +103,11 @@ absl::Status Daemon::Promote(const store::LeaderView& view) {
   if (!tail.ok()) return tail.status();
   pg_log_->Lead(view.epoch);
   // Jobs running on the old leader's own handlers went with it: a lost
-  // attempt each, as after a crash.
-  if (absl::Status s = FinishRecovery(); !s.ok()) return s;
+  // attempt each, as after a crash. Remote workers keep their leases: they
+  // reconnect here and deliver their results.
+  if (absl::Status s = FinishRecovery(/*keep_remote=*/true); !s.ok()) {
+    return s;
+  }
   ctx_.leader.Set(view.address);
   ctx_.standby.store(false);
   cluster_.leader.store(true);

@@ -95,12 +95,13 @@ void Registry::Result(Session& s, const v1::WorkResult& r, TimeUs now) {
     return Refuse(s, r.job_id(), r.attempt(), "job_id: not a job id");
   }
   auto h = s.held.find(seq);
-  if (h == s.held.end() || h->second != r.attempt()) {
+  if (h != s.held.end() && h->second == r.attempt()) {
+    s.held.erase(h);
+  } else if (!Orphan(s, seq, r.attempt())) {
     return Refuse(s, r.job_id(), r.attempt(),
                   "this worker does not hold that attempt (its lease was "
                   "lost, or the job was cancelled)");
   }
-  s.held.erase(h);
   holder_.erase(seq);
   core::RunResult result;
   result.seq = seq;
@@ -158,12 +159,24 @@ void Registry::Disconnect(SessionId id, TimeUs now) {
   sessions_.erase(it);
 }
 
+bool Registry::Orphan(const Session& s, uint64_t seq, int32_t attempt) const {
+  const core::RemoteRun* run = scheduler_->FindRemote(seq);
+  return run != nullptr && run->worker == s.name && run->attempt == attempt &&
+         !holder_.contains(seq);
+}
+
 void Registry::ExpireLeases(TimeUs now) {
-  auto lost = scheduler_->ExpireLeases(now, [this](const std::string& name) {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? TimeUs{0}
-                                : sessions_.at(it->second).last_heard;
-  });
+  auto lost = scheduler_->ExpireLeases(
+      now, [this](const std::string& name, uint64_t seq) {
+        auto it = by_name_.find(name);
+        if (it == by_name_.end()) return TimeUs{0};
+        const Session& s = sessions_.at(it->second);
+        // A run leased by an earlier leader renews only once its worker
+        // has shown that it still has it (its result ends it): a worker
+        // that came back without it must not hold it forever.
+        if (!holder_.contains(seq)) return TimeUs{0};
+        return s.last_heard;
+      });
   for (const auto& loss : lost) {
     Session* s = Release(loss.seq, loss.attempt);
     if (s == nullptr) continue;

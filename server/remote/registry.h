@@ -120,6 +120,10 @@ class Registry {
   };
 
   void Result(Session& s, const v1::WorkResult& r, TimeUs now);
+  // A run that a worker of `s`'s name holds under a lease no session has
+  // taken: leased by an earlier leader of the cluster, before `s`
+  // reconnected here. Its result is accepted.
+  bool Orphan(const Session& s, uint64_t seq, int32_t attempt) const;
   void Refuse(Session& s, const std::string& job_id, int32_t attempt,
               const std::string& reason);
   // Takes (seq, attempt) from the worker that holds it; null if none does.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/worker.h"
 #include "tests/integration/jobqd_process.h"
 #include "tests/testing/pg_cluster.h"
 
@@ -335,6 +336,64 @@ TEST_F(PostgresTest, AHungLeaderIsDeposedAndComesBackAsAStandby) {
   EXPECT_EQ(leader, b->address());
   EXPECT_TRUE(b->client().Submit(MakeSpec("noop")).ok());
   EXPECT_EQ(a->Stop(SIGTERM), 0) << a->Log();
+  EXPECT_EQ(b->Stop(SIGTERM), 0) << b->Log();
+}
+
+TEST_F(PostgresTest, ARemoteWorkerDeliversItsResultToTheNewLeader) {
+  auto a = JobqdProcess::Start(Args());
+  ASSERT_NE(a, nullptr);
+  auto b = JobqdProcess::StartListening(Args());
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(b->WaitForLog(std::regex("standby of schema")));
+  auto cluster = client::MakeCluster(a->address() + "," + b->address(), {});
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  client::WorkerOptions options;
+  options.worker_id = "steady";
+  options.kinds = {"resize"};
+  options.reconnect_initial = std::chrono::milliseconds(20);
+  options.reconnect_max = std::chrono::milliseconds(200);
+  options.log = [](const std::string&) {};
+  client::Worker worker(*cluster, options, [&](client::WorkerJob& job) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(lock, 60s, [&] { return release; });
+    return client::Outcome::Success("done on attempt " +
+                                    std::to_string(job.attempt()));
+  });
+  absl::Status status;
+  std::thread run([&] { status = worker.Run(); });
+  ASSERT_TRUE(worker.WaitWelcomed(30s));
+  auto held = a->client().Submit(MakeSpec("resize", "", "hold"));
+  ASSERT_TRUE(held.ok()) << held.status();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return entered; }));
+  }
+  // The Start record is in a later group commit than the job's own: a
+  // submit acknowledged after it shows that it is stored.
+  ASSERT_TRUE(a->client().Submit(MakeSpec("noop")).ok());
+
+  EXPECT_EQ(a->Stop(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(b->client().WaitUntilServing(30'000).ok()) << b->Log();
+  // The worker finds the new leader, then finishes the job it held.
+  ASSERT_TRUE(worker.WaitWelcomed(30s, 2)) << b->Log();
+  {
+    std::lock_guard lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  v1::JobEvent end = WaitForEnd(b->client(), held->job_id());
+  EXPECT_EQ(end.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(end.result(), "done on attempt 1");
+  EXPECT_EQ(worker.refused(), 0u);
+  worker.Stop();
+  run.join();
+  EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(b->Stop(SIGTERM), 0) << b->Log();
 }
 

@@ -96,8 +96,9 @@ class AttemptsOfOneJob : public ::testing::Test {
     // 1: on worker w1, whose lease runs out unheard: lost, READY at once.
     ASSERT_EQ(s_.TakeRemote({"remote"}, {}, "w1", kT0 + 1, 1, kSecond).size(),
               1u);
-    auto lost = s_.ExpireLeases(kT0 + 1 + kSecond,
-                                [](const std::string&) { return TimeUs{0}; });
+    auto lost =
+        s_.ExpireLeases(kT0 + 1 + kSecond,
+                        [](const std::string&, uint64_t) { return TimeUs{0}; });
     ASSERT_EQ(lost.size(), 1u);
     // 2: on w2 when jobqd stops: requeued at recovery.
     ASSERT_EQ(

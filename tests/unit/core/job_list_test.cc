@@ -151,7 +151,8 @@ TEST(JobListTest, IndexedPagesEqualABruteForceFilterThroughEveryTransition) {
         break;
       case 3:
         // The remote worker is silent: its leases run out.
-        s.ExpireLeases(now, [](const std::string&) { return TimeUs{0}; });
+        s.ExpireLeases(now,
+                       [](const std::string&, uint64_t) { return TimeUs{0}; });
         break;
       default:
         break;

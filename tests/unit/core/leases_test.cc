@@ -19,7 +19,7 @@ wal::v1::Lease Terms(TimeUs until, DurationUs length, TimeUs deadline = 0) {
 
 // When each worker was last heard from; absent: gone.
 struct Heard {
-  TimeUs operator()(const std::string& worker) const {
+  TimeUs operator()(const std::string& worker, uint64_t) const {
     if (worker == "w1") return w1;
     if (worker == "w2") return w2;
     return 0;
