@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
@@ -154,10 +155,17 @@ absl::Status PgLeader::Renew() {
 
 void PgLeader::Keep() {
   const auto every = options_.lease / 4;
+  // After a failed renewal (the database restarting), again soon: the
+  // first to reach it once it is back keeps or takes the leadership.
+  const auto again =
+      std::min<std::chrono::milliseconds>(every, std::chrono::milliseconds(20));
+  auto wait = every;
+  bool failing = false;
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, every, [&] { return stop_; })) {
+  while (!cv_.wait_for(lock, wait, [&] { return stop_; })) {
     lock.unlock();
     absl::Status s = Renew();
+    wait = s.ok() ? every : again;
     lock.lock();
     if (absl::IsNotFound(s)) {
       leading_.store(false);
@@ -166,10 +174,13 @@ void PgLeader::Keep() {
       if (on_deposed_) on_deposed_(absl::UnavailableError(s.message()));
       return;
     }
-    if (!s.ok()) {
-      spdlog::warn("postgres: cannot renew the leader's lease: {}",
+    if (!s.ok() && !failing) {
+      spdlog::warn("postgres: cannot renew the leader's lease (retrying): {}",
                    std::string(s.message()));
+    } else if (s.ok() && failing) {
+      spdlog::info("postgres: the leader's lease is renewed again");
     }
+    failing = !s.ok();
   }
 }
 

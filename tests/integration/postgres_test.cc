@@ -305,6 +305,60 @@ TEST_F(PostgresTest, KilledLeadersAreReplacedUnderLoadAndNothingIsLost) {
   for (auto& node : nodes) EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
 }
 
+TEST_F(PostgresTest, AClusterRidesOutARestartOfTheDatabaseUnderLoad) {
+  std::vector<std::unique_ptr<JobqdProcess>> nodes;
+  nodes.push_back(JobqdProcess::Start(Args()));
+  ASSERT_NE(nodes.back(), nullptr);
+  nodes.push_back(JobqdProcess::StartListening(Args()));
+  ASSERT_NE(nodes.back(), nullptr);
+  ASSERT_TRUE(nodes.back()->WaitForLog(std::regex("standby of schema")));
+  client::ClientOptions options;
+  options.timeout_ms = JOBQ_CALL_TIMEOUT_MS;
+  client::Client cluster(nodes[0]->address() + "," + nodes[1]->address(),
+                         options);
+  Producer producer(cluster);
+  ASSERT_TRUE(producer.WaitUntil([](size_t a, size_t) { return a >= 500; }));
+  ASSERT_TRUE(cluster_->Stop());
+  // Refused while the database is away.
+  EXPECT_TRUE(producer.WaitUntil([](size_t, size_t r) { return r >= 1; }));
+  ASSERT_TRUE(cluster_->Start());
+  size_t back = producer.acked().size();
+  // Acknowledged again without intervention, by whichever node leads now.
+  ASSERT_TRUE(
+      producer.WaitUntil([&](size_t a, size_t) { return a >= back + 500; }));
+  producer.Stop();
+  // UNAVAILABLE for the gap. The restart may also move the leadership (a
+  // standby that reaches the database first sees the leader's session gone);
+  // the deposed leader then restarts, and calls it had not answered end
+  // CANCELLED with its server.
+  bool moved = nodes[0]->Log().find("restarting") != std::string::npos;
+  for (int code : producer.refusal_codes()) {
+    if (moved && code == static_cast<int>(absl::StatusCode::kCancelled)) {
+      continue;
+    }
+    EXPECT_EQ(code, static_cast<int>(absl::StatusCode::kUnavailable))
+        << nodes[0]->Log() << "\n-----\n"
+        << nodes[1]->Log();
+  }
+  ASSERT_TRUE(cluster.WaitUntilServing(30'000).ok());
+  int leader = Leader(nodes);
+  ASSERT_GE(leader, 0);
+  client::Client& c = nodes[leader]->client();
+  const std::set<std::string> acked = producer.acked();
+  std::vector<std::string> ids(acked.begin(), acked.end());
+  for (size_t at = 0; at < ids.size(); at += 1000) {
+    v1::WatchRequest some;
+    for (size_t i = at; i < std::min(ids.size(), at + 1000); ++i) {
+      some.add_job_ids(ids[i]);
+    }
+    absl::Status watched =
+        c.Watch(some, [](const v1::JobEvent&) { return true; });
+    ASSERT_TRUE(watched.ok()) << watched;
+  }
+  ExpectEveryJobOnce(c, acked);
+  for (auto& node : nodes) EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
+}
+
 TEST_F(PostgresTest, AHungLeaderIsDeposedAndComesBackAsAStandby) {
   const std::vector<std::string> lease = {"--leader-lease", "1s"};
   auto a = JobqdProcess::Start(Plus(Args(), lease));
