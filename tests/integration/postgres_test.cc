@@ -179,6 +179,21 @@ int Leader(const std::vector<std::unique_ptr<JobqdProcess>>& nodes) {
   return leader;
 }
 
+// Watches `ids` until each has ended, a thousand at a time (a watch's
+// opening states count against its stream's buffer).
+void WaitForAllToEnd(client::Client& c, const std::set<std::string>& ids) {
+  std::vector<std::string> all(ids.begin(), ids.end());
+  for (size_t at = 0; at < all.size(); at += 1000) {
+    v1::WatchRequest some;
+    for (size_t i = at; i < std::min(all.size(), at + 1000); ++i) {
+      some.add_job_ids(all[i]);
+    }
+    absl::Status watched =
+        c.Watch(some, [](const v1::JobEvent&) { return true; });
+    ASSERT_TRUE(watched.ok()) << watched;
+  }
+}
+
 std::vector<std::string> Plus(std::vector<std::string> a,
                               const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -289,18 +304,8 @@ TEST_F(PostgresTest, KilledLeadersAreReplacedUnderLoadAndNothingIsLost) {
   int leader = Leader(nodes);
   ASSERT_GE(leader, 0);
   client::Client& c = nodes[leader]->client();
-  // Jobs that were running on a killed leader ran again; wait for all, a
-  // thousand at a time (a watch's opening states count against its buffer).
-  std::vector<std::string> ids(acked.begin(), acked.end());
-  for (size_t at = 0; at < ids.size(); at += 1000) {
-    v1::WatchRequest some;
-    for (size_t i = at; i < std::min(ids.size(), at + 1000); ++i) {
-      some.add_job_ids(ids[i]);
-    }
-    absl::Status watched =
-        c.Watch(some, [](const v1::JobEvent&) { return true; });
-    ASSERT_TRUE(watched.ok()) << watched;
-  }
+  // Jobs that were running on a killed leader ran again.
+  WaitForAllToEnd(c, acked);
   ExpectEveryJobOnce(c, acked);
   for (auto& node : nodes) EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
 }
@@ -345,16 +350,7 @@ TEST_F(PostgresTest, AClusterRidesOutARestartOfTheDatabaseUnderLoad) {
   ASSERT_GE(leader, 0);
   client::Client& c = nodes[leader]->client();
   const std::set<std::string> acked = producer.acked();
-  std::vector<std::string> ids(acked.begin(), acked.end());
-  for (size_t at = 0; at < ids.size(); at += 1000) {
-    v1::WatchRequest some;
-    for (size_t i = at; i < std::min(ids.size(), at + 1000); ++i) {
-      some.add_job_ids(ids[i]);
-    }
-    absl::Status watched =
-        c.Watch(some, [](const v1::JobEvent&) { return true; });
-    ASSERT_TRUE(watched.ok()) << watched;
-  }
+  WaitForAllToEnd(c, acked);
   ExpectEveryJobOnce(c, acked);
   for (auto& node : nodes) EXPECT_EQ(node->Stop(SIGTERM), 0) << node->Log();
 }
