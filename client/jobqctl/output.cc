@@ -173,25 +173,33 @@ void PrintQuantiles(const char* name, const v1::Quantiles& q) {
               static_cast<unsigned long long>(q.count()));
 }
 
-void PrintStorageStats(const v1::StorageStats& w) {
+// The log's figures; the log in PostgreSQL (`postgres`) stores a group of
+// batches in one transaction where the file log syncs, and holds
+// generations where the file log holds segments.
+void PrintStorageStats(const std::string& storage, const v1::StorageStats& w) {
+  const bool pg = storage == "postgres";
+  std::printf("%-11s %s  sync=%s  %s %llu  bytes %llu (live %llu, dead %llu)\n",
+              pg ? "postgres" : "wal", w.data_dir().c_str(),
+              w.sync() ? "fsync" : "none", pg ? "generations" : "segments",
+              static_cast<unsigned long long>(w.segments()),
+              static_cast<unsigned long long>(w.log_bytes()),
+              static_cast<unsigned long long>(w.live_bytes()),
+              static_cast<unsigned long long>(w.dead_bytes()));
   std::printf(
-      "wal         %s  sync=%s  segments %llu  bytes %llu (live %llu, "
-      "dead %llu)\n",
-      w.data_dir().c_str(), w.sync() ? "fsync" : "none",
-      static_cast<unsigned long long>(w.segments()),
-      static_cast<unsigned long long>(w.log_bytes()),
-      static_cast<unsigned long long>(w.live_bytes()),
-      static_cast<unsigned long long>(w.dead_bytes()));
-  std::printf(
-      "            records %llu  writes %llu  fsyncs %llu  records/write "
+      "            records %llu  writes %llu  %s %llu  records/write "
       "p50 %llu p99 %llu max %llu\n",
       static_cast<unsigned long long>(w.records_written()),
       static_cast<unsigned long long>(w.writes()),
+      pg ? "transactions" : "fsyncs",
       static_cast<unsigned long long>(w.fsyncs()),
       static_cast<unsigned long long>(w.group_records().p50()),
       static_cast<unsigned long long>(w.group_records().p99()),
       static_cast<unsigned long long>(w.group_records().max()));
-  if (w.sync()) PrintQuantiles("fsync", w.fsync_latency());
+  if (pg) {
+    PrintQuantiles("transaction", w.fsync_latency());
+  } else if (w.sync()) {
+    PrintQuantiles("fsync", w.fsync_latency());
+  }
   if (!w.failure().empty()) {
     std::printf("FAILED      %s\n", w.failure().c_str());
   }
@@ -230,7 +238,9 @@ void PrintStats(const v1::GetStatsResponse& s) {
               t.submit_rate(), t.complete_rate());
   PrintQuantiles("queue_wait", t.queue_wait());
   PrintQuantiles("run_time", t.run_time());
-  if (s.has_storage_stats()) PrintStorageStats(s.storage_stats());
+  if (s.has_storage_stats()) {
+    PrintStorageStats(s.storage(), s.storage_stats());
+  }
   std::printf("\n");
   PrintQueueTable(s.queues());
   if (s.kinds_size() > 0) PrintKinds(s);

@@ -236,6 +236,14 @@ TEST_F(PostgresTest, ThreeNodesElectOneLeaderAndTheStandbysNameIt) {
   auto job = cluster.Submit(MakeSpec("noop"));
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_TRUE(a->client().GetJob(job->job_id()).ok());
+  // The leader's log, in the words of the database.
+  CommandRun stats = a->Ctl("stats");
+  EXPECT_EQ(stats.exit_code, 0) << stats.out;
+  EXPECT_NE(stats.out.find("postgres    postgres schema " + schema_ +
+                           "  sync=fsync  generations 1"),
+            std::string::npos)
+      << stats.out;
+  EXPECT_NE(stats.out.find("  transactions "), std::string::npos) << stats.out;
   // The standbys follow the log: they hold the job too, once one leads.
   EXPECT_EQ(a->Stop(SIGTERM), 0);
   int leader = -1;
