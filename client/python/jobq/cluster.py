@@ -88,6 +88,27 @@ def never_sent(error):
     return any(words in details for words in _NEVER_SENT)
 
 
+class FollowOnce:
+    """When a worker's stream breaks: whether to reconnect at once to the
+    leader the break named. Yes, but not twice in a row without a welcome
+    in between, so that nodes naming each other do not spin."""
+
+    def __init__(self):
+        self._followed = False  # The last break named a new leader.
+
+    def now(self, leader, address, welcomed):
+        """`leader`: the address the break named (None: none); `address`:
+        the node whose stream broke; `welcomed`: a session began since the
+        last break."""
+        if welcomed:
+            self._followed = False
+        if leader not in (None, address) and not self._followed:
+            self._followed = True
+            return True
+        self._followed = False
+        return False
+
+
 class Cluster:
     """The addresses of jobqd's cluster and the one taken for its leader.
 

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from jobq.cluster import Cluster
+from jobq.cluster import Cluster, FollowOnce
 from jobq.connect import Backoff
 from jobq.errors import RETRYABLE, PermanentError
 from jobq.v1 import jobq_pb2, jobq_pb2_grpc
@@ -127,7 +127,7 @@ class Worker:
     def run(self):
         """Works until stop() or a drain by jobqd, reconnecting when the
         stream breaks; raises grpc.RpcError for a refusal no retry cures."""
-        followed = False  # The last break named a new leader.
+        follow = FollowOnce()
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             while True:
                 address = self._cluster.leader
@@ -153,14 +153,8 @@ class Worker:
                 with self._lock:
                     if self._stopping and not self._held and not self._unsent:
                         return
-                # A new leader named is tried at once, but not twice in a
-                # row without a welcome: nodes naming each other do not spin.
-                if self.sessions != sessions:
-                    followed = False
-                if leader not in (None, address) and not followed:
-                    followed = True
+                if follow.now(leader, address, self.sessions != sessions):
                     continue
-                followed = False
                 self._wake.wait(self._backoff.next())
                 self._wake.clear()
 

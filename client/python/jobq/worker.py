@@ -43,7 +43,7 @@ import logging
 import grpc
 
 from jobq import errors
-from jobq.cluster import Cluster
+from jobq.cluster import Cluster, FollowOnce
 from jobq.connect import Backoff, aio_channel, metadata
 from jobq.types import _time, decode_json, encode_payload
 from jobq.v1 import jobq_pb2 as pb
@@ -174,7 +174,7 @@ class Worker:
         breaks. Raises jobq.Error for a refusal no retry cures."""
         if not self._handlers:
             raise ValueError("jobq.Worker: register a handler first")
-        followed = False  # The last break named a new leader.
+        follow = FollowOnce()
         try:
             while True:
                 address = self._cluster.leader
@@ -214,14 +214,8 @@ class Worker:
                     self._on_disconnect(self, broke)
                 if self._stopping and not self._held:
                     return
-                # A new leader named is tried at once, but not twice in a
-                # row without a welcome: nodes naming each other do not spin.
-                if self.sessions != sessions:
-                    followed = False
-                if leader not in (None, address) and not followed:
-                    followed = True
+                if follow.now(leader, address, self.sessions != sessions):
                     continue
-                followed = False
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(),
