@@ -27,4 +27,10 @@ inline absl::Status SplitHostPort(const std::string& address,
   return absl::OkStatus();
 }
 
+// "host:port" of a configured listen address with the port it was bound
+// to (which differs when the configured port is 0).
+inline std::string WithPort(const std::string& configured, int port) {
+  return absl::StrCat(configured.substr(0, configured.rfind(':') + 1), port);
+}
+
 }  // namespace jobq

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "common/host_port.h"
 #include "config/command_line.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
@@ -67,17 +68,12 @@ sigset_t BlockStopSignals() {
   return stop_signals;
 }
 
-// "host:port" of `configured` with the port the listener got.
-std::string BoundAddress(const std::string& configured, int port) {
-  return configured.substr(0, configured.rfind(':') + 1) + std::to_string(port);
-}
-
 // The start-up line; tests read the ports from it.
 void LogStart(const jobq::config::ServerConfig& config,
               const jobq::daemon::Daemon& daemon) {
   std::string listen_addr = config.listen;
   if (listen_addr.rfind(':') != std::string::npos) {
-    listen_addr = BoundAddress(config.listen, daemon.port());
+    listen_addr = jobq::WithPort(config.listen, daemon.port());
   }
   std::string storage =
       !config.postgres.empty() ? "postgres schema " + config.postgres_schema +
@@ -89,7 +85,7 @@ void LogStart(const jobq::config::ServerConfig& config,
   std::string http_addr =
       daemon.http_port() == 0
           ? "off"
-          : BoundAddress(config.http_listen, daemon.http_port());
+          : jobq::WithPort(config.http_listen, daemon.http_port());
   spdlog::info(
       "jobqd {} listening on {} (http {}), {} workers, storage: {}, {} command "
       "kinds, tls {}, tokens {}",
@@ -139,12 +135,12 @@ int RestartInPlace(char** argv, const jobq::config::ServerConfig& config,
                    const jobq::daemon::Daemon& daemon) {
   if (config.listen.rfind(':') != std::string::npos &&
       config.listen.rfind("unix:", 0) != 0) {
-    setenv(kRestartListen, BoundAddress(config.listen, daemon.port()).c_str(),
+    setenv(kRestartListen, jobq::WithPort(config.listen, daemon.port()).c_str(),
            1);
   }
   if (daemon.http_port() != 0) {
     setenv(kRestartHttpListen,
-           BoundAddress(config.http_listen, daemon.http_port()).c_str(), 1);
+           jobq::WithPort(config.http_listen, daemon.http_port()).c_str(), 1);
   }
   spdlog::info("restarting");
   spdlog::shutdown();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 #include "daemon/daemon.h"
 
 namespace jobq::daemon {
@@ -22,7 +23,7 @@ std::string AdvertisedAddress(const config::ServerConfig& config, int port) {
   if (!config.advertise_address.empty()) return config.advertise_address;
   const std::string& listen = config.listen;
   if (absl::StartsWith(listen, "unix:")) return listen;
-  return absl::StrCat(listen.substr(0, listen.rfind(':') + 1), port);
+  return WithPort(listen, port);
 }
 
 }  // namespace

@@ -66,8 +66,11 @@ std::string PgLog::Table(const char* name) const {
 }
 
 absl::Status PgLog::Start(CommitCallback on_commit, LogEvents events) {
-  // Where the log ends now: a standby tailed it since Recover.
-  if (absl::Status s = LoadPosition(); !s.ok()) return s;
+  // Where the log ends: known from Recover, unless records were applied
+  // past it since (a standby that tailed the leader's log).
+  if (!positioned_ || applied_seq_ >= next_seq_) {
+    if (absl::Status s = LoadPosition(); !s.ok()) return s;
+  }
   StartWriter(std::move(on_commit), std::move(events), "jobq-pglog");
   return absl::OkStatus();
 }

@@ -166,6 +166,7 @@ class PgLog final : public BatchedLog {
   std::unique_ptr<PgConn> conn_;  // Null while disconnected.
   int64_t next_seq_ = 1;
   int64_t generation_ = 1;
+  bool positioned_ = false;  // LoadPosition has run.
   int64_t applied_seq_ = 0;  // Before Start: the last record applied.
   std::atomic<int64_t> lag_{0};
   int64_t drop_below_ = 0;  // Generations below it are to be deleted.

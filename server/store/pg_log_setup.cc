@@ -101,6 +101,7 @@ absl::Status PgLog::LoadPosition() {
     generation_ = gen;
     next_seq_ = std::max(next_seq_, last + 1);
   }
+  positioned_ = true;
   return absl::OkStatus();
 }
 
