@@ -506,12 +506,19 @@ void Daemon::Shutdown() {
   // End every open stream, so that the server does not wait for them.
   auto closed = std::make_shared<std::promise<void>>();
   std::future<void> closed_future = closed->get_future();
-  if (core_->Post([closed](CoreContext& core) {
+  // A deposed leader's log stores nothing more: what waits on it is
+  // answered UNAVAILABLE now, before the server's end would cancel it.
+  const bool deposed = restarting_.load();
+  if (core_->Post([closed, deposed](CoreContext& core) {
         core.hub.CloseAll(api::Unavailable());
         core.workers.CloseAll(api::Unavailable());
-        core.loop.acks().AbandonWaiting(absl::UnavailableError(
-            "jobqd is shutting down while its write-ahead log cannot write: "
-            "this change may not have been stored"));
+        core.loop.acks().AbandonWaiting(
+            absl::UnavailableError(
+                deposed ? "jobqd lost the leadership and starts again as a "
+                          "standby: this change may not have been stored"
+                        : "jobqd is shutting down while its write-ahead log "
+                          "cannot write: this change may not have been stored"),
+            deposed);
         closed->set_value();
       })) {
     closed_future.wait();

@@ -130,6 +130,14 @@ void AddWal(const store::Log& log, PrometheusText* p) {
              static_cast<double>(s.withdrawn_records));
 }
 
+// Both connections at their last use: the leadership's (renewing or
+// campaigning, every lease/4 at least) and the log's (writing or tailing).
+bool Connected(const ClusterFigures& c, const store::PgLog* log) {
+  const store::PgLeader* leader = c.pg_leader.load();
+  return leader != nullptr && leader->connected() &&
+         (log == nullptr || log->connected());
+}
+
 void AddCluster(const ClusterFigures& c, const store::PgLog* log,
                 PrometheusText* p) {
   p->Gauge("jobq_leader",
@@ -148,8 +156,8 @@ void AddCluster(const ClusterFigures& c, const store::PgLog* log,
              "Times this node took the leadership over from another.", {},
              static_cast<double>(c.failovers.load()));
   p->Gauge("jobq_postgres_connected",
-           "1 while this node's connection to PostgreSQL works.", {},
-           c.connected.load() ? 1 : 0);
+           "1 while this node's connections to PostgreSQL work.", {},
+           Connected(c, log) ? 1 : 0);
   if (log != nullptr) {
     p->HistogramSeconds("jobq_postgres_append_seconds",
                         "Latency of one append transaction, BEGIN to COMMIT.",

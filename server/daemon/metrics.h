@@ -10,6 +10,7 @@
 #include "daemon/listener.h"
 #include "engine/core_api.h"
 #include "store/log.h"
+#include "store/pg_leader.h"
 #include "store/pg_log.h"
 
 namespace jobq::daemon {
@@ -20,7 +21,8 @@ struct ClusterFigures {
   std::atomic<bool> leader{false};
   std::atomic<int64_t> epoch{0};
   std::atomic<uint64_t> failovers{0};  // Leaderships taken over.
-  std::atomic<bool> connected{false};
+  // The node's leadership, once StartCluster has made it.
+  std::atomic<const store::PgLeader*> pg_leader{nullptr};
 };
 
 // What the /metrics page reads.

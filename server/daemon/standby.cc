@@ -41,12 +41,12 @@ absl::Status Daemon::StartCluster() {
   auto leader = store::PgLeader::Connect(std::move(options));
   if (!leader.ok()) return leader.status();
   leader_ = std::move(*leader);
+  cluster_.pg_leader.store(leader_.get());
   leader_->set_on_deposed(
       [this](const absl::Status& why) { Restart(std::string(why.message())); });
   ctx_.standby.store(true);
   auto view = leader_->Campaign();
   if (!view.ok()) return view.status();
-  cluster_.connected.store(true);
   cluster_.epoch.store(view->epoch);
   if (view->mine) return Promote(*view);
   ctx_.leader.Set(view->address);
@@ -76,7 +76,6 @@ void Daemon::StandbyLoop() {
       return;
     }
     auto view = leader_->Campaign();
-    cluster_.connected.store(leader_->connected() && tail.ok());
     if (view.ok() && view->mine) {
       if (absl::Status s = Promote(*view); !s.ok()) {
         Restart(absl::StrCat("cannot take over: ", s.message()));

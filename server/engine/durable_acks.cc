@@ -118,8 +118,9 @@ void DurableAcks::AnswerSubmits(uint64_t batch, const absl::Status& status) {
   }
 }
 
-void DurableAcks::AbandonWaiting(const absl::Status& status) {
-  if (log_failure_.ok()) return;
+void DurableAcks::AbandonWaiting(const absl::Status& status,
+                                 bool even_if_writing) {
+  if (log_failure_.ok() && !even_if_writing) return;
   for (auto& p : pending_enqueues_) scheduler_->Abandon(p.enqueue);
   pending_enqueues_.clear();
   while (!changes_.empty()) {

@@ -77,8 +77,10 @@ class DurableAcks {
 
   // Shutdown: while the log cannot write, answers everything still waiting
   // with `status`; unapplied enqueues are dropped. Nothing when the log
-  // writes: those answers come soon.
-  void AbandonWaiting(const absl::Status& status);
+  // writes: those answers come soon. `even_if_writing`: in any case (a
+  // deposed leader, whose log stores nothing more, and whose writer may
+  // be stuck reconnecting).
+  void AbandonWaiting(const absl::Status& status, bool even_if_writing);
 
  private:
   // Applies (or drops) pending enqueues and answers what waits on batches

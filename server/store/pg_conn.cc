@@ -66,8 +66,9 @@ absl::Status PgConn::Failure(const PGresult* r, const std::string& what) {
   std::string message = absl::StrCat("postgres: ", step, ": ", why);
   // Class 08: connection exceptions; 57P0x: the server is shutting down or
   // starting; class 53: insufficient resources (53100: disk full).
+  // 55P03: a lock not had within lock_timeout, worth trying again.
   if (broken() || absl::StartsWith(code, "08") ||
-      absl::StartsWith(code, "57P")) {
+      absl::StartsWith(code, "57P") || code == "55P03") {
     return absl::UnavailableError(message);
   }
   if (absl::StartsWith(code, "53")) {
@@ -152,6 +153,18 @@ std::string QuoteIdent(const std::string& name) {
   }
   out += '"';
   return out;
+}
+
+std::string LeaderSessionName(const std::string& schema, int64_t epoch) {
+  // The schema's hash tells apart schemas whose names share the prefix
+  // that fits.
+  uint32_t hash = 2166136261u;  // FNV-1a.
+  for (unsigned char c : schema) hash = (hash ^ c) * 16777619u;
+  std::string name =
+      absl::StrCat("jobqd leader ", epoch, " ",
+                   absl::Hex(hash, absl::kZeroPad8), " ", schema);
+  if (name.size() > 63) name.resize(63);
+  return name;
 }
 
 int64_t PgInt8(const PGresult& r, int row, int column) {

@@ -64,6 +64,13 @@ class PgConn {
 // `name` in double quotes, with any quote inside doubled.
 std::string QuoteIdent(const std::string& name);
 
+// The application_name of the sessions with which the leader of `schema`
+// under `epoch` writes its log and renews its lease (at most 63 bytes, as
+// the server keeps it). A node taking the leadership over from `epoch` ends
+// those sessions (pg_terminate_backend), so an old leader that hung inside
+// a transaction cannot hold the leader row and stall the takeover.
+std::string LeaderSessionName(const std::string& schema, int64_t epoch);
+
 // A bigint of a binary result column (network byte order).
 int64_t PgInt8(const PGresult& r, int row, int column);
 

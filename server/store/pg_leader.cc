@@ -53,7 +53,40 @@ absl::Status PgLeader::EnsureConnected() {
   if (!conn.ok()) return conn.status();
   conn_ = std::move(*conn);
   connected_.store(true);
+  if (leading_.load()) return NameSession(epoch_.load());
   return absl::OkStatus();
+}
+
+absl::Status PgLeader::NameSession(int64_t epoch) {
+  auto r = conn_->ExecParams("SELECT set_config('application_name', $1, false)",
+                             {LeaderSessionName(options_.schema, epoch)});
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
+void PgLeader::EndSessionsOf(int64_t epoch) {
+  auto r = conn_->ExecParams(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+      "application_name = $1 AND datname = current_database() AND pid <> "
+      "pg_backend_pid()",
+      {LeaderSessionName(options_.schema, epoch)});
+  if (!r.ok()) {
+    // Without the right (the nodes should connect as one role, or as
+    // members of pg_signal_backend), the takeover waits for the old
+    // leader's transaction instead.
+    if (!warned_terminate_) {
+      spdlog::warn(
+          "postgres: cannot end the sessions of the leader of epoch {}: {}",
+          epoch, std::string(r.status().message()));
+      warned_terminate_ = true;
+    }
+    return;
+  }
+  if (Int(r->get(), 0, 0) > 0) {
+    spdlog::info(
+        "postgres: ended {} database session(s) of the leader of "
+        "epoch {}",
+        Int(r->get(), 0, 0), epoch);
+  }
 }
 
 absl::StatusOr<LeaderView> PgLeader::Read() {
@@ -74,13 +107,17 @@ absl::StatusOr<LeaderView> PgLeader::Read() {
 }
 
 absl::StatusOr<LeaderView> PgLeader::TakeOver(int64_t seen_epoch) {
-  // The row lock waits for a transaction of the old leader's writer in
-  // progress (it holds the row FOR SHARE); its next one sees the new epoch
-  // and stores nothing. Checked again under the lock: another standby may
-  // have been quicker.
-  auto r =
-      conn_->Exec(absl::StrCat("BEGIN; SELECT l.epoch, ", kVacant, " FROM ",
-                               Table(), " l WHERE l.id = 1 FOR UPDATE"));
+  // A transaction of the old leader's writer in progress holds the row
+  // FOR SHARE, and one whose process hangs (SIGSTOP, a VM paused) would
+  // hold it for good: its sessions are ended first, which rolls it back.
+  // The row lock then waits at most a lease; the old writer's next
+  // transaction sees the new epoch and stores nothing. Checked again under
+  // the lock: another standby may have been quicker.
+  if (seen_epoch > 0) EndSessionsOf(seen_epoch);
+  auto r = conn_->Exec(absl::StrCat("BEGIN; SET LOCAL lock_timeout = '",
+                                    options_.lease.count(),
+                                    "ms'; SELECT l.epoch, ", kVacant, " FROM ",
+                                    Table(), " l WHERE l.id = 1 FOR UPDATE"));
   if (r.ok() && PQntuples(r->get()) == 1 &&
       (Int(r->get(), 0, 0) != seen_epoch ||
        *PQgetvalue(r->get(), 0, 1) != 't')) {
@@ -108,6 +145,11 @@ absl::StatusOr<LeaderView> PgLeader::TakeOver(int64_t seen_epoch) {
   if (!r.ok()) {
     if (!conn_->broken()) (void)conn_->Exec("ROLLBACK");
     return r.status();
+  }
+  if (absl::Status s = NameSession(epoch); !s.ok()) {
+    // Led all the same; a standby could not end this session, that is all.
+    spdlog::warn("postgres: cannot name the leader's session: {}",
+                 std::string(s.message()));
   }
   LeaderView view{.epoch = epoch,
                   .holder = options_.holder,

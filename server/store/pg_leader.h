@@ -87,6 +87,10 @@ class PgLeader {
   absl::Status EnsureConnected();
   absl::StatusOr<LeaderView> Read();
   absl::StatusOr<LeaderView> TakeOver(int64_t seen_epoch);
+  // Marks this connection as the leader's of `epoch` (LeaderSessionName).
+  absl::Status NameSession(int64_t epoch);
+  // Ends the database sessions of the leader of `epoch` (best effort).
+  void EndSessionsOf(int64_t epoch);
   void Keep();
   // UNAVAILABLE when the connection failed; NOT_FOUND when another node
   // holds the epoch.
@@ -101,7 +105,8 @@ class PgLeader {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // Guarded by mu_.
+  bool stop_ = false;              // Guarded by mu_.
+  bool warned_terminate_ = false;  // Owner thread.
   std::thread keeper_;
 };
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,16 +39,62 @@ void CopyHeader(std::string* out) {
   PutInt32(out, 0);
   PutInt32(out, 0);
 }
-void CopyRow(std::string* out, int64_t seq, int64_t generation,
-             absl::string_view record) {
-  PutInt16(out, 3);
+void CopyRow(std::string* out, int64_t seq, int64_t generation, int32_t records,
+             absl::string_view bytes) {
+  PutInt16(out, 4);
   PutInt32(out, 8);
   PutInt64(out, seq);
   PutInt32(out, 8);
   PutInt64(out, generation);
-  PutInt32(out, static_cast<int32_t>(record.size()));
-  out->append(record.data(), record.size());
+  PutInt32(out, 4);
+  PutInt32(out, records);
+  PutInt32(out, static_cast<int32_t>(bytes.size()));
+  out->append(bytes.data(), bytes.size());
 }
+
+// The rows of one transaction: consecutive records of one generation share
+// a row up to kRowBytes (docs/postgresql.md, "The tables").
+class RowPacker {
+ public:
+  RowPacker(std::string* copy, int64_t seq) : copy_(copy), next_seq_(seq) {}
+  // Adds the next record (its seq is the one after the last added).
+  void Add(int64_t generation, absl::string_view record) {
+    if (records_ > 0 && (generation != generation_ ||
+                         row_.size() + 4 + record.size() > PgLog::kRowBytes)) {
+      Flush();
+    }
+    if (records_ == 0) {
+      first_seq_ = next_seq_;
+      generation_ = generation;
+    }
+    PutInt32(&row_, static_cast<int32_t>(record.size()));
+    row_.append(record.data(), record.size());
+    ++records_;
+    ++next_seq_;
+  }
+  // Ends the row being filled.
+  void Flush() {
+    if (records_ == 0) return;
+    // A row of one record holds it bare, as the first release stored all.
+    absl::string_view bytes(row_);
+    if (records_ == 1) bytes.remove_prefix(4);
+    CopyRow(copy_, first_seq_, generation_, records_, bytes);
+    bytes_[generation_] += bytes.size();
+    row_.clear();
+    records_ = 0;
+  }
+  // The bytes stored (the `record` column) by generation, once flushed.
+  const std::map<int64_t, uint64_t>& bytes() const { return bytes_; }
+
+ private:
+  std::string* copy_;
+  int64_t next_seq_;
+  int64_t first_seq_ = 0;
+  int64_t generation_ = 0;
+  int32_t records_ = 0;
+  std::string row_;
+  std::map<int64_t, uint64_t> bytes_;
+};
 
 }  // namespace
 
@@ -111,6 +158,7 @@ absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
                    d.ToString());
     }
   }
+  if (!s.ok() && conn_ != nullptr && conn_->broken()) connected_.store(false);
   if (!s.ok() || !Sticky().ok()) {
     absl::Status sticky = Sticky();
     if (sticky.ok()) {
@@ -125,6 +173,15 @@ absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
 }
 
 absl::Status PgLog::BeginFenced() {
+  // The session is named once per connection: the next leader ends it
+  // should this process hang in the middle of a transaction.
+  if (!named_) {
+    auto named =
+        conn_->ExecParams("SELECT set_config('application_name', $1, false)",
+                          {LeaderSessionName(options_.schema, epoch_)});
+    if (!named.ok()) return named.status();
+    named_ = true;
+  }
   auto r = conn_->Exec(absl::StrCat(
       "BEGIN; SELECT epoch FROM ", Table("leader"), " WHERE id = 1 FOR SHARE"));
   if (!r.ok()) {
@@ -156,6 +213,7 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
   int64_t seq = next_seq_;
   w.generation = generation_;
   w.generations[w.generation].first_seq = seq;
+  RowPacker rows(&data, seq);
   for (const Batch& b : batches) {
     if (b.rotate) w.generations[++w.generation].first_seq = seq;
     for (const std::string* records : {&b.enqueues, &b.data}) {
@@ -164,12 +222,16 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
         std::memcpy(&size, records->data() + at, sizeof size);
         absl::string_view r(records->data() + at + sizeof size, size);
         at += sizeof size + size;
-        CopyRow(&data, seq++, w.generation, r);
-        w.generations[w.generation].bytes += size;
+        rows.Add(w.generation, r);
+        ++seq;
         ++w.records;
       }
     }
     w.drop_old = w.drop_old || b.drop_old;
+  }
+  rows.Flush();
+  for (const auto& [generation, bytes] : rows.bytes()) {
+    w.generations[generation].bytes += bytes;
   }
   PutInt16(&data, -1);
   w.batches = batches.size();
@@ -179,8 +241,8 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
   absl::Status s = BeginFenced();
   if (s.ok() && w.records > 0) {
     s = conn_->CopyIn(absl::StrCat("COPY ", Table("log"),
-                                   " (seq, generation, record) FROM STDIN "
-                                   "(FORMAT binary)"),
+                                   " (seq, generation, records, record) FROM "
+                                   "STDIN (FORMAT binary)"),
                       data);
     if (!s.ok() && !conn_->broken()) (void)conn_->Exec("ROLLBACK");
   }
@@ -212,8 +274,7 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
 absl::Status PgLog::SettleInDoubt(std::deque<Batch>& batches) {
   absl::Status s = BeginFenced();
   if (!s.ok()) return s;
-  auto r = conn_->Exec(
-      absl::StrCat("SELECT coalesce(max(seq), 0) FROM ", Table("log")));
+  auto r = conn_->Exec(LastSeqQuery());
   (void)conn_->Exec("COMMIT");
   if (!r.ok()) return r.status();
   int64_t max_seq = 0;

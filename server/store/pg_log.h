@@ -100,6 +100,9 @@ class PgLog final : public BatchedLog {
       const std::function<void(const wal::v1::Transition&)>& apply);
   // Records stored that the last Tail had not applied yet when it began.
   int64_t lag() const { return lag_.load(); }
+  // Whether the writer's (or the tailing standby's) connection worked at
+  // its last use.
+  bool connected() const { return connected_.load(); }
   // Writes from Start on under `epoch`, the leadership PgLeader holds.
   void Lead(int64_t epoch) { epoch_ = epoch; }
   // The writer goes: it stores nothing from now on (another node leads).
@@ -119,6 +122,12 @@ class PgLog final : public BatchedLog {
 
   // The leadership epoch this log writes under (Lead).
   int64_t epoch() const { return epoch_; }
+
+  // Consecutive records of a transaction share a row of the table `log` up
+  // to this many bytes (a larger record has a row of its own): PostgreSQL's
+  // cost is mostly per row and per index entry, not per byte. Below the
+  // table's toast_tuple_target, so that a row stays in its page.
+  static constexpr size_t kRowBytes = 8000;
 
  private:
   struct Generation {
@@ -140,6 +149,8 @@ class PgLog final : public BatchedLog {
   // Opens the writer's connection (dropping a broken one).
   absl::Status Reconnect();
   absl::Status CreateSchema();
+  // The seq of the last record stored (0: none), by the primary key.
+  std::string LastSeqQuery() const;
   // Applies the records after seq `after`; `contiguous`: the first must be
   // the one after the last applied.
   absl::Status ReadAfter(
@@ -164,11 +175,14 @@ class PgLog final : public BatchedLog {
 
   // Writer thread (and Open, Recover, Start before it runs).
   std::unique_ptr<PgConn> conn_;  // Null while disconnected.
+  // conn_ carries the leader's session name (LeaderSessionName).
+  bool named_ = false;
   int64_t next_seq_ = 1;
   int64_t generation_ = 1;
   bool positioned_ = false;  // LoadPosition has run.
   int64_t applied_seq_ = 0;  // Before Start: the last record applied.
   std::atomic<int64_t> lag_{0};
+  std::atomic<bool> connected_{false};
   int64_t drop_below_ = 0;  // Generations below it are to be deleted.
   bool in_doubt_ = false;   // A COMMIT went unanswered: `doubt_`.
   Written doubt_;

@@ -1,6 +1,9 @@
 // Opening the PostgreSQL log: the schema, the leadership and recovery
 // (docs/postgresql.md). The writer is in pg_log.cc.
+#include <endian.h>
 #include <spdlog/spdlog.h>
+
+#include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -34,6 +37,7 @@ absl::StatusOr<std::unique_ptr<PgLog>> PgLog::Open(PgLogOptions options) {
 
 absl::Status PgLog::Reconnect() {
   conn_.reset();
+  connected_.store(false);
   auto conn = PgConn::Connect(options_.conninfo);
   if (!conn.ok()) return conn.status();
   if (!options_.sync) {
@@ -41,6 +45,8 @@ absl::Status PgLog::Reconnect() {
     if (!r.ok()) return r.status();
   }
   conn_ = std::move(*conn);
+  named_ = false;
+  connected_.store(true);
   return absl::OkStatus();
 }
 
@@ -65,7 +71,18 @@ absl::Status PgLog::CreateSchema() {
       "ON CONFLICT (id) DO NOTHING; CREATE TABLE IF NOT EXISTS ",
       Table("log"),
       " (seq bigint PRIMARY KEY, generation bigint NOT NULL, "
-      "record bytea NOT NULL); COMMIT");
+      "record bytea NOT NULL, records integer NOT NULL DEFAULT 1) "
+      "WITH (toast_tuple_target = 8160); ",
+      // A log of the first release (a row per record) gains the count,
+      // without locking the table when it has it already.
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid "
+      "= '",
+      Table("log"),
+      "'::regclass AND attname = 'records' AND NOT attisdropped) THEN ALTER "
+      "TABLE ",
+      Table("log"),
+      " ADD COLUMN records integer NOT NULL DEFAULT 1, SET "
+      "(toast_tuple_target = 8160); END IF; END $$; COMMIT");
   auto r = conn_->Exec(sql);
   if (!r.ok()) {
     if (!conn_->broken()) (void)conn_->Exec("ROLLBACK");
@@ -77,10 +94,16 @@ absl::Status PgLog::CreateSchema() {
   return absl::OkStatus();
 }
 
+std::string PgLog::LastSeqQuery() const {
+  return absl::StrCat("SELECT coalesce((SELECT seq + records - 1 FROM ",
+                      Table("log"), " ORDER BY seq DESC LIMIT 1), 0)");
+}
+
 absl::Status PgLog::LoadPosition() {
-  auto r = conn_->Exec(absl::StrCat(
-      "SELECT generation, min(seq), max(seq), sum(octet_length(record)) FROM ",
-      Table("log"), " GROUP BY generation ORDER BY generation"));
+  auto r = conn_->Exec(
+      absl::StrCat("SELECT generation, min(seq), max(seq + records - 1), "
+                   "sum(octet_length(record)) FROM ",
+                   Table("log"), " GROUP BY generation ORDER BY generation"));
   if (!r.ok()) return r.status();
   std::lock_guard lock(mu_);
   generations_.clear();
@@ -111,8 +134,10 @@ absl::Status PgLog::ReadAfter(
     RecoveryStats* stats) {
   wal::v1::Transition t;
   return conn_->Stream(
-      absl::StrCat("SELECT seq, record FROM ", Table("log"), " WHERE seq > ",
-                   after, " ORDER BY seq"),
+      // A reader always stops at the end of a row, so the row holding the
+      // record after `after` starts with it.
+      absl::StrCat("SELECT seq, record, records FROM ", Table("log"),
+                   " WHERE seq > ", after, " ORDER BY seq"),
       [&](const PGresult& row) {
         int64_t seq = PgInt8(row, 0, 0);
         if (contiguous && seq != applied_seq_ + 1) {
@@ -120,17 +145,39 @@ absl::Status PgLog::ReadAfter(
               "postgres log: behind: the records after seq ", applied_seq_,
               " were deleted by a compaction (the next stored is ", seq, ")"));
         }
-        const char* data = PQgetvalue(&row, 0, 1);
-        int len = PQgetlength(&row, 0, 1);
-        if (!t.ParseFromArray(data, len)) {
+        absl::string_view bytes(PQgetvalue(&row, 0, 1),
+                                static_cast<size_t>(PQgetlength(&row, 0, 1)));
+        uint32_t records = 0;
+        std::memcpy(&records, PQgetvalue(&row, 0, 2), sizeof records);
+        records = be32toh(records);
+        auto unreadable = [&](int64_t at) {
           return absl::DataLossError(
-              absl::StrCat("postgres log: the record of seq ", seq,
+              absl::StrCat("postgres log: the record of seq ", at,
                            " in schema ", options_.schema, " does not parse"));
+        };
+        if (records == 0 || records > bytes.size()) return unreadable(seq);
+        for (uint32_t i = 0; i < records; ++i) {
+          absl::string_view record = bytes;  // A row of one: bare.
+          if (records > 1) {
+            uint32_t size = 0;
+            if (bytes.size() < sizeof size) return unreadable(seq + i);
+            std::memcpy(&size, bytes.data(), sizeof size);
+            size = be32toh(size);
+            bytes.remove_prefix(sizeof size);
+            if (bytes.size() < size) return unreadable(seq + i);
+            record = bytes.substr(0, size);
+            bytes.remove_prefix(size);
+          }
+          if (!t.ParseFromArray(record.data(),
+                                static_cast<int>(record.size()))) {
+            return unreadable(seq + i);
+          }
+          apply(t);
+          applied_seq_ = seq + i;
+          ++stats->records;
         }
-        apply(t);
-        applied_seq_ = seq;
-        ++stats->records;
-        stats->bytes += static_cast<uint64_t>(len);
+        if (records > 1 && !bytes.empty()) return unreadable(seq + records);
+        stats->bytes += static_cast<uint64_t>(PQgetlength(&row, 0, 1));
         return absl::OkStatus();
       });
 }
@@ -151,15 +198,18 @@ absl::StatusOr<uint64_t> PgLog::Tail(
   if (conn_ == nullptr || conn_->broken()) {
     if (absl::Status s = Reconnect(); !s.ok()) return s;
   }
-  auto r = conn_->Exec(
-      absl::StrCat("SELECT coalesce(max(seq), 0) FROM ", Table("log")));
-  if (!r.ok()) return r.status();
+  auto r = conn_->Exec(LastSeqQuery());
+  if (!r.ok()) {
+    if (conn_->broken()) connected_.store(false);
+    return r.status();
+  }
   int64_t last = 0;
   (void)absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &last);
   lag_.store(std::max<int64_t>(0, last - applied_seq_));
   if (last <= applied_seq_) return 0;
   RecoveryStats stats;
   absl::Status s = ReadAfter(applied_seq_, true, apply, &stats);
+  if (!s.ok() && conn_->broken()) connected_.store(false);
   lag_.store(std::max<int64_t>(0, last - applied_seq_));
   if (!s.ok()) return s;
   return stats.records;

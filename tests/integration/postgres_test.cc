@@ -117,16 +117,26 @@ TEST_F(PostgresTest, AServerStoppedUnderLoadLosesNothingAndServiceResumes) {
   ASSERT_NE(jobqd, nullptr);
   Producer producer(jobqd->client());
   ASSERT_TRUE(producer.WaitUntil([](size_t a, size_t) { return a >= 500; }));
+  auto connected = [&] {
+    return MetricSample(HttpGet(jobqd->http_port(), "/metrics"),
+                        "jobq_postgres_connected");
+  };
+  EXPECT_EQ(connected(), 1);
   ASSERT_TRUE(cluster_->Stop());
-  // Submits are refused while the database is away, and jobqd says why.
+  // Submits are refused while the database is away, and jobqd says why,
+  // in its log and in its metrics.
   EXPECT_TRUE(producer.WaitUntil([](size_t, size_t r) { return r >= 1; }));
   EXPECT_TRUE(jobqd->WaitForLog(std::regex("postgres log: cannot write")));
+  EXPECT_TRUE(jobqd->WaitForLog(std::regex("cannot renew the leader's lease")));
+  EXPECT_EQ(connected(), 0);
   size_t acked_while_down = producer.acked().size();
   ASSERT_TRUE(cluster_->Start());
   // Back by itself: acknowledgements resume.
   EXPECT_TRUE(producer.WaitUntil(
       [&](size_t a, size_t) { return a >= acked_while_down + 500; }));
   EXPECT_TRUE(jobqd->WaitForLog(std::regex("postgres log: writing again")));
+  EXPECT_TRUE(jobqd->WaitForLog(std::regex("lease is renewed again")));
+  EXPECT_EQ(connected(), 1);
   producer.Stop();
   EXPECT_EQ(producer.refusal_codes(),
             std::set<int>{static_cast<int>(absl::StatusCode::kUnavailable)});

@@ -224,6 +224,40 @@ TEST_F(CoreLoopWalTest, AJobIsAnsweredAndStartedOnlyOnceItIsDurable) {
   EXPECT_EQ(started[0].seq, seq);
 }
 
+// A deposed leader's log stores nothing more and its writer may be stuck
+// (reconnecting to a database that restarts): at shutdown, what waits on it
+// is answered UNAVAILABLE at once, and the job is not kept.
+TEST_F(CoreLoopWalTest, AbandonedEvenWhileWritingASubmitIsAnsweredUnavailable) {
+  StartDaemon();
+  SyncGate gate(env_);
+  auto answer = std::async(std::launch::async, [&] { return Submit(Spec()); });
+  gate.WaitEntered();
+  // While the log writes, a plain shutdown leaves the answer to it.
+  OnCore<bool>([](CoreContext& c) {
+    c.loop.acks().AbandonWaiting(absl::UnavailableError("deposed"), false);
+    return true;
+  });
+  EXPECT_EQ(answer.wait_for(0s), std::future_status::timeout);
+  OnCore<bool>([](CoreContext& c) {
+    c.loop.acks().AbandonWaiting(absl::UnavailableError("deposed"), true);
+    return true;
+  });
+  auto [status, seq] = answer.get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_EQ(status.message(), "deposed");
+  EXPECT_EQ(
+      OnCore<size_t>([](CoreContext& c) { return c.scheduler.jobs().size(); }),
+      0u);
+  // Once the log has written that batch, the abandoned job still does not
+  // start: the next job submitted is the only one.
+  gate.Release();
+  auto [next_status, next] = Submit(Spec());
+  ASSERT_TRUE(next_status.ok()) << next_status;
+  auto started = dispatcher_->WaitFor(1);
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].seq, next);
+}
+
 // noop has nothing to run: the core finishes it in the turn that starts
 // it, with no hand-off to the worker pool, and both records are stored.
 TEST_F(CoreLoopWalTest, ANoopIsFinishedByTheCoreInTheTurnThatStartsIt) {

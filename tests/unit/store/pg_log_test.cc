@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <future>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "store/pg_leader.h"
 #include "tests/testing/pg_cluster.h"
 #include "tests/unit/store/log_reports.h"
@@ -144,6 +146,34 @@ TEST_F(PgLogTest, ALeaderPastItsLeaseIsReplacedAndToldWhenItRenews) {
   EXPECT_FALSE(first->leading());
 }
 
+TEST_F(PgLogTest, ALeaderHungInsideATransactionIsEndedByTheNodeTakingOver) {
+  auto second = Leader("second");
+  ASSERT_NE(second, nullptr);
+  // A leader of epoch 1 whose process stopped (SIGSTOP, a paused VM) while
+  // its writer held the leader row FOR SHARE: its session lives on, its
+  // lease runs out, and without help the row lock would stay taken.
+  auto hung = PgConn::Connect(cluster_->conninfo());
+  ASSERT_TRUE(hung.ok()) << hung.status();
+  ASSERT_TRUE((*hung)
+                  ->Exec("UPDATE " + schema_ +
+                         ".leader SET epoch = 1, holder = 'first', "
+                         "lease_until = now() + interval '200 milliseconds', "
+                         "backend_pid = pg_backend_pid()")
+                  .ok());
+  auto held = (*hung)->Exec(
+      "SET application_name = '" + LeaderSessionName(schema_, 1) +
+      "'; BEGIN; SELECT epoch FROM " + schema_ + ".leader FOR SHARE");
+  ASSERT_TRUE(held.ok()) << held.status();
+
+  EXPECT_TRUE(CampaignUntilLeading(*second));
+  EXPECT_EQ(second->epoch(), 2);
+  // The hung leader's session was ended: its transaction stores nothing.
+  auto after = (*hung)->Exec("SELECT 1");
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable)
+      << after.status();
+  EXPECT_TRUE((*hung)->broken());
+}
+
 TEST_F(PgLogTest, ANewLeaderFencesTheOldWriterWhichStoresNothingMore) {
   Commits first_commits, second_commits;
   auto first_leader = Leader("first");
@@ -218,6 +248,7 @@ TEST_F(PgLogTest, AStandbyTailsWhatTheLeaderCommitsAndNoticesAGap) {
   EXPECT_EQ(*standby->Tail(apply), 0u);
   // Records it never read are deleted (a compaction): it must start over.
   leader->Append(T(4));
+  ASSERT_TRUE(commits.WaitFor(leader->Commit()).ok());
   leader->Append(T(5));
   ASSERT_TRUE(commits.WaitFor(leader->Commit()).ok());
   cluster_->Psql("DELETE FROM " + schema_ + ".log WHERE seq = 4");
@@ -293,6 +324,109 @@ TEST_F(PgLogTest, AnSqlErrorStallsTheLogUntilItIsRepaired) {
   EXPECT_TRUE(commits.WaitFor(batch).ok());
   EXPECT_TRUE(reports.WaitHealth(2).ok());
   (*log)->Stop();
+}
+
+TEST_F(PgLogTest, ATransactionsRecordsShareRowsAndAreReadBackInOrder) {
+  Commits commits;
+  auto log = Open("one");
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Start(commits.Callback()).ok());
+  std::vector<uint64_t> written;
+  for (uint64_t i = 1; i <= 2000; ++i) {
+    log->Append(T(i));
+    written.push_back(i);
+  }
+  // A record larger than a row, between smaller ones: a row of its own.
+  wal::v1::Transition big;
+  big.mutable_finish()->set_seq(2001);
+  big.mutable_finish()->set_result(std::string(3 * PgLog::kRowBytes, 'r'));
+  log->Append(big);
+  log->Append(T(2002));
+  ASSERT_TRUE(commits.WaitFor(log->Commit()).ok());
+  log->Append(T(2003));  // A transaction of one record: a row of one.
+  ASSERT_TRUE(commits.WaitFor(log->Commit()).ok());
+  log->Stop();
+  std::string rows = cluster_->Psql(
+      "SELECT count(*), sum(records), max(records), min(seq), "
+      "max(seq + records - 1) FROM " +
+      schema_ + ".log");
+  int count = 0, sum = 0, most = 0, first = 0, last = 0;
+  ASSERT_EQ(std::sscanf(rows.c_str(), "%d|%d|%d|%d|%d", &count, &sum, &most,
+                        &first, &last),
+            5)
+      << rows;
+  EXPECT_EQ(sum, 2003);
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(last, 2003);
+  EXPECT_LT(count, 2003 / 100) << "a row per record";
+  EXPECT_GT(most, 100);
+  EXPECT_EQ(cluster_->Psql("SELECT records FROM " + schema_ +
+                           ".log WHERE seq = 2001"),
+            "1\n");
+
+  std::vector<uint64_t> seen;
+  std::string result;
+  auto reopened = PgLog::Open(Options("two"));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto stats = (*reopened)->Recover([&](const wal::v1::Transition& t) {
+    if (t.has_finish()) {
+      seen.push_back(t.finish().seq());
+      result = t.finish().result();
+    } else {
+      seen.push_back(t.cancel().seq());
+    }
+  });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->records, 2003u);
+  written.insert(written.end(), {2001, 2002, 2003});
+  EXPECT_EQ(seen, written);
+  EXPECT_EQ(result, std::string(3 * PgLog::kRowBytes, 'r'));
+  // And it goes on after the last record.
+  Commits more;
+  ASSERT_TRUE((*reopened)->Start(more.Callback()).ok());
+  (*reopened)->Append(T(2004));
+  ASSERT_TRUE(more.WaitFor((*reopened)->Commit()).ok());
+  (*reopened)->Stop();
+  EXPECT_EQ(
+      cluster_->Psql("SELECT max(seq + records - 1) FROM " + schema_ + ".log"),
+      "2004\n");
+}
+
+TEST_F(PgLogTest, ALogOfTheFirstReleaseIsReadAndExtended) {
+  // The tables as the first release made them: a row per record.
+  auto hex = [](uint64_t seq) {
+    std::string bytes = T(seq).SerializeAsString(), out = "\\\\x";
+    for (unsigned char c : bytes)
+      absl::StrAppend(&out, absl::Hex(c, absl::kZeroPad2));
+    return out;
+  };
+  cluster_->Psql("CREATE SCHEMA " + schema_ + "; CREATE TABLE " + schema_ +
+                 ".leader (id integer PRIMARY KEY CHECK (id = 1), epoch "
+                 "bigint NOT NULL, holder text NOT NULL, since timestamptz NOT "
+                 "NULL); CREATE TABLE " +
+                 schema_ +
+                 ".log (seq bigint PRIMARY KEY, generation bigint NOT NULL, "
+                 "record bytea NOT NULL); INSERT INTO " +
+                 schema_ + ".log VALUES (1, 1, '" + hex(1) + "'), (2, 1, '" +
+                 hex(2) + "')");
+  ASSERT_EQ(cluster_->Psql("SELECT count(*) FROM " + schema_ + ".log"), "2\n");
+  std::vector<uint64_t> seen;
+  auto log = Open("one", &seen);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2}));
+  Commits commits;
+  ASSERT_TRUE(log->Start(commits.Callback()).ok());
+  log->Append(T(3));
+  log->Append(T(4));
+  ASSERT_TRUE(commits.WaitFor(log->Commit()).ok());
+  log->Stop();
+  seen.clear();
+  auto again = Open("two", &seen);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(cluster_->Psql("SELECT string_agg(seq || ':' || records, ',' "
+                           "ORDER BY seq) FROM " +
+                           schema_ + ".log"),
+            "1:1,2:1,3:2\n");
 }
 
 TEST_F(PgLogTest, TheTablesLiveInTheSchemaNamed) {
