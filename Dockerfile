@@ -2,8 +2,14 @@
 #   docker build -t jobq .
 #   docker run -p 7070:7070 -p 7071:7071 -v jobq-data:/var/lib/jobq jobq
 # The build stage installs exactly what `make` installs (scripts/deps.txt);
-# the runtime stage installs scripts/runtime-deps.txt, the same list that
-# deploy/check-image.sh proves in CI.
+# the runtime stage installs scripts/runtime-deps.txt. CI builds this file
+# with buildah and runs the image (deploy/check-image.sh).
+#
+# JOBQ_BINARIES names the stage or image whose /build/bin holds jobqd,
+# jobqctl and jobq-bench: by default the build stage below compiles them;
+# `--build-arg JOBQ_BINARIES=<image>` takes them from an image built by
+# `make` on a Debian 12 host instead (CI, to skip a second compile).
+ARG JOBQ_BINARIES=build
 
 FROM debian:bookworm AS build
 RUN apt-get update \
@@ -15,6 +21,8 @@ RUN scripts/install-deps.sh scripts/deps.txt
 COPY . .
 RUN make build BUILD_DIR=/build
 
+FROM ${JOBQ_BINARIES} AS binaries
+
 FROM debian:bookworm-slim
 COPY scripts/install-deps.sh scripts/runtime-deps.txt /tmp/jobq/
 RUN /tmp/jobq/install-deps.sh /tmp/jobq/runtime-deps.txt \
@@ -23,7 +31,7 @@ RUN /tmp/jobq/install-deps.sh /tmp/jobq/runtime-deps.txt \
       --shell /usr/sbin/nologin jobq \
  && mkdir -p /var/lib/jobq /etc/jobq \
  && chown jobq:jobq /var/lib/jobq
-COPY --from=build /build/bin/jobqd /build/bin/jobqctl /build/bin/jobq-bench /usr/local/bin/
+COPY --from=binaries /build/bin/jobqd /build/bin/jobqctl /build/bin/jobq-bench /usr/local/bin/
 
 # Every flag has a JOBQ_* variable; a YAML file can be mounted and named with
 # JOBQ_CONFIG=/etc/jobq/jobqd.yaml. Listening beyond loopback is what a

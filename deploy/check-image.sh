@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# Proves the Docker image's runtime stage without a Docker engine: builds a
-# fresh Debian 12 root with debootstrap, performs the runtime stage's steps
-# in it (the runtime packages from scripts/runtime-deps.txt, the binaries,
-# the jobq user, /var/lib/jobq), starts jobqd there as the jobq user, and
-# checks `jobqctl health` and a submitted job. Needs root.
+# Builds the Docker image with buildah and runs jobq from it, without a
+# Docker engine or a registry:
+#   1. a Debian 12 root made with debootstrap (minbase) is committed as
+#      debian:bookworm and debian:bookworm-slim, the Dockerfile's bases;
+#   2. the binaries built by `make` on this Debian 12 host go into an image
+#      of their own, named to the Dockerfile by --build-arg JOBQ_BINARIES
+#      (the build stage, a second compile, is skipped);
+#   3. `buildah bud` builds the Dockerfile: the runtime stage installs
+#      scripts/runtime-deps.txt from the Debian archive, creates the jobq
+#      user and its data directory, and sets the environment;
+#   4. containers of the image, as the jobq user with the image's
+#      environment: jobqd refuses a public address without TLS and tokens;
+#      jobqd started as the image starts it answers the image's HEALTHCHECK
+#      and runs a job to SUCCEEDED on its file log, then stops on SIGTERM.
+# buildah's storage is private (vfs, under one temporary directory) and is
+# removed at the end. Needs root.
 #   deploy/check-image.sh [bin dir, default build/bin]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/bin}
-[[ $(id -u) -eq 0 ]] || { echo "check-image: needs root (debootstrap, chroot)"; exit 1; }
-command -v debootstrap >/dev/null || scripts/install-deps.sh scripts/test-deps.txt
+[[ $(id -u) -eq 0 ]] || { echo "check-image: needs root (debootstrap, buildah)"; exit 1; }
+command -v debootstrap >/dev/null && command -v buildah >/dev/null ||
+  scripts/install-deps.sh scripts/test-deps.txt
+for b in jobqd jobqctl jobq-bench; do
+  [[ -x $bin/$b ]] || { echo "check-image: no $bin/$b (make build first)"; exit 1; }
+done
 
 # The mirror this machine already uses.
 mirror=$( (grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
@@ -17,72 +32,95 @@ mirror=$( (grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
            awk '{print $2}') | grep -v security | head -n1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
-root=$(mktemp -d /tmp/jobq-image.XXXXXX)
-chmod 755 "$root"  # The new root directory: readable by the jobq user.
-pid=""
+work=$(mktemp -d /tmp/jobq-image.XXXXXX)
+bah=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs)
 cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
-  umount "$root/proc" 2>/dev/null || true
-  umount "$root/dev" 2>/dev/null || true
-  rm -rf --one-file-system "$root"
+  "${bah[@]}" rm --all >/dev/null 2>&1 || true
+  "${bah[@]}" rmi --all --force >/dev/null 2>&1 || true
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+step() { echo "check-image: $*"; }
+fail() { echo "check-image: $*"; exit 1; }
 
-echo "check-image: debootstrap bookworm from $mirror"
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 \
-  || { tail -20 "$root.log"; exit 1; }
-rm -f "$root.log"
-mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
+step "debootstrap bookworm (minbase) from $mirror"
+debootstrap --variant=minbase bookworm "$work/root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+  { tail -20 "$work/debootstrap.log"; exit 1; }
+tar -C "$work/root" -cf "$work/base.tar" .
+rm -rf --one-file-system "$work/root"
+base=$("${bah[@]}" from scratch)
+"${bah[@]}" add "$base" "$work/base.tar" / >/dev/null
+"${bah[@]}" commit -q "$base" docker.io/library/debian:bookworm >/dev/null
+"${bah[@]}" tag docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
+"${bah[@]}" rm "$base" >/dev/null
+rm -f "$work/base.tar"
 
-echo "check-image: the runtime stage"
-mkdir -p "$root/tmp/jobq"
-cp scripts/install-deps.sh scripts/runtime-deps.txt "$root/tmp/jobq/"
-chroot "$root" /tmp/jobq/install-deps.sh /tmp/jobq/runtime-deps.txt \
-  >"$root/install.log" 2>&1 || { tail -30 "$root/install.log"; exit 1; }
-chroot "$root" sh -c 'rm -rf /var/lib/apt/lists/* /tmp/jobq &&
-  useradd --uid 10001 --user-group --no-create-home --home-dir /var/lib/jobq \
-    --shell /usr/sbin/nologin jobq &&
-  mkdir -p /var/lib/jobq /etc/jobq && chown jobq:jobq /var/lib/jobq'
-cp "$bin/jobqd" "$bin/jobqctl" "$bin/jobq-bench" "$root/usr/local/bin/"
+step "the binaries of $bin as an image"
+binaries=$("${bah[@]}" from scratch)
+"${bah[@]}" copy "$binaries" "$bin/jobqd" "$bin/jobqctl" "$bin/jobq-bench" /build/bin/ >/dev/null
+"${bah[@]}" commit -q "$binaries" localhost/jobq-binaries:check >/dev/null
+"${bah[@]}" rm "$binaries" >/dev/null
 
-echo "check-image: the image's public address without TLS and tokens is refused"
-if out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin JOBQ_LISTEN=0.0.0.0:0 JOBQ_HTTP_LISTEN= \
-    chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqd 2>&1); then
-  echo "check-image: jobqd served 0.0.0.0 without TLS, tokens or --insecure"; exit 1
-fi
-grep -q -- "--insecure" <<<"$out" || { echo "$out"; echo "check-image: no reason given"; exit 1; }
+step "buildah bud the Dockerfile"
+"${bah[@]}" bud --isolation chroot --pull=never --format docker \
+  --build-arg JOBQ_BINARIES=localhost/jobq-binaries:check \
+  -t localhost/jobq:check . >"$work/bud.log" 2>&1 ||
+  { tail -40 "$work/bud.log"; fail "buildah bud failed"; }
+grep -q "FROM debian:bookworm AS build" "$work/bud.log" &&
+  fail "the build stage ran though the binaries were given"
+"${bah[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' localhost/jobq:check
 
-echo "check-image: jobqd as the jobq user"
-env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin JOBQ_LISTEN=127.0.0.1:0 JOBQ_HTTP_LISTEN=127.0.0.1:0 \
-  JOBQ_DATA_DIR=/var/lib/jobq JOBQ_LOG_FORMAT=json \
-  chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqd 2>"$root/jobqd.log" &
-pid=$!
-addr=""
-for _ in $(seq 200); do
-  addr=$(grep -oE 'listening on [0-9.]+:[0-9]+' "$root/jobqd.log" | awk '{print $3}' || true)
-  [[ -n $addr ]] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.05
+# The image's configuration, as `docker run` would apply it.
+config=$("${bah[@]}" inspect --type image localhost/jobq:check)
+for want in '"User": "jobq"' '"jobqd"' 'JOBQ_DATA_DIR=/var/lib/jobq' \
+            'JOBQ_LISTEN=0.0.0.0:7070' '"StopSignal": "SIGTERM"' \
+            '"jobqctl",'; do
+  grep -qF "$want" <<<"$config" || fail "the image's configuration lacks $want"
 done
-[[ -n $addr ]] || { cat "$root/jobqd.log"; echo "check-image: jobqd did not start"; exit 1; }
-ctl() { env JOBQ_ADDR="$addr" chroot --userspec=jobq:jobq "$root" /usr/local/bin/jobqctl "$@"; }
-# The log line gives the address; ready is the health check answering
-# SERVING (after recovery), within a bound.
-ctl health --wait 30s >/dev/null ||
-  { cat "$root/jobqd.log"; echo "check-image: jobqd never reported SERVING"; exit 1; }
-grep -q '"level":"info"' "$root/jobqd.log" || { echo "check-image: expected JSON logs"; exit 1; }
-[[ $(stat -c %u "$root/var/lib/jobq/LOCK") == 10001 ]] || { echo "check-image: data not owned by jobq"; exit 1; }
 
-# The image's HEALTHCHECK command, with JOBQ_ADDR as the image sets it.
-ctl --timeout-ms 2000 health
-ctl submit --kind sleep --payload 10ms --wait
-ctl stats | grep -q "storage wal" || { echo "check-image: no durable storage"; exit 1; }
+ctr=$("${bah[@]}" from -q localhost/jobq:check)
+# A command in the container: the image's user and environment; ports are
+# chosen by the kernel (port 0), as the container may share this host's
+# network.
+in_image() {
+  "${bah[@]}" run --isolation chroot --user jobq \
+    --env JOBQ_LISTEN=127.0.0.1:0 --env JOBQ_HTTP_LISTEN=127.0.0.1:0 "$@"
+}
 
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-pid=""
-[[ $rc -eq 0 ]] || { cat "$root/jobqd.log"; echo "check-image: jobqd exited $rc"; exit 1; }
-echo "check-image: passed"
+step "the image's public address without TLS and tokens is refused"
+if out=$("${bah[@]}" run --isolation chroot --user jobq --env JOBQ_LISTEN=0.0.0.0:0 \
+           --env JOBQ_HTTP_LISTEN= "$ctr" -- jobqd 2>&1); then
+  fail "jobqd served 0.0.0.0 without TLS, tokens or --insecure"
+fi
+grep -q -- "--insecure" <<<"$out" || { echo "$out"; fail "no reason given"; }
+
+step "jobqd in the image: health, a job to SUCCEEDED, SIGTERM"
+# The image's ENTRYPOINT, started in the background of a shell that then
+# plays the operator with the image's jobqctl (its HEALTHCHECK command
+# included) and stops it as `docker stop` would.
+in_image "$ctr" -- sh -ec '
+  jobqd 2>/tmp/jobqd.log &
+  pid=$!
+  trap "kill $pid 2>/dev/null || true; cat /tmp/jobqd.log" EXIT
+  addr=""
+  for _ in $(seq 200); do
+    addr=$(grep -oE "listening on [0-9.]+:[0-9]+" /tmp/jobqd.log | cut -d" " -f3 || true)
+    [ -n "$addr" ] && break
+    kill -0 $pid
+    sleep 0.05
+  done
+  [ -n "$addr" ] || { echo "jobqd did not start"; exit 1; }
+  export JOBQ_ADDR=$addr
+  jobqctl health --wait 30s >/dev/null
+  jobqctl --timeout-ms 2000 health
+  grep -q "\"level\":\"info\"" /tmp/jobqd.log || { echo "expected JSON logs"; exit 1; }
+  [ "$(stat -c %u /var/lib/jobq/LOCK)" = 10001 ] || { echo "data not owned by jobq"; exit 1; }
+  jobqctl submit --kind sleep --payload 10ms --wait
+  jobqctl stats | grep -q "storage wal" || { echo "no durable storage"; exit 1; }
+  kill -TERM $pid
+  rc=0
+  wait $pid || rc=$?
+  trap - EXIT
+  [ $rc -eq 0 ] || { cat /tmp/jobqd.log; echo "jobqd exited $rc"; exit 1; }
+' || fail "jobqd from the image failed"
+step "passed"
