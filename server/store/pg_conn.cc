@@ -103,23 +103,37 @@ absl::StatusOr<PgResult> PgConn::ExecParams(
       sql);
 }
 
-absl::Status PgConn::CopyIn(const std::string& sql, const std::string& data) {
-  PgResult start(PQexec(conn_, sql.c_str()));
-  if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) {
-    return Failure(start.get(), sql);
-  }
-  bool sent =
-      PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) == 1 &&
-      PQputCopyEnd(conn_, nullptr) == 1;
-  // The COPY's result, then nothing: read until libpq says it is done.
+absl::Status PgConn::Script(
+    const std::string& sql, const std::string& data,
+    const std::function<absl::Status(const PGresult&)>& rows, bool* data_sent) {
+  *data_sent = false;
+  if (PQsendQuery(conn_, sql.c_str()) != 1) return Failure(nullptr, sql);
   absl::Status s;
   while (PGresult* raw = PQgetResult(conn_)) {
     PgResult r(raw);
-    if (s.ok() && PQresultStatus(raw) != PGRES_COMMAND_OK) {
-      s = Failure(raw, sql);
+    switch (PQresultStatus(raw)) {
+      case PGRES_COMMAND_OK:
+        break;
+      case PGRES_TUPLES_OK:
+        if (s.ok()) s = rows(*raw);
+        break;
+      case PGRES_COPY_IN:
+        if (!s.ok()) {
+          // CopyFail: the server ends the COPY with an error.
+          (void)PQputCopyEnd(conn_, std::string(s.message()).c_str());
+          break;
+        }
+        *data_sent = true;
+        if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) !=
+                1 ||
+            PQputCopyEnd(conn_, nullptr) != 1) {
+          s = Failure(nullptr, sql);
+        }
+        break;
+      default:
+        if (s.ok()) s = Failure(raw, sql);
     }
   }
-  if (s.ok() && !sent) s = Failure(nullptr, sql);
   return s;
 }
 

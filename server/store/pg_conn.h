@@ -41,8 +41,19 @@ class PgConn {
   absl::StatusOr<PgResult> ExecParams(const std::string& sql,
                                       const std::vector<std::string>& params,
                                       bool binary_result = false);
-  // COPY ... FROM STDIN with `data` as the whole input.
-  absl::Status CopyIn(const std::string& sql, const std::string& data);
+  // Sends `sql`, several statements of which at most one is a COPY ...
+  // FROM STDIN, as one query: one round trip to the COPY, one after it
+  // (the statements after the COPY run without waiting for the client).
+  // `rows` sees each result with rows that comes before the COPY; a
+  // non-OK status from it fails the COPY, and the server skips the rest
+  // of `sql`. `data` is the COPY's whole input. `*data_sent` becomes true
+  // once the COPY's input went out: from then on a connection lost before
+  // the answer leaves the outcome of the statements after it unknown.
+  // The first failure comes back; a transaction `sql` began is then left
+  // aborted (or ended, if its COMMIT failed).
+  absl::Status Script(const std::string& sql, const std::string& data,
+                      const std::function<absl::Status(const PGresult&)>& rows,
+                      bool* data_sent);
   // Sends `sql` and calls `row` for each row as it arrives (single-row
   // mode), so a large result never sits in memory whole. `row` returns
   // a non-OK status to stop; the rest of the rows are then drained.

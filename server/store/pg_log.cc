@@ -172,36 +172,50 @@ absl::Status PgLog::WriteBatches(std::deque<Batch>& batches) {
   return absl::OkStatus();
 }
 
-absl::Status PgLog::BeginFenced() {
+absl::Status PgLog::NameSession() {
   // The session is named once per connection: the next leader ends it
   // should this process hang in the middle of a transaction.
-  if (!named_) {
-    auto named =
-        conn_->ExecParams("SELECT set_config('application_name', $1, false)",
-                          {LeaderSessionName(options_.schema, epoch_)});
-    if (!named.ok()) return named.status();
-    named_ = true;
+  if (named_) return absl::OkStatus();
+  auto named =
+      conn_->ExecParams("SELECT set_config('application_name', $1, false)",
+                        {LeaderSessionName(options_.schema, epoch_)});
+  if (!named.ok()) return named.status();
+  named_ = true;
+  return absl::OkStatus();
+}
+
+std::string PgLog::FenceQuery() const {
+  return absl::StrCat("SELECT epoch FROM ", Table("leader"),
+                      " WHERE id = 1 FOR SHARE");
+}
+
+absl::Status PgLog::CheckEpoch(const PGresult& r) {
+  int64_t epoch = 0;
+  if (PQntuples(&r) == 1 && absl::SimpleAtoi(PQgetvalue(&r, 0, 0), &epoch) &&
+      epoch == epoch_) {
+    return absl::OkStatus();
   }
-  auto r = conn_->Exec(absl::StrCat(
-      "BEGIN; SELECT epoch FROM ", Table("leader"), " WHERE id = 1 FOR SHARE"));
+  absl::Status deposed = absl::UnavailableError(
+      absl::StrCat("postgres log: deposed: another jobqd took over the schema ",
+                   options_.schema, " (its epoch is ", epoch, ", this one's ",
+                   epoch_, "); this jobqd accepts no more writes"));
+  spdlog::error("{}", std::string(deposed.message()));
+  Stick(deposed);
+  if (options_.on_deposed) options_.on_deposed(deposed);
+  return deposed;
+}
+
+absl::Status PgLog::BeginFenced() {
+  if (absl::Status s = NameSession(); !s.ok()) return s;
+  auto r = conn_->Exec(absl::StrCat("BEGIN; ", FenceQuery()));
   if (!r.ok()) {
     // An error (the table gone, say) leaves the transaction aborted: end
     // it, or every later BEGIN on this connection would fail too.
     if (!conn_->broken()) (void)conn_->Exec("ROLLBACK");
     return r.status();
   }
-  int64_t epoch = 0;
-  if (PQntuples(r->get()) != 1 ||
-      !absl::SimpleAtoi(PQgetvalue(r->get(), 0, 0), &epoch) ||
-      epoch != epoch_) {
+  if (!CheckEpoch(*r->get()).ok()) {
     (void)conn_->Exec("ROLLBACK");
-    absl::Status deposed = absl::UnavailableError(absl::StrCat(
-        "postgres log: deposed: another jobqd took over the schema ",
-        options_.schema, " (its epoch is ", epoch, ", this one's ", epoch_,
-        "); this jobqd accepts no more writes"));
-    spdlog::error("{}", std::string(deposed.message()));
-    Stick(deposed);
-    if (options_.on_deposed) options_.on_deposed(deposed);
     return Sticky();
   }
   return absl::OkStatus();
@@ -238,28 +252,44 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
   w.last_batch = batches.back().id;
   w.last_seq = seq - 1;
   auto t0 = std::chrono::steady_clock::now();
-  absl::Status s = BeginFenced();
-  if (s.ok() && w.records > 0) {
-    s = conn_->CopyIn(absl::StrCat("COPY ", Table("log"),
-                                   " (seq, generation, records, record) FROM "
-                                   "STDIN (FORMAT binary)"),
-                      data);
-    if (!s.ok() && !conn_->broken()) (void)conn_->Exec("ROLLBACK");
+  if (absl::Status s = NameSession(); !s.ok()) return s;
+  // The whole transaction is one query: the fence, the COPY of the rows
+  // and COMMIT, which the server runs as soon as the COPY's input ends.
+  // A fence that finds another epoch fails the COPY, and COMMIT is
+  // skipped.
+  std::string sql = absl::StrCat("BEGIN; ", FenceQuery(), "; ");
+  if (w.records > 0) {
+    absl::StrAppend(&sql, "COPY ", Table("log"),
+                    " (seq, generation, records, record) FROM STDIN "
+                    "(FORMAT binary); ");
   }
-  if (!s.ok()) return s;
-  auto committed = conn_->Exec("COMMIT");
-  if (committed.ok() && options_.lose_commit_answer &&
-      options_.lose_commit_answer()) {
+  sql += "COMMIT";
+  bool deposed = false;
+  bool sent = false;
+  absl::Status s = conn_->Script(
+      sql, data,
+      [&](const PGresult& r) {
+        absl::Status fenced = CheckEpoch(r);
+        deposed = !fenced.ok();
+        return fenced;
+      },
+      &sent);
+  if (s.ok() && options_.lose_commit_answer && options_.lose_commit_answer()) {
     conn_.reset();
     in_doubt_ = true;
     doubt_ = w;
     return absl::UnavailableError("postgres: COMMIT: the answer was lost");
   }
-  if (!committed.ok()) {
-    // Lost with the connection, the COMMIT may have been carried out.
-    in_doubt_ = conn_->broken();
-    if (in_doubt_) doubt_ = w;
-    return committed.status();
+  if (!s.ok()) {
+    if (!conn_->broken()) {
+      // Ended by the error, or aborted: ROLLBACK ends it either way.
+      (void)conn_->Exec("ROLLBACK");
+    } else if (sent && !deposed) {
+      // Lost with the connection, the COMMIT may have been carried out.
+      in_doubt_ = true;
+      doubt_ = w;
+    }
+    return deposed ? Sticky() : s;
   }
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0)

@@ -162,7 +162,15 @@ class PgLog final : public BatchedLog {
   absl::Status WriteBatches(std::deque<Batch>& batches) override;
   // One transaction storing `w.batches` batches from the front.
   absl::Status Transact(const std::deque<Batch>& batches, Written& w);
-  // The epoch check that opens every transaction.
+  // Names the writer's session once per connection (LeaderSessionName).
+  absl::Status NameSession();
+  // The epoch check that opens every transaction: reads the leader row's
+  // epoch FOR SHARE, which holds off a takeover until the transaction ends.
+  std::string FenceQuery() const;
+  // OK if the fence's result is this log's epoch; otherwise the log is
+  // deposed (sticky, on_deposed called) and that status comes back.
+  absl::Status CheckEpoch(const PGresult& r);
+  // BEGIN and the fence, for the transactions other than Transact's.
   absl::Status BeginFenced();
   // After reconnecting: whether the transaction whose COMMIT went
   // unanswered was stored.
