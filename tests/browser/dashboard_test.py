@@ -428,6 +428,28 @@ class DashboardTest(unittest.TestCase):
             By.ID, "queue-limits").text)
         self.shot("queue-limits")
 
+    def test_leaving_the_overview_while_it_loads_draws_nothing_late(self):
+        """An overview left before its figures arrived: their late answer
+        must not draw charts into the page no longer shown (Dygraph, given
+        a detached container, logs an error)."""
+        self.submit("hopping")
+        self.sign_in("admin")
+        # Samples exist once a chart is drawn: every overview then draws.
+        self.wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#chart-throughput canvas"))
+        # Overviews opened and left at once, each before its fetches are
+        # answered.
+        self.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            let i = 0;
+            (function hop() {
+              if (i++ === 40) { location.hash = '#/workers'; done(); return; }
+              location.hash = i % 2 ? '#/' : '#/workers';
+              setTimeout(hop, 0);
+            })();""")
+        self.wait.until(lambda d: d.find_elements(By.ID, "workers"))
+        # The errors, if any, are in the console that tearDown reads.
+
     def test_the_schedules_page_lists_a_schedule_and_trigger_submits(self):
         jobqd.ctl("schedule", "create", "nightly-report", "--cron",
                   "0 3 * * *", "--tz", "Europe/Berlin", "-q", "reports-sched",

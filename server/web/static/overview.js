@@ -40,6 +40,9 @@ function chart(container, title, ylabel) {
   return {
     set(rows, labels) {
       if (rows.length === 0 || typeof Dygraph === 'undefined') return;
+      // Samples that arrive after the page was left: a detached container
+      // has no layout (Dygraph would find no size and complain).
+      if (!container.isConnected) return;
       if (g === null) {
         g = new Dygraph(container, rows, {
           labels, title, ylabel, legend: 'always', labelsSeparateLines: false,
