@@ -5,23 +5,21 @@
 # the runtime stage installs scripts/runtime-deps.txt. CI builds this file
 # with buildah and runs the image (deploy/check-image.sh).
 #
-# JOBQ_BINARIES names the stage or image whose /build/bin holds jobqd,
-# jobqctl and jobq-bench: by default the build stage below compiles them;
-# `--build-arg JOBQ_BINARIES=<image>` takes them from an image built by
-# `make` on a Debian 12 host instead (CI, to skip a second compile).
-ARG JOBQ_BINARIES=build
+# JOBQ_BUILD_BASE is the build stage's base: Debian 12, where the stage
+# installs what `make` installs and compiles. CI gives instead Debian 12
+# with /build/bin already holding the binaries `make` built on a Debian 12
+# host (deploy/check-image.sh), and the stage keeps them as they are.
+ARG JOBQ_BUILD_BASE=debian:bookworm
 
-FROM debian:bookworm AS build
-RUN apt-get update \
+FROM ${JOBQ_BUILD_BASE} AS build
+RUN [ -x /build/bin/jobqd ] || { apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/*; }
 WORKDIR /src
 COPY scripts/ scripts/
-RUN scripts/install-deps.sh scripts/deps.txt
+RUN [ -x /build/bin/jobqd ] || scripts/install-deps.sh scripts/deps.txt
 COPY . .
-RUN make build BUILD_DIR=/build
-
-FROM ${JOBQ_BINARIES} AS binaries
+RUN [ -x /build/bin/jobqd ] || make build BUILD_DIR=/build
 
 FROM debian:bookworm-slim
 COPY scripts/install-deps.sh scripts/runtime-deps.txt /tmp/jobq/
@@ -31,7 +29,7 @@ RUN /tmp/jobq/install-deps.sh /tmp/jobq/runtime-deps.txt \
       --shell /usr/sbin/nologin jobq \
  && mkdir -p /var/lib/jobq /etc/jobq \
  && chown jobq:jobq /var/lib/jobq
-COPY --from=binaries /build/bin/jobqd /build/bin/jobqctl /build/bin/jobq-bench /usr/local/bin/
+COPY --from=build /build/bin/jobqd /build/bin/jobqctl /build/bin/jobq-bench /usr/local/bin/
 
 # Every flag has a JOBQ_* variable; a YAML file can be mounted and named with
 # JOBQ_CONFIG=/etc/jobq/jobqd.yaml. Listening beyond loopback is what a

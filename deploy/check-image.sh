@@ -3,9 +3,9 @@
 # Docker engine or a registry:
 #   1. a Debian 12 root made with debootstrap (minbase) is committed as
 #      debian:bookworm and debian:bookworm-slim, the Dockerfile's bases;
-#   2. the binaries built by `make` on this Debian 12 host go into an image
-#      of their own, named to the Dockerfile by --build-arg JOBQ_BINARIES
-#      (the build stage, a second compile, is skipped);
+#   2. the binaries built by `make` on this Debian 12 host are added to
+#      that base, named to the Dockerfile by --build-arg JOBQ_BUILD_BASE:
+#      its build stage then keeps them instead of compiling again;
 #   3. `buildah bud` builds the Dockerfile: the runtime stage installs
 #      scripts/runtime-deps.txt from the Debian archive, creates the jobq
 #      user and its data directory, and sets the environment;
@@ -55,19 +55,24 @@ base=$("${bah[@]}" from scratch)
 "${bah[@]}" rm "$base" >/dev/null
 rm -f "$work/base.tar"
 
-step "the binaries of $bin as an image"
-binaries=$("${bah[@]}" from scratch)
+step "the binaries of $bin on the base"
+binaries=$("${bah[@]}" from --pull=never docker.io/library/debian:bookworm)
 "${bah[@]}" copy "$binaries" "$bin/jobqd" "$bin/jobqctl" "$bin/jobq-bench" /build/bin/ >/dev/null
-"${bah[@]}" commit -q "$binaries" localhost/jobq-binaries:check >/dev/null
+"${bah[@]}" commit -q "$binaries" localhost/jobq-build-base:check >/dev/null
 "${bah[@]}" rm "$binaries" >/dev/null
 
 step "buildah bud the Dockerfile"
 "${bah[@]}" bud --isolation chroot --pull=never --format docker \
-  --build-arg JOBQ_BINARIES=localhost/jobq-binaries:check \
+  --build-arg JOBQ_BUILD_BASE=localhost/jobq-build-base:check \
   -t localhost/jobq:check . >"$work/bud.log" 2>&1 ||
   { tail -40 "$work/bud.log"; fail "buildah bud failed"; }
-grep -q "FROM debian:bookworm AS build" "$work/bud.log" &&
-  fail "the build stage ran though the binaries were given"
+grep -qE "RUN .*(install-deps.sh scripts/deps.txt|make build)" "$work/bud.log" ||
+  fail "the build stage's steps did not run"
+# Given the binaries, the build stage installs and compiles nothing: the
+# only package installation is the runtime stage's.
+[[ $(grep -c "^installing: " "$work/bud.log") -eq 1 ]] ||
+  { grep "^installing: " "$work/bud.log"; fail "the build stage installed or compiled"; }
+grep -q "Building CXX" "$work/bud.log" && fail "the build stage compiled"
 "${bah[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' localhost/jobq:check
 
 # The image's configuration, as `docker run` would apply it.
