@@ -1,7 +1,9 @@
 #include "tests/testing/pg_cluster.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -79,7 +81,32 @@ bool PgCluster::Init() {
     return false;
   }
   conninfo_ = "host=" + socket_dir_ + " dbname=postgres user=postgres";
+  SpawnReaper();
   return Start();
+}
+
+void PgCluster::SpawnReaper() {
+  // A shell that waits for the end of a pipe whose only writer is this
+  // process (close-on-exec: no child inherits it). When the process ends,
+  // whichever way, even killed by a test runner's timeout, the read ends
+  // and the shell stops the server and removes the directory. After a
+  // normal Shutdown both find nothing left to do.
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return;
+  std::string owner = as_postgres_ ? "runuser -u postgres -- " : "";
+  std::string script = "read _ || true; " + owner + kBin + "pg_ctl -D " +
+                       data_ + " -m immediate stop >/dev/null 2>&1; rm -rf " +
+                       base_;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
+  const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
+  pid_t pid;
+  posix_spawn(&pid, "/bin/sh", &actions, nullptr,
+              const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[0]);
+  reaper_pipe_ = fds[1];  // Held open until the process ends.
 }
 
 bool PgCluster::Start() {

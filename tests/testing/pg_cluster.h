@@ -7,7 +7,8 @@ namespace jobq::testing {
 // A throwaway PostgreSQL 15 cluster for one test binary: initdb into a
 // temporary directory, started with no TCP port and a private Unix socket
 // directory (as the postgres user when running as root, since initdb
-// refuses root), and stopped when the binary ends (a gtest Environment).
+// refuses root), and stopped when the binary ends (a gtest Environment,
+// or, if the binary is killed, a reaper process watching it).
 // It starts on first use, so a binary whose selected tests need none
 // starts none. Each test takes a schema of its own (SchemaForTest).
 //
@@ -35,12 +36,16 @@ class PgCluster {
   bool Init();
   // Runs a PostgreSQL program as the cluster's owner; true on exit 0.
   bool RunAsOwner(const std::string& command) const;
+  // Starts a process that stops the server and removes its directory once
+  // this process has ended, should it end without Shutdown.
+  void SpawnReaper();
 
   std::string base_;  // The temporary directory holding everything.
   std::string data_;
   std::string socket_dir_;
   std::string conninfo_;
   bool as_postgres_ = false;
+  int reaper_pipe_ = -1;  // Its write end: closed when the process ends.
 };
 
 // A schema name unique to the running test (its name, sanitized).
