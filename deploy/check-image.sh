@@ -84,17 +84,14 @@ for want in '"User": "jobq"' '"jobqd"' 'JOBQ_DATA_DIR=/var/lib/jobq' \
 done
 
 ctr=$("${bah[@]}" from -q localhost/jobq:check)
-# A command in the container: the image's user and environment; ports are
-# chosen by the kernel (port 0), as the container may share this host's
-# network.
-in_image() {
-  "${bah[@]}" run --isolation chroot --user jobq \
-    --env JOBQ_LISTEN=127.0.0.1:0 --env JOBQ_HTTP_LISTEN=127.0.0.1:0 "$@"
-}
+# A command in the container, as the image's user with the image's
+# environment and the --env given. Ports are chosen by the kernel (port 0),
+# as the container may share this host's network.
+in_image() { "${bah[@]}" run --isolation chroot --user jobq "$@"; }
 
 step "the image's public address without TLS and tokens is refused"
-if out=$("${bah[@]}" run --isolation chroot --user jobq --env JOBQ_LISTEN=0.0.0.0:0 \
-           --env JOBQ_HTTP_LISTEN= "$ctr" -- jobqd 2>&1); then
+if out=$(in_image --env JOBQ_LISTEN=0.0.0.0:0 --env JOBQ_HTTP_LISTEN= \
+           "$ctr" -- jobqd 2>&1); then
   fail "jobqd served 0.0.0.0 without TLS, tokens or --insecure"
 fi
 grep -q -- "--insecure" <<<"$out" || { echo "$out"; fail "no reason given"; }
@@ -103,7 +100,8 @@ step "jobqd in the image: health, a job to SUCCEEDED, SIGTERM"
 # The image's ENTRYPOINT, started in the background of a shell that then
 # plays the operator with the image's jobqctl (its HEALTHCHECK command
 # included) and stops it as `docker stop` would.
-in_image "$ctr" -- sh -ec '
+in_image --env JOBQ_LISTEN=127.0.0.1:0 --env JOBQ_HTTP_LISTEN=127.0.0.1:0 \
+  "$ctr" -- sh -ec '
   jobqd 2>/tmp/jobqd.log &
   pid=$!
   trap "kill $pid 2>/dev/null || true; cat /tmp/jobqd.log" EXIT

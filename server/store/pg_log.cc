@@ -264,16 +264,10 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
                     "(FORMAT binary); ");
   }
   sql += "COMMIT";
-  bool deposed = false;
+  // A fence that fails stops before the rows go out: `sent` stays false.
   bool sent = false;
   absl::Status s = conn_->Script(
-      sql, data,
-      [&](const PGresult& r) {
-        absl::Status fenced = CheckEpoch(r);
-        deposed = !fenced.ok();
-        return fenced;
-      },
-      &sent);
+      sql, data, [this](const PGresult& r) { return CheckEpoch(r); }, &sent);
   if (s.ok() && options_.lose_commit_answer && options_.lose_commit_answer()) {
     conn_.reset();
     in_doubt_ = true;
@@ -284,12 +278,12 @@ absl::Status PgLog::Transact(const std::deque<Batch>& batches, Written& w) {
     if (!conn_->broken()) {
       // Ended by the error, or aborted: ROLLBACK ends it either way.
       (void)conn_->Exec("ROLLBACK");
-    } else if (sent && !deposed) {
+    } else if (sent) {
       // Lost with the connection, the COMMIT may have been carried out.
       in_doubt_ = true;
       doubt_ = w;
     }
-    return deposed ? Sticky() : s;
+    return s;
   }
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0)

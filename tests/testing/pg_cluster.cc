@@ -56,10 +56,18 @@ PgCluster* PgCluster::Get() {
   return g_cluster;
 }
 
+std::string PgCluster::AsOwner(const std::string& command) const {
+  return (as_postgres_ ? "runuser -u postgres -- " : "") + std::string(kBin) +
+         command;
+}
+
 bool PgCluster::RunAsOwner(const std::string& command) const {
-  std::string line = as_postgres_ ? "runuser -u postgres -- " : "";
-  line += kBin + command + " >>" + base_ + "/commands.log 2>&1";
+  std::string line = AsOwner(command) + " >>" + base_ + "/commands.log 2>&1";
   return std::system(line.c_str()) == 0;
+}
+
+std::string PgCluster::StopNow() const {
+  return "pg_ctl -w -D " + data_ + " -m immediate stop";
 }
 
 bool PgCluster::Init() {
@@ -93,10 +101,8 @@ void PgCluster::SpawnReaper() {
   // normal Shutdown both find nothing left to do.
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return;
-  std::string owner = as_postgres_ ? "runuser -u postgres -- " : "";
-  std::string script = "read _ || true; " + owner + kBin + "pg_ctl -D " +
-                       data_ + " -m immediate stop >/dev/null 2>&1; rm -rf " +
-                       base_;
+  std::string script = "read _ || true; " + AsOwner(StopNow()) +
+                       " >/dev/null 2>&1; rm -rf " + base_;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
@@ -106,7 +112,7 @@ void PgCluster::SpawnReaper() {
               const_cast<char* const*>(argv), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(fds[0]);
-  reaper_pipe_ = fds[1];  // Held open until the process ends.
+  // fds[1] is never closed: the process's end closes it.
 }
 
 bool PgCluster::Start() {
@@ -125,7 +131,7 @@ std::string PgCluster::Psql(const std::string& sql) const {
 }
 
 void PgCluster::Shutdown() {
-  RunAsOwner("pg_ctl -w -D " + data_ + " -m immediate stop");
+  RunAsOwner(StopNow());
   std::error_code ec;
   std::filesystem::remove_all(base_, ec);
 }

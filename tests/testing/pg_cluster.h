@@ -34,8 +34,12 @@ class PgCluster {
  private:
   PgCluster() = default;
   bool Init();
+  // The command line running a PostgreSQL program as the cluster's owner.
+  std::string AsOwner(const std::string& command) const;
   // Runs a PostgreSQL program as the cluster's owner; true on exit 0.
   bool RunAsOwner(const std::string& command) const;
+  // pg_ctl's stop without waiting for sessions (Shutdown, the reaper).
+  std::string StopNow() const;
   // Starts a process that stops the server and removes its directory once
   // this process has ended, should it end without Shutdown.
   void SpawnReaper();
@@ -45,7 +49,6 @@ class PgCluster {
   std::string socket_dir_;
   std::string conninfo_;
   bool as_postgres_ = false;
-  int reaper_pipe_ = -1;  // Its write end: closed when the process ends.
 };
 
 // A schema name unique to the running test (its name, sanitized).
