@@ -17,8 +17,13 @@ namespace jobq::client {
 
 namespace {
 
+// Each channel dials a connection of its own (gRPC shares one between
+// channels of the same target and arguments otherwise): a program that
+// opens a second channel for a different load, a lister beside a
+// producer, does not queue one's calls behind the other's bytes.
 grpc::ChannelArguments ChannelArgs() {
   grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
   return args;

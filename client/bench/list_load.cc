@@ -2,7 +2,13 @@
 // paged through with ListJobs over and over, while an open-loop submitter
 // sends jobs at a fixed rate to another queue. It shows how listing a
 // huge queue delays everyone else's acks: the listing runs on jobqd's
-// core thread, which also admits every submit.
+// core thread, which also admits every submit. The lister is another
+// client: a connection of its own, as a dashboard or a script would be.
+#include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -28,27 +34,41 @@ struct ListFigures {
   Histogram page_us;  // The time of each ListJobs call.
 };
 
-// Pages through `queue` with ListJobs, o.page_size jobs a page, starting
-// over after the last page, until `stop`.
-void ListUntilStopped(client::Client& c, const Options& o,
-                      const std::string& queue, const std::atomic<bool>& stop,
-                      ListFigures* out) {
+// Pages through `queue` with ListJobs over `channel`, o.page_size jobs a
+// page, starting over after the last page, until `stop`. Each page is
+// parsed into an arena, as a client reading many large pages should.
+void ListUntilStopped(const std::shared_ptr<grpc::Channel>& channel,
+                      const Options& o, const std::string& queue,
+                      const std::atomic<bool>& stop, ListFigures* out) {
+  if (o.lister_nice != 0) {
+    auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    setpriority(PRIO_PROCESS, tid,
+                getpriority(PRIO_PROCESS, tid) + o.lister_nice);
+  }
+  auto stub = v1::JobService::NewStub(channel);
   auto t0 = Clock::now();
   v1::ListJobsRequest req;
   req.set_queue(queue);
   req.set_page_size(o.page_size);
+  google::protobuf::Arena arena;
   while (!stop.load()) {
+    auto* page =
+        google::protobuf::Arena::CreateMessage<v1::ListJobsResponse>(&arena);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
     auto p0 = Clock::now();
-    auto page = c.ListJobs(req);
+    grpc::Status status = stub->ListJobs(&ctx, req, page);
     out->page_us.Record(MicrosSince(p0));
-    if (!page.ok()) {
+    if (!status.ok()) {
       ++out->errors;
       req.clear_page_token();
-      continue;
+    } else {
+      ++out->pages;
+      out->jobs += static_cast<uint64_t>(page->jobs_size());
+      req.set_page_token(page->next_page_token());
     }
-    ++out->pages;
-    out->jobs += static_cast<uint64_t>(page->jobs_size());
-    req.set_page_token(page->next_page_token());
+    arena.Reset();
   }
   out->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -105,7 +125,14 @@ int ListLoad(client::Client& c, const Options& o) {
   }
   std::atomic<bool> stop{false};
   ListFigures figures;
-  std::thread lister([&] { ListUntilStopped(c, o, listed, stop, &figures); });
+  auto channel = client::MakeChannel(o.addr, o.tls, o.token);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "jobq-bench: %s\n",
+                 std::string(channel.status().message()).c_str());
+    return 2;
+  }
+  std::thread lister(
+      [&] { ListUntilStopped(*channel, o, listed, stop, &figures); });
   Result r = OpenLoop(c, o,
                       {.rate = o.rate,
                        .duration = o.list_duration,
@@ -143,6 +170,10 @@ void AddListLoad(CLI::App& app, Options& o, ScenarioTable& scenarios) {
       ->capture_default_str();
   cmd->add_option("--payload", o.payload, "payload bytes")
       ->capture_default_str();
+  cmd->add_option("--lister-nice", o.lister_nice,
+                  "raise the lister thread's nice value by this much")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 19));
   cmd->add_flag("--breakdown", o.breakdown,
                 "also report where the time went, hop by hop");
   scenarios.Add(cmd, [&o](client::Client& c) { return ListLoad(c, o); });

@@ -42,6 +42,8 @@ struct Options {
   uint64_t listed_jobs = 5'000'000;
   int page_size = 1000;
   double list_duration = 10;
+  // The lister thread's nice value over the process's (list-load).
+  int lister_nice = 0;
   client::TlsOptions tls;
   std::string token_file;
   std::string token;  // From token_file or $JOBQ_TOKEN.

@@ -353,7 +353,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     return reactor;
   }
   if (Refused(ctx_, reactor)) return reactor;
-  ctx_->core->ListJobs(*std::move(query), FinishInto(reactor, response));
+  ctx_->core->ListJobs(*std::move(query),
+                       FinishInto(reactor, response, ctx_->bulk_replies.get()));
   return reactor;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/validation.h"
 #include "auth/authorizer.h"
+#include "common/task_thread.h"
 #include "engine/core_api.h"
 #include "events/outbound.h"
 #include "events/stream_budget.h"
@@ -97,6 +99,11 @@ struct ServiceContext {
   std::string version;
   int workers = 0;
   OpenStreams streams;
+  // Finishes the calls whose answers are large (ListJobs pages): their
+  // serialisation and socket writes, at a lower OS priority than the core
+  // and gRPC's threads, so that bulk reads yield the CPUs to submits and
+  // acks. Null: those calls finish on the core thread like the rest.
+  std::unique_ptr<TaskThread> bulk_replies;
   // Said at start and in GetStats: how this jobqd is less safe than it
   // could be (--insecure).
   std::vector<std::string> warnings;
@@ -114,10 +121,13 @@ inline grpc::Status SubmitRefused(const core::SubmitOutcome& out,
 }
 
 // Finishes a unary call with the facade's answer: `fill` puts the value
-// into the response.
+// into the response. Given `on`, that and the Finish (gRPC serialises the
+// response, and may write it to the socket, in the thread that finishes)
+// run there instead of on the thread that answers (the core).
 template <typename T, typename Fill>
-engine::Done<T> FinishWith(grpc::ServerUnaryReactor* reactor, Fill fill) {
-  return [reactor, fill = std::move(fill)](absl::StatusOr<T> r) mutable {
+engine::Done<T> FinishWith(grpc::ServerUnaryReactor* reactor, Fill fill,
+                           TaskThread* on = nullptr) {
+  auto finish = [reactor, fill = std::move(fill)](absl::StatusOr<T> r) mutable {
     if (!r.ok()) {
       reactor->Finish(ToGrpc(r.status()));
       return;
@@ -125,13 +135,20 @@ engine::Done<T> FinishWith(grpc::ServerUnaryReactor* reactor, Fill fill) {
     fill(*std::move(r));
     reactor->Finish(grpc::Status::OK);
   };
+  if (on == nullptr) return finish;
+  return [on, finish = std::move(finish)](absl::StatusOr<T> r) mutable {
+    on->Post([finish = std::move(finish), r = std::move(r)]() mutable {
+      finish(std::move(r));
+    });
+  };
 }
 
 // Finishes a unary call whose response is the facade's value itself.
 template <typename T>
-engine::Done<T> FinishInto(grpc::ServerUnaryReactor* reactor, T* response) {
-  return FinishWith<T>(reactor,
-                       [response](T&& value) { *response = std::move(value); });
+engine::Done<T> FinishInto(grpc::ServerUnaryReactor* reactor, T* response,
+                           TaskThread* on = nullptr) {
+  return FinishWith<T>(
+      reactor, [response](T&& value) { *response = std::move(value); }, on);
 }
 
 // Why new work is refused now, if it is: UNAVAILABLE while jobqd recovers

@@ -1,7 +1,6 @@
 #include "core/job.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "common/time_proto.h"
@@ -55,7 +54,8 @@ void Job::SetSpec(const v1::JobSpec& spec, NameTable& names) {
       parents->links.reserve(spec.depends_on_size());
       for (const auto& id : spec.depends_on()) {
         uint64_t seq;
-        if (ParseJobId(id, &seq)) parents->links.push_back(ParentLink{seq});
+        if (ParseJobId(id, &seq))
+          parents->links.push_back(ParentLink{seq, false, nullptr});
       }
       std::sort(parents->links.begin(), parents->links.end(),
                 [](const ParentLink& a, const ParentLink& b) {
@@ -201,10 +201,10 @@ bool IsTerminal(v1::JobState state) {
 }
 
 std::string FormatJobId(uint64_t seq) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(seq));
-  return std::string(buf, 16);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, seq >>= 4) id[i] = kDigits[seq & 0xF];
+  return id;
 }
 
 bool ParseJobId(std::string_view id, uint64_t* seq) {

@@ -56,6 +56,7 @@ Daemon::Daemon(config::ServerConfig config, const Clock* clock, store::Env* env)
   ctx_.outbound.hops = &ctx_.hops;
   ctx_.version = kVersion;
   ctx_.workers = config_.workers;
+  ctx_.bulk_replies = std::make_unique<TaskThread>("jobq-replies", 10);
 }
 
 absl::Status Daemon::SetUpAuth() {

@@ -128,7 +128,7 @@ TEST(BenchTest, ListLoadListsTheHeldQueueWhileEverySubmitIsAcked) {
   auto [code, out] =
       RunBench("--addr " + jobqd->address() +
                " --json list-load --jobs 2000 --page-size 500 --rate 200 "
-               "--duration 1");
+               "--duration 1 --lister-nice 5");
   EXPECT_EQ(code, 0) << out;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(

@@ -212,6 +212,22 @@ TEST(LimitsTest, AConnectionPastTheLimitIsClosedAndTheOthersAreServed) {
   EXPECT_TRUE(Ping(OwnConnection(jobqd->address(), 5), true).ok());
 }
 
+TEST(LimitsTest, EachChannelOfTheClientLibraryIsAConnectionOfItsOwn) {
+  auto jobqd = JobqdProcess::Start({});
+  ASSERT_NE(jobqd, nullptr);
+  ASSERT_TRUE(jobqd->client().ListQueues().ok());
+  // Same target, same arguments: gRPC would share one connection among
+  // them unless each channel keeps its own.
+  auto first = client::MakeChannel(jobqd->address());
+  auto second = client::MakeChannel(jobqd->address());
+  ASSERT_TRUE(Ping(first).ok());
+  ASSERT_TRUE(Ping(second).ok());
+  httplib::Client http("127.0.0.1", jobqd->http_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("jobq_connections 3\n"));
+}
+
 TEST(LimitsTest, AMessageAboveTheSizeIsRefusedAndTheNextIsServed) {
   auto jobqd = JobqdProcess::Start(
       {"--max-payload", "1KiB", "--max-message-size", "80KiB"});

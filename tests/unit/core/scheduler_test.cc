@@ -68,6 +68,18 @@ TEST_F(SchedulerTest, IdsIncreaseWithSubmissionEvenWithinOneMillisecond) {
   EXPECT_LT(FormatJobId(a), FormatJobId(b));
 }
 
+TEST_F(SchedulerTest, AJobIdIsSixteenLowercaseHexDigitsAndParsesBack) {
+  EXPECT_EQ(FormatJobId(0), "0000000000000000");
+  EXPECT_EQ(FormatJobId(0x1a), "000000000000001a");
+  EXPECT_EQ(FormatJobId(0x0123456789abcdefULL), "0123456789abcdef");
+  EXPECT_EQ(FormatJobId(~0ULL), "ffffffffffffffff");
+  for (uint64_t seq : {0ULL, 1ULL, 0xfedcba9876543210ULL, ~0ULL}) {
+    uint64_t back = 1;
+    ASSERT_TRUE(ParseJobId(FormatJobId(seq), &back));
+    EXPECT_EQ(back, seq);
+  }
+}
+
 TEST_F(SchedulerTest, DelayedJobWaitsScheduledUntilItsTime) {
   v1::JobSpec spec = Spec();
   spec.mutable_delay()->set_seconds(10);
