@@ -353,8 +353,12 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(
     return reactor;
   }
   if (Refused(ctx_, reactor)) return reactor;
-  ctx_->core->ListJobs(*std::move(query),
-                       FinishInto(reactor, response, ctx_->bulk_replies.get()));
+  ctx_->core->ListJobs(
+      *std::move(query),
+      FinishWith<core::ListedJobs>(
+          reactor,
+          [response](core::ListedJobs&& page) { page.ToProto(response); },
+          ctx_->bulk_replies.get()));
   return reactor;
 }
 

@@ -91,6 +91,42 @@ bool Job::ParentSucceeded(uint64_t parent, SharedBytes result) {
   return true;
 }
 
+Job Job::Copy() const {
+  Job c(seq);
+  c.created_at = created_at;
+  c.ready_at = ready_at;
+  c.started_at = started_at;
+  c.finished_at = finished_at;
+  c.attempt = attempt;
+  c.state = state;
+  c.payload_size_ = payload_size_;
+  c.priority_ = priority_;
+  c.queue_ = queue_;
+  c.kind_ = kind_;
+  if (payload_ != nullptr) {
+    size_t n = payload_size_ == kPrefixedPayload
+                   ? sizeof(uint32_t) + payload().size()
+                   : payload_size_;
+    c.payload_.reset(static_cast<char*>(::operator new(n)));
+    std::memcpy(c.payload_.get(), payload_.get(), n);
+  }
+  if (extras_ != nullptr) {
+    const Extras& x = *extras_;
+    Extras& e = c.MutableExtras();
+    e.idempotency_key = x.idempotency_key;
+    e.labels = x.labels;
+    e.retry = x.retry;
+    e.timeout = x.timeout;
+    e.has_retry = x.has_retry;
+    e.has_timeout = x.has_timeout;
+    if (x.parents != nullptr) e.parents = std::make_unique<Parents>(*x.parents);
+    e.result = x.result;
+    e.error = x.error;
+    e.exit_code = x.exit_code;
+  }
+  return c;
+}
+
 std::string_view Job::payload() const {
   if (payload_size_ != kPrefixedPayload) return {payload_.get(), payload_size_};
   uint32_t n;

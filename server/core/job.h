@@ -63,6 +63,10 @@ class Job {
   explicit Job(uint64_t seq = 0) : seq(seq) {}
   Job(Job&&) = default;
   Job& operator=(Job&&) = default;
+  // A deep copy: its own payload and extras; parents' results and the
+  // interned names are shared (both immutable), so the copy may be read on
+  // another thread while the scheduler goes on changing this job.
+  Job Copy() const;
 
   uint64_t seq;
   TimeUs created_at = 0;

@@ -146,12 +146,25 @@ void Scheduler::ForEachUnfinished(
   }
 }
 
-bool JobListing::Step(const Scheduler& scheduler, v1::ListJobsResponse* out,
+void ListedJobs::ToProto(v1::ListJobsResponse* out) const {
+  out->mutable_jobs()->Reserve(static_cast<int>(jobs.size()));
+  for (const Job& job : jobs) core::ToProto(job, out->add_jobs());
+  for (const auto& [index, run] : leases) {
+    RemoteRunToProto(run, out->mutable_jobs(static_cast<int>(index)));
+  }
+  out->set_next_page_token(next_page_token);
+}
+
+bool JobListing::Step(const Scheduler& scheduler, ListedJobs* out,
                       size_t max_visits) {
   size_t want = std::min(left_, kJobsPerStep);
   JobPage page = scheduler.ListPage(filter_, after_, want, max_visits);
+  if (out->jobs.empty()) out->jobs.reserve(std::min(left_, size_t{1024}));
   for (const Job* job : page.jobs) {
-    scheduler.ToProto(*job, out->add_jobs(), /*with_attempts=*/false);
+    if (const RemoteRun* run = scheduler.FindRemote(job->seq)) {
+      out->leases.emplace_back(out->jobs.size(), *run);
+    }
+    out->jobs.push_back(job->Copy());
     last_ = job->seq;
   }
   left_ -= page.jobs.size();
@@ -165,7 +178,7 @@ bool JobListing::Step(const Scheduler& scheduler, v1::ListJobsResponse* out,
     after_ = last_;
     return false;
   }
-  if (page.more) out->set_next_page_token(FormatJobId(last_));
+  if (page.more) out->next_page_token = FormatJobId(last_);
   return true;
 }
 

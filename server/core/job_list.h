@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/job.h"
+#include "core/leases.h"
 #include "jobq/v1/jobq.pb.h"
 
 namespace jobq::core {
@@ -35,10 +36,24 @@ struct JobPage {
   std::optional<uint64_t> resume_after;
 };
 
+// A ListJobs page as the core copied it. Its v1 form is built from the
+// copies on whatever thread answers the call, so that the core spends on
+// each job only a copy of its record and payload (about a tenth of
+// building the message).
+// Thread: made on the core; then owned, and read, by one thread at a time.
+struct ListedJobs {
+  std::vector<Job> jobs;  // Copies (Job::Copy), in id order.
+  // The lease of each job a remote worker runs: its index in `jobs`.
+  std::vector<std::pair<size_t, RemoteRun>> leases;
+  std::string next_page_token;  // Empty: no match follows.
+
+  void ToProto(v1::ListJobsResponse* out) const;
+};
+
 // One ListJobs page, built over as many core turns as it needs, so that
 // a filter that rejects most jobs (labels) never holds the core for long:
 // each Step() looks at no more than `max_visits` jobs and copies at most
-// kJobsPerStep into the answer, as compaction
+// kJobsPerStep into the page, as compaction
 // writes a chunk per turn. Pages and tokens are those of a single walk:
 // the matches after `after` in id order, and next_page_token (the last
 // id of the page) only when another match follows.
@@ -46,17 +61,18 @@ struct JobPage {
 class JobListing {
  public:
   static constexpr size_t kVisitsPerStep = 10'000;
-  // Jobs copied into the answer per step: copying is the larger cost of a
-  // page (about a microsecond a job), so a page of 1000 takes four turns.
+  // Jobs copied into the page per step: copying is the larger cost of a
+  // step (a tenth of a microsecond a job, or more with a large payload),
+  // so a step takes tens of microseconds, and a page of 1000 four turns.
   static constexpr size_t kJobsPerStep = 256;
 
   JobListing(JobFilter filter, uint64_t after, size_t page_size)
       : filter_(std::move(filter)), after_(after), left_(page_size) {}
 
-  // Appends the next matches to `out`. True when the page is complete
-  // (next_page_token set when another match follows); false when the
-  // caller must Step again, on a later turn.
-  bool Step(const Scheduler& scheduler, v1::ListJobsResponse* out,
+  // Appends copies of the next matches to `out`. True when the page is
+  // complete (next_page_token set when another match follows); false
+  // when the caller must Step again, on a later turn.
+  bool Step(const Scheduler& scheduler, ListedJobs* out,
             size_t max_visits = kVisitsPerStep);
 
  private:

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/time_proto.h"
 
 namespace jobq::core {
 
@@ -22,6 +23,12 @@ std::string DueLease::Reason(TimeUs now, DurationUs timeout) const {
           absl::FormatDuration(absl::Microseconds(now - heard)));
   }
   return "";
+}
+
+void RemoteRunToProto(const RemoteRun& run, v1::Job* out) {
+  out->set_worker(run.worker);
+  TimeToProto(run.until, out->mutable_lease_expires_at());
+  if (run.progress.ByteSizeLong() > 0) *out->mutable_progress() = run.progress;
 }
 
 void LeaseTable::Start(uint64_t seq, const std::string& worker, int32_t attempt,

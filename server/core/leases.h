@@ -24,6 +24,10 @@ struct RemoteRun {
   v1::Progress progress;  // The last reported.
 };
 
+// What the API shows of a run: its worker, when the lease ends, and the
+// progress reported (when any).
+void RemoteRunToProto(const RemoteRun& run, v1::Job* out);
+
 // What becomes of a lease that has come due.
 struct DueLease {
   enum class Verdict {

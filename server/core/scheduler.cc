@@ -399,10 +399,7 @@ void Scheduler::ToProto(const Job& job, v1::Job* out,
                         bool with_attempts) const {
   core::ToProto(job, out);
   if (const RemoteRun* run = FindRemote(job.seq); run != nullptr) {
-    out->set_worker(run->worker);
-    TimeToProto(run->until, out->mutable_lease_expires_at());
-    if (run->progress.ByteSizeLong() > 0)
-      *out->mutable_progress() = run->progress;
+    RemoteRunToProto(*run, out);
   }
   if (with_attempts) AttemptsToProto(job, out->mutable_attempts());
 }

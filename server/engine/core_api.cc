@@ -13,16 +13,16 @@ namespace {
 // Steps `listing` on the core, posting itself again until the page is
 // complete.
 void ListStep(CoreLoop* loop, core::JobListing listing,
-              std::unique_ptr<v1::ListJobsResponse> out,
-              Done<v1::ListJobsResponse> done) {
+              std::unique_ptr<core::ListedJobs> out,
+              Done<core::ListedJobs> done) {
   struct Step {
     core::JobListing listing;
-    std::unique_ptr<v1::ListJobsResponse> out;
+    std::unique_ptr<core::ListedJobs> out;
   };
   PostOr(
       loop, std::move(done),
       [step = Step{std::move(listing), std::move(out)}](
-          CoreContext& core, Done<v1::ListJobsResponse>& done) mutable {
+          CoreContext& core, Done<core::ListedJobs>& done) mutable {
         if (step.listing.Step(core.scheduler, step.out.get())) {
           done(std::move(*step.out));
         } else {
@@ -30,7 +30,7 @@ void ListStep(CoreLoop* loop, core::JobListing listing,
                    std::move(done));
         }
       },
-      [](Done<v1::ListJobsResponse>& done) { done(Stopped()); });
+      [](Done<core::ListedJobs>& done) { done(Stopped()); });
 }
 
 }  // namespace
@@ -102,11 +102,11 @@ void CoreApi::CancelJob(uint64_t seq, QueueCheck check, Done<v1::Job> done) {
        });
 }
 
-void CoreApi::ListJobs(ListQuery query, Done<v1::ListJobsResponse> done) {
+void CoreApi::ListJobs(ListQuery query, Done<core::ListedJobs> done) {
   ListStep(
       loop_,
       core::JobListing(std::move(query.filter), query.after, query.page_size),
-      std::make_unique<v1::ListJobsResponse>(), std::move(done));
+      std::make_unique<core::ListedJobs>(), std::move(done));
 }
 
 void CoreApi::Watch(std::shared_ptr<Watcher> w, WatchSpec spec) {

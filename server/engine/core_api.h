@@ -155,8 +155,10 @@ class CoreApi {
   // when it has finished.
   void CancelJob(uint64_t seq, QueueCheck check, Done<v1::Job> done);
   // A page is built over as many core turns as its filter needs, a bounded
-  // number of jobs looked at per turn (core::JobListing).
-  void ListJobs(ListQuery query, Done<v1::ListJobsResponse> done);
+  // number of jobs looked at per turn (core::JobListing). It comes as
+  // copies of the jobs: the caller builds the v1 page (ListedJobs::ToProto)
+  // on its own thread.
+  void ListJobs(ListQuery query, Done<core::ListedJobs> done);
 
   // Event streams. Errors close the stream with their status.
   void Watch(std::shared_ptr<Watcher> w, WatchSpec spec);

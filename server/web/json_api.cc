@@ -288,11 +288,14 @@ void ListJobs(const Route& r) {
   auto query = api::MakeListQuery(*r.deps.auth, r.caller, request);
   if (!query.ok()) return Reply(query.status(), r.res);
   engine::CoreApi* core = r.deps.core;
-  Reply(Await<v1::ListJobsResponse>(
-            [core, q = *std::move(query)](auto done) mutable {
-              core->ListJobs(std::move(q), std::move(done));
-            }),
-        r.res);
+  absl::StatusOr<core::ListedJobs> page =
+      Await<core::ListedJobs>([core, q = *std::move(query)](auto done) mutable {
+        core->ListJobs(std::move(q), std::move(done));
+      });
+  if (!page.ok()) return Reply(page.status(), r.res);
+  v1::ListJobsResponse out;
+  page->ToProto(&out);
+  Reply(out, r.res);
 }
 
 // GET jobs/{id}: GetJob. POST jobs/{id}/cancel, /retry, /delete:

@@ -283,7 +283,9 @@ TEST_F(PostgresTest, KilledLeadersAreReplacedUnderLoadAndNothingIsLost) {
                          options);
   Producer producer(cluster);
   std::vector<int64_t> gaps_ms;
-  for (int round = 0; round < 10; ++round) {
+  // Ten kills; three in sanitizer builds, which run ten times slower.
+  const int rounds = JOBQ_SANITIZED ? 3 : 10;
+  for (int round = 0; round < rounds; ++round) {
     size_t before = producer.acked().size();
     ASSERT_TRUE(producer.WaitUntil(
         [&](size_t acked, size_t) { return acked >= before + 100; }));
@@ -316,7 +318,11 @@ TEST_F(PostgresTest, KilledLeadersAreReplacedUnderLoadAndNothingIsLost) {
   for (int64_t ms : gaps_ms) figures += " " + std::to_string(ms);
   std::printf("from kill -9 to the next acknowledgement, ms:%s\n",
               figures.c_str());
-  EXPECT_LT(*std::max_element(gaps_ms.begin(), gaps_ms.end()), 3000) << figures;
+  // The 3 s target holds for release builds; a sanitizer's slows a takeover.
+  if (!JOBQ_SANITIZED) {
+    EXPECT_LT(*std::max_element(gaps_ms.begin(), gaps_ms.end()), 3000)
+        << figures;
+  }
 
   const std::set<std::string> acked = producer.acked();
   int leader = Leader(nodes);

@@ -109,10 +109,12 @@ void ExpectPagesMatch(const Scheduler& s, std::mt19937& rng, int rounds) {
     EXPECT_EQ(page.more, want.more);
 
     JobListing listing(f, after, limit);
-    v1::ListJobsResponse out;
+    ListedJobs listed;
     size_t budget = 1 + rng() % 7;
     int steps = 0;
-    while (!listing.Step(s, &out, budget)) ASSERT_LT(++steps, 100'000);
+    while (!listing.Step(s, &listed, budget)) ASSERT_LT(++steps, 100'000);
+    v1::ListJobsResponse out;
+    listed.ToProto(&out);
     std::vector<uint64_t> got;
     for (const auto& j : out.jobs()) {
       uint64_t seq = 0;
@@ -244,9 +246,11 @@ TEST_F(ListBudgetTest, WithoutLabelsAStateFilterVisitsOnlyItsOwnSet) {
 TEST_F(ListBudgetTest, AResumedListingEndsWithTheSinglePassPageAndToken) {
   // A page of one: the second match only decides the token.
   JobListing listing(filter_, 0, 1);
-  v1::ListJobsResponse out;
+  ListedJobs listed;
   int steps = 1;
-  while (!listing.Step(s_, &out, 10)) ++steps;
+  while (!listing.Step(s_, &listed, 10)) ++steps;
+  v1::ListJobsResponse out;
+  listed.ToProto(&out);
   ASSERT_EQ(out.jobs_size(), 1);
   EXPECT_EQ(out.jobs(0).id(), FormatJobId(ids_[24]));
   EXPECT_EQ(out.next_page_token(), FormatJobId(ids_[24]));
@@ -254,9 +258,11 @@ TEST_F(ListBudgetTest, AResumedListingEndsWithTheSinglePassPageAndToken) {
 
   // The last page: no token, after every job was looked at.
   JobListing last(filter_, ids_[74], 5);
-  out.Clear();
+  listed = ListedJobs();
   steps = 1;
-  while (!last.Step(s_, &out, 10)) ++steps;
+  while (!last.Step(s_, &listed, 10)) ++steps;
+  out.Clear();
+  listed.ToProto(&out);
   ASSERT_EQ(out.jobs_size(), 1);
   EXPECT_EQ(out.jobs(0).id(), FormatJobId(ids_[99]));
   EXPECT_EQ(out.next_page_token(), "");
@@ -277,14 +283,15 @@ TEST(JobListTest, ALargePageIsCopiedAShareAStepAndEndsAsOnePass) {
   // A page one short of all: two full shares, then the rest and the token.
   size_t size = ids.size() - 1;
   JobListing listing(filter, 0, size);
-  v1::ListJobsResponse out;
+  ListedJobs listed;
   int steps = 1;
-  while (!listing.Step(s, &out)) {
-    EXPECT_EQ(static_cast<size_t>(out.jobs_size()),
-              steps * JobListing::kJobsPerStep);
+  while (!listing.Step(s, &listed)) {
+    EXPECT_EQ(listed.jobs.size(), steps * JobListing::kJobsPerStep);
     ++steps;
   }
   EXPECT_EQ(steps, 3);
+  v1::ListJobsResponse out;
+  listed.ToProto(&out);
   ASSERT_EQ(static_cast<size_t>(out.jobs_size()), size);
   for (size_t i = 0; i < size; ++i) {
     EXPECT_EQ(out.jobs(static_cast<int>(i)).id(), FormatJobId(ids[i]));
@@ -334,6 +341,78 @@ TEST(JobListTest, UnfinishedJobsOfAQueueComeInIdOrderForTheStatesAsked) {
   int calls = 0;
   s.ForEachUnfinished("none", ~uint32_t{0}, [&](const Job&) { ++calls; });
   EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace jobq::core
+
+namespace jobq::core {
+namespace {
+
+// What the API shows of a job in a listing, from the scheduler itself.
+std::string Shown(const Scheduler& s, uint64_t seq) {
+  v1::Job out;
+  s.ToProto(*s.Find(seq), &out, /*with_attempts=*/false);
+  return out.SerializeAsString();
+}
+
+TEST(ListedJobsTest, ACopiedPageReadsAsTheJobsDidWhenCopiedWhateverFollows) {
+  SchedulerOptions options;
+  options.is_local = [](const std::string& kind) { return kind != "remote"; };
+  Scheduler s{options, nullptr};
+  auto spec = [](const std::string& kind, size_t payload) {
+    v1::JobSpec j;
+    j.set_queue("q");
+    j.set_kind(kind);
+    j.set_payload(std::string(payload, 'p'));
+    return j;
+  };
+  std::vector<uint64_t> ids;
+  ids.push_back(s.Submit(spec("noop", 0), kT0).seq);
+  ids.push_back(s.Submit(spec("noop", 64), kT0).seq);
+  // Past 64 KiB a payload is stored behind its length.
+  ids.push_back(s.Submit(spec("noop", 70'000), kT0).seq);
+  v1::JobSpec rich = spec("noop", 10);
+  (*rich.mutable_labels())["team"] = "a";
+  rich.set_idempotency_key("k1");
+  rich.mutable_retry()->set_max_attempts(3);
+  rich.mutable_timeout()->set_seconds(9);
+  rich.add_depends_on(FormatJobId(ids[0]));
+  ids.push_back(s.Submit(rich, kT0).seq);
+  ids.push_back(s.Submit(spec("remote", 5), kT0).seq);
+  ASSERT_EQ(s.TakeRemote({"remote"}, {}, "w7", kT0 + 1, 1, kSecond).size(), 1u);
+
+  JobFilter filter;
+  filter.queue = "q";
+  JobListing listing(filter, 0, ids.size());
+  ListedJobs listed;
+  while (!listing.Step(s, &listed)) {
+  }
+  std::vector<std::string> shown;
+  for (uint64_t seq : ids) shown.push_back(Shown(s, seq));
+  ASSERT_EQ(listed.leases.size(), 1u);
+  EXPECT_EQ(listed.leases[0].first, 4u);
+
+  // The jobs change, and go, after the copy; the page does not.
+  // (The dependent first: cancelling its parent would cancel it too.)
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    ASSERT_TRUE(s.Cancel(*it, kT0 + 2).ok());
+  }
+  ASSERT_NE(Shown(s, ids[3]), shown[3]);
+  for (uint64_t seq : ids) ASSERT_TRUE(s.DeleteJob(seq).ok());
+  ASSERT_EQ(s.Find(ids[2]), nullptr);  // Its payload is freed.
+  v1::ListJobsResponse out;
+  listed.ToProto(&out);
+  ASSERT_EQ(out.jobs_size(), static_cast<int>(ids.size()));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(out.jobs(static_cast<int>(i)).SerializeAsString(), shown[i])
+        << "job " << i << ": " << out.jobs(static_cast<int>(i)).DebugString();
+  }
+  EXPECT_EQ(out.jobs(4).worker(), "w7");
+  EXPECT_EQ(out.jobs(2).spec().payload().size(), 70'000u);
+  EXPECT_EQ(out.jobs(3).spec().labels().at("team"), "a");
+  EXPECT_EQ(out.jobs(3).waiting_for(0), FormatJobId(ids[0]));
+  EXPECT_EQ(out.next_page_token(), "");
 }
 
 }  // namespace

@@ -217,10 +217,12 @@ TEST_F(CoreApiTest, ListingPagesThroughTheMatchingJobsInIdOrder) {
   q.filter.state = v1::JOB_STATE_READY;
   q.page_size = 2;
   for (int pages = 0; pages < 10; ++pages) {
-    Answer<v1::ListJobsResponse> page;
+    Answer<core::ListedJobs> page;
     api_->ListJobs(q, page.done());
-    auto r = page.get();
-    ASSERT_TRUE(r.ok());
+    auto answer = page.get();
+    ASSERT_TRUE(answer.ok());
+    auto r = std::make_unique<v1::ListJobsResponse>();
+    answer->ToProto(r.get());
     EXPECT_LE(r->jobs_size(), 2);
     for (const auto& j : r->jobs()) {
       uint64_t seq;
