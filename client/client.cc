@@ -224,7 +224,10 @@ grpc::Status Client::OnLeader(
     if (attempt.final) return s;
     std::optional<size_t> named_index =
         named ? cluster.FindOrAdd(*named) : std::nullopt;
-    if (!walk.Next(failure, named_index, cluster.size())) return s;
+    std::optional<size_t> next =
+        walk.Next(failure, named_index, cluster.size());
+    if (!next) return s;
+    cluster.DialNow(*next);
   }
 }
 

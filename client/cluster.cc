@@ -65,7 +65,15 @@ size_t Cluster::leader() const {
 void Cluster::SetLeader(size_t index) {
   std::lock_guard lock(mu_);
   CheckIndex(index, nodes_.size());
+  if (index != leader_) {
+    grpc::experimental::ChannelResetConnectionBackoff(
+        nodes_[index]->channel.get());
+  }
   leader_ = index;
+}
+
+void Cluster::DialNow(size_t index) const {
+  grpc::experimental::ChannelResetConnectionBackoff(node(index).channel.get());
 }
 
 std::optional<size_t> Cluster::FindOrAdd(const std::string& address) {

@@ -53,7 +53,12 @@ class Cluster {
   const Node& node(size_t index) const;
   // The node believed to lead, and the node of the next call's first try.
   size_t leader() const;
+  // Dials the node at once when it becomes the leader (DialNow).
   void SetLeader(size_t index);
+  // Dials node `index` now if it is not connected, rather than when its
+  // channel's reconnect backoff runs out: that grows to minutes while a
+  // node is down, and a node that is tried again may well be back.
+  void DialNow(size_t index) const;
   // The node at `address`, added when unknown; nullopt when it cannot be
   // dialed (a cluster over a caller's channel).
   std::optional<size_t> FindOrAdd(const std::string& address);

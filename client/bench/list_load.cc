@@ -55,6 +55,9 @@ void ListUntilStopped(const std::shared_ptr<grpc::Channel>& channel,
     auto* page =
         google::protobuf::Arena::CreateMessage<v1::ListJobsResponse>(&arena);
     grpc::ClientContext ctx;
+    // A fresh channel may report its first connection attempt as failed
+    // (gRPC 1.51; see connection.cc): wait for it instead.
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(30));
     auto p0 = Clock::now();

@@ -137,6 +137,7 @@ engine::Done<T> FinishWith(grpc::ServerUnaryReactor* reactor, Fill fill,
   };
   if (on == nullptr) return finish;
   return [on, finish = std::move(finish)](absl::StatusOr<T> r) mutable {
+    if (!r.ok()) return finish(std::move(r));  // Nothing to build or send.
     on->Post([finish = std::move(finish), r = std::move(r)]() mutable {
       finish(std::move(r));
     });

@@ -318,11 +318,11 @@ TEST_F(PostgresTest, KilledLeadersAreReplacedUnderLoadAndNothingIsLost) {
   for (int64_t ms : gaps_ms) figures += " " + std::to_string(ms);
   std::printf("from kill -9 to the next acknowledgement, ms:%s\n",
               figures.c_str());
-  // The 3 s target holds for release builds; a sanitizer's slows a takeover.
-  if (!JOBQ_SANITIZED) {
-    EXPECT_LT(*std::max_element(gaps_ms.begin(), gaps_ms.end()), 3000)
-        << figures;
-  }
+  // The 3 s target holds for release builds; a sanitizer's run ten times
+  // slower, where the bound only catches a takeover that never comes.
+  EXPECT_LT(*std::max_element(gaps_ms.begin(), gaps_ms.end()),
+            JOBQ_SANITIZED ? 30'000 : 3000)
+      << figures;
 
   const std::set<std::string> acked = producer.acked();
   int leader = Leader(nodes);
