@@ -1,5 +1,6 @@
 #pragma once
 
+#include "api/arena_messages.h"
 #include "api/service_context.h"
 #include "jobq/v1/jobq.grpc.pb.h"
 
@@ -10,7 +11,9 @@ namespace jobq::api {
 // Thread: gRPC callback threads; the posted tasks run on the core.
 class JobServiceImpl final : public v1::JobService::CallbackService {
  public:
-  explicit JobServiceImpl(ServiceContext* ctx) : ctx_(ctx) {}
+  explicit JobServiceImpl(ServiceContext* ctx) : ctx_(ctx) {
+    SetMessageAllocatorFor_ListJobs(&list_messages_);
+  }
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    const v1::SubmitRequest* request,
@@ -45,6 +48,9 @@ class JobServiceImpl final : public v1::JobService::CallbackService {
 
  private:
   ServiceContext* const ctx_;
+  // A ListJobs page is built on an arena (and freed with it).
+  ArenaMessageAllocator<v1::ListJobsRequest, v1::ListJobsResponse>
+      list_messages_;
 };
 
 }  // namespace jobq::api
