@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -30,6 +32,13 @@ inline void ReleaseFreeMemory() {
   } else {
     malloc_trim(0);
   }
+}
+
+// Adds `by` to the calling thread's nice value (Linux, where a nice value
+// is a thread's own: the process's other threads keep theirs).
+inline void RaiseThreadNice(int by) {
+  auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  setpriority(PRIO_PROCESS, tid, getpriority(PRIO_PROCESS, tid) + by);
 }
 
 }  // namespace jobq

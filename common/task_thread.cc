@@ -1,11 +1,10 @@
 #include "common/task_thread.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <utility>
+
+#include "common/process.h"
 
 namespace jobq {
 
@@ -33,11 +32,7 @@ void TaskThread::Post(absl::AnyInvocable<void() &&> task) {
 
 void TaskThread::Run() {
   pthread_setname_np(pthread_self(), name_.c_str());
-  if (nice_ != 0) {
-    // On Linux a nice value is a thread's own: this lowers only this one.
-    auto tid = static_cast<id_t>(syscall(SYS_gettid));
-    setpriority(PRIO_PROCESS, tid, getpriority(PRIO_PROCESS, tid) + nice_);
-  }
+  if (nice_ != 0) RaiseThreadNice(nice_);
   std::deque<absl::AnyInvocable<void() &&>> batch;
   while (true) {
     {

@@ -5,9 +5,6 @@
 // core thread, which also admits every submit. The lister is another
 // client: a connection of its own, as a dashboard or a script would be.
 #include <grpcpp/grpcpp.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -22,6 +19,7 @@
 #include "client/bench/report.h"
 #include "client/bench/scenario.h"
 #include "common/histogram.h"
+#include "common/process.h"
 
 namespace jobq::bench {
 namespace {
@@ -40,11 +38,7 @@ struct ListFigures {
 void ListUntilStopped(const std::shared_ptr<grpc::Channel>& channel,
                       const Options& o, const std::string& queue,
                       const std::atomic<bool>& stop, ListFigures* out) {
-  if (o.lister_nice != 0) {
-    auto tid = static_cast<id_t>(syscall(SYS_gettid));
-    setpriority(PRIO_PROCESS, tid,
-                getpriority(PRIO_PROCESS, tid) + o.lister_nice);
-  }
+  if (o.lister_nice != 0) RaiseThreadNice(o.lister_nice);
   auto stub = v1::JobService::NewStub(channel);
   auto t0 = Clock::now();
   v1::ListJobsRequest req;

@@ -146,10 +146,9 @@ engine::Done<T> FinishWith(grpc::ServerUnaryReactor* reactor, Fill fill,
 
 // Finishes a unary call whose response is the facade's value itself.
 template <typename T>
-engine::Done<T> FinishInto(grpc::ServerUnaryReactor* reactor, T* response,
-                           TaskThread* on = nullptr) {
-  return FinishWith<T>(
-      reactor, [response](T&& value) { *response = std::move(value); }, on);
+engine::Done<T> FinishInto(grpc::ServerUnaryReactor* reactor, T* response) {
+  return FinishWith<T>(reactor,
+                       [response](T&& value) { *response = std::move(value); });
 }
 
 // Why new work is refused now, if it is: UNAVAILABLE while jobqd recovers
