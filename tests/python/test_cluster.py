@@ -153,6 +153,25 @@ async def test_an_address_nobody_listens_on_is_passed_over(
         assert (await c.get(job.id)).state == jobq.State.SUCCEEDED
 
 
+async def test_a_leader_back_from_the_dead_is_dialled_at_once(
+        jobqd, nodes, monkeypatch):
+    # grpc's reconnect backoff made long: a channel that failed to connect
+    # would fail every call for the next minute.
+    monkeypatch.setattr(jobq.connect, "_OPTIONS", jobq.connect._OPTIONS + [
+        ("grpc.initial_reconnect_backoff_ms", 60000),
+        ("grpc.min_reconnect_backoff_ms", 60000)])
+    jobqd.kill()
+    standby = await nodes(leader=jobqd.address)
+    async with jobq.Client([jobqd.address, standby.address]) as c:
+        with pytest.raises(jobq.Unavailable):
+            await within(c.submit("noop"))
+        jobqd.start()  # The same address, elected (the standby names it).
+        job = await within(c.submit("noop"))
+        assert await within(job.result()) == b""
+        assert c.address == jobqd.address
+    assert standby.calls == {"Submit": 2}
+
+
 async def test_a_list_of_addresses_works_as_the_comma_form(jobqd, nodes):
     standby = await nodes(leader=jobqd.address)
     async with jobq.Client([standby.address, jobqd.address]) as c:

@@ -27,12 +27,20 @@ follows it when the call fails with UNAVAILABLE:
 A stream that breaks reports it to failed() on its own reconnect path, and
 opens the next stream on the new leader().
 
+A node named leader whose last call found no connection is dialled at once
+on a new channel. Its old channel is waiting out grpc's reconnect backoff
+(a second at first, growing to two minutes while the node stays down), and
+would fail every call fast until then: a standby restarted after a crash
+and then elected would be passed over for that long.
+
 A single address is what it was before clusters: one channel, one try,
 except that a standby naming the leader is followed.
 Thread: the owner's: a Client's or Worker's event loop, or the thread of
 the blocking worker's run(). Nothing here locks.
 """
 
+import asyncio
+import inspect
 import time
 
 import grpc
@@ -126,6 +134,10 @@ class Cluster:
         self._given = channel
         self._channels = {}  # address -> channel, opened on first use.
         self._stubs = {}     # (stub class, address) -> stub.
+        # Addresses whose last call found no connection: their channels
+        # wait out a reconnect backoff.
+        self._unreachable = set()
+        self._closing = set()  # Close tasks of replaced aio channels.
 
     @property
     def follows(self):
@@ -159,10 +171,13 @@ class Cluster:
         leader named, or None."""
         if self._given is not None:
             return None
+        if never_sent(error):
+            self._unreachable.add(address)
         leader = named_leader(error)
         if leader is not None:
             if leader not in self.addresses:
                 self.addresses.append(leader)
+            self._dial_afresh(leader)
             self.leader = leader
         elif self.leader == address:
             self.leader = self._after(address, ()) or address
@@ -171,6 +186,7 @@ class Cluster:
     def succeeded(self, address):
         """A call on `address` was answered: it leads."""
         if self._given is None:
+            self._unreachable.discard(address)
             self.leader = address
 
     async def retry(self, attempt, *, changes_state, timeout=None):
@@ -227,6 +243,22 @@ class Cluster:
         self._channels.clear()
         self._stubs.clear()
         return channels
+
+    def _dial_afresh(self, address):
+        """Replaces `address`'s channel with a new one, which connects on
+        its first call, when its last call found no connection. The old
+        one carries no call (its connection is gone) and is closed."""
+        if address not in self._unreachable:
+            return
+        self._unreachable.discard(address)
+        old = self._channels.pop(address, None)
+        for key in [k for k in self._stubs if k[1] == address]:
+            del self._stubs[key]
+        closing = old.close() if old is not None else None
+        if inspect.isawaitable(closing):  # grpc.aio: a coroutine.
+            task = asyncio.ensure_future(closing)
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def _after(self, address, skip):
         """The first address after `address`, in order and round to the

@@ -46,8 +46,12 @@ class TLS:
 
 
 # Large messages: a payload or result may be up to jobqd's --max-payload.
+# Each channel its own connection: grpc shares one between channels of the
+# same address otherwise, and with it the reconnect backoff that a new
+# channel to a node back from the dead is made to escape (cluster.py).
 _OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
-            ("grpc.max_send_message_length", 64 << 20)]
+            ("grpc.max_send_message_length", 64 << 20),
+            ("grpc.use_local_subchannel_pool", 1)]
 
 
 def _tls_of(tls):

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 
 from jobq.cluster import Cluster, FollowOnce
-from jobq.connect import Backoff
+from jobq.connect import Backoff, sync_channel
 from jobq.errors import RETRYABLE, PermanentError
 from jobq.v1 import jobq_pb2, jobq_pb2_grpc
 
@@ -85,7 +85,8 @@ class Worker:
                  worker_id="", channel=None, on_welcome=None, token=None,
                  backoff=None):
         # A given channel is used as it is; else one per node, insecure.
-        self._cluster = Cluster(address, grpc.insecure_channel, channel)
+        self._cluster = Cluster(
+            address, lambda a: sync_channel(a, tls=False), channel)
         self.kinds = list(kinds)
         self.queues = list(queues)
         self.concurrency = concurrency
